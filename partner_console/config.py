@@ -1,0 +1,131 @@
+"""Every setting of the console in one typed object.
+
+Sources, first match wins: environment variables, then `.streamlit/secrets.toml`, then defaults.
+A bad value raises `ConfigError` with one sentence that names the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+SANDBOX = "sandbox"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the console cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # None means the built-in sandbox.
+    api_base_url: str | None = None
+    auth_header: str = "Authorization"
+    auth_prefix: str = ""
+    database_url: str = ""
+    request_timeout_seconds: float = 30.0
+    rate_limit_per_minute: int = 300
+    data_dir: Path = field(default=PROJECT_ROOT / "data")
+    # Keys the HMAC that fingerprints API keys; generated once into data_dir when unset.
+    secret: str | None = None
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.api_base_url is None
+
+    @property
+    def api_host(self) -> str:
+        if self.api_base_url is None:
+            return SANDBOX
+        return urlparse(self.api_base_url).netloc
+
+    @property
+    def journal_path(self) -> Path:
+        return self.data_dir / "link-journal.jsonl"
+
+
+def _read_secrets(path: Path) -> Mapping[str, object]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"The settings file {path} could not be read: {exc}.") from exc
+
+
+def _positive_number(name: str, raw: str, kind: type[float] | type[int]) -> float | int:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number greater than zero, not {raw!r}.") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be a number greater than zero, not {raw!r}.")
+    return value
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, secrets_file: Path | None = None
+) -> Settings:
+    """Read the settings; raises ConfigError naming the first bad setting."""
+    env = os.environ if environ is None else environ
+    secrets = _read_secrets(DEFAULT_SECRETS_FILE if secrets_file is None else secrets_file)
+
+    def get(name: str) -> str | None:
+        if env.get(name, "").strip():
+            return env[name].strip()
+        value = secrets.get(name)
+        if value is None or str(value).strip() == "":
+            return None
+        return str(value).strip()
+
+    base_url = get("UPHEAL_API_BASE_URL")
+    if base_url is not None and base_url.lower() != SANDBOX:
+        parsed = urlparse(base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(
+                "UPHEAL_API_BASE_URL must be a full web address such as "
+                f"https://api.example.com/, not {base_url!r}."
+            )
+        if not base_url.endswith("/"):
+            base_url += "/"
+    elif base_url is not None:
+        base_url = None
+
+    data_dir = Path(get("PARTNER_CONSOLE_DATA_DIR") or PROJECT_ROOT / "data")
+    database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'partner_console.db'}"
+    if "://" not in database_url:
+        raise ConfigError(
+            "DATABASE_URL must look like sqlite:///path/to/file.db or "
+            f"postgresql+psycopg://user:password@host/dbname, not {database_url!r}."
+        )
+    if database_url.startswith(("postgres://", "postgresql://")):
+        # Hosting platforms hand out plain postgres:// URLs; we speak psycopg 3.
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+
+    header = get("UPHEAL_API_AUTH_HEADER") or "Authorization"
+    if not header.replace("-", "").isalnum():
+        raise ConfigError(f"UPHEAL_API_AUTH_HEADER must be a header name, not {header!r}.")
+
+    timeout = _positive_number(
+        "UPHEAL_REQUEST_TIMEOUT_SECONDS", get("UPHEAL_REQUEST_TIMEOUT_SECONDS") or "30", float
+    )
+    rate = _positive_number(
+        "UPHEAL_RATE_LIMIT_PER_MINUTE", get("UPHEAL_RATE_LIMIT_PER_MINUTE") or "300", int
+    )
+    return Settings(
+        api_base_url=base_url,
+        auth_header=header,
+        auth_prefix=get("UPHEAL_API_AUTH_PREFIX") or "",
+        database_url=database_url,
+        request_timeout_seconds=float(timeout),
+        rate_limit_per_minute=int(rate),
+        data_dir=data_dir,
+        secret=get("PARTNER_CONSOLE_SECRET"),
+    )

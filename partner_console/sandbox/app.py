@@ -1,0 +1,277 @@
+"""The built-in sandbox: a local fake of Upheal's Partner API, for practice and for tests.
+
+One app (`SandboxApp.handle`) behind two doors: an httpx transport for in-process use
+(`transport.py`) and a threaded HTTP server on loopback (`server.py`). Same paths, fields, rules
+and status codes as api-contract.md; links are plainly fake (https://sandbox.invalid/...).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from partner_console.api.models import ProviderRequest, plain_errors
+
+SANDBOX_LINK_HOST = "sandbox.invalid"
+
+Fault = Literal["timeout", "drop"] | None
+
+
+@dataclass(frozen=True)
+class SandboxOrganisation:
+    organization_id: str
+    name: str
+    may_create: bool = True
+
+
+SANDBOX_KEYS: dict[str, SandboxOrganisation] = {
+    "sandbox-demo-key": SandboxOrganisation(
+        "5a4d0b7e-0000-4000-8000-00000000c11c", "Sandbox Clinic"
+    ),
+    "sandbox-second-org-key": SandboxOrganisation(
+        "5a4d0b7e-0000-4000-8000-0000000000b2", "Second Sandbox Practice"
+    ),
+    "sandbox-forbidden-key": SandboxOrganisation(
+        "5a4d0b7e-0000-4000-8000-0000000000f3", "Read-only Sandbox Org", may_create=False
+    ),
+}
+
+
+@dataclass
+class Faults:
+    """Shares (0..1) of requests that misbehave, and added latency. All zero by default."""
+
+    latency_ms: float = 0.0
+    server_error_rate: float = 0.0  # answered 500 or 503, nothing done
+    timeout_rate: float = 0.0  # the server hangs, nothing done
+    drop_rate: float = 0.0  # the connection is closed with no answer, nothing done
+    lost_response_rate: float = 0.0  # creates only: the user IS created, then the answer is lost
+    rate_limit_storm: bool = False  # answer 429 to everything (with Retry-After)
+
+
+@dataclass
+class SandboxResponse:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    fault: Fault = None
+
+
+@dataclass
+class CallRecord:
+    at: float
+    key_name: str  # which sandbox key (never a real key: unknown keys are recorded as "unknown")
+    method: str
+    path: str
+    status: int
+
+
+class SandboxApp:
+    def __init__(
+        self,
+        *,
+        rate_per_minute: int = 300,
+        faults: Faults | None = None,
+        seed: int | None = None,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.rate_per_minute = rate_per_minute
+        self.faults = faults or Faults()
+        self._random = random.Random(seed)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._users: dict[str, dict[str, dict[str, Any]]] = {}  # org id -> email -> user
+        self._windows: dict[str, deque[float]] = {}
+        self.calls: list[CallRecord] = []
+
+    # -- inspection for tests and benchmarks -----------------------------------------------------
+    def users(self, organization_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            orgs = [organization_id] if organization_id else list(self._users)
+            return [dict(u) for org in orgs for u in self._users.get(org, {}).values()]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._users.clear()
+            self._windows.clear()
+            self.calls.clear()
+
+    # -- the one entry point ---------------------------------------------------------------------
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> SandboxResponse:
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000)
+        key = _header(headers, "authorization").strip()
+        organisation = SANDBOX_KEYS.get(key)
+        key_name = key if organisation else "unknown"
+        response = self._dispatch(method.upper(), path, organisation, key, body)
+        with self._lock:
+            self.calls.append(CallRecord(time.time(), key_name, method.upper(), path, response.status))
+        return response
+
+    def _dispatch(
+        self, method: str, path: str, org: SandboxOrganisation | None, key: str, body: bytes
+    ) -> SandboxResponse:
+        path = "/" + path.split("?", 1)[0].strip("/")
+        route = _route(method, path)
+        if route is None:
+            return _json(404, {"message": "Not found."})
+        if org is None:
+            return _json(401, {"message": "Missing or invalid API key."})
+        limited = self._rate_limited(key)
+        if limited is not None:
+            return limited
+        fault = self._roll_fault()
+        if fault is not None:
+            return fault
+        name, argument = route
+        payload: Any = None
+        if method == "POST":
+            try:
+                payload = json.loads(body.decode("utf-8") or "null")
+            except (ValueError, UnicodeDecodeError):
+                return _json(400, {"message": "The request body is not valid JSON."})
+            if not isinstance(payload, dict):
+                return _json(400, {"message": "The request body must be a JSON object."})
+        if name == "create":
+            return self._create(org, payload)
+        if name == "check":
+            return self._check(org, payload)
+        return self._get(org, argument)
+
+    def _rate_limited(self, key: str) -> SandboxResponse | None:
+        if self.faults.rate_limit_storm:
+            return _json(429, {"message": "Too Many Requests"}, {"Retry-After": "1"})
+        now = self._clock()
+        with self._lock:
+            window = self._windows.setdefault(key, deque())
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= self.rate_per_minute:
+                retry = max(1, int(window[0] + 60 - now + 0.999))
+                return _json(429, {"message": "Too Many Requests"}, {"Retry-After": str(retry)})
+            window.append(now)
+        return None
+
+    def _roll_fault(self) -> SandboxResponse | None:
+        f = self.faults
+        roll = self._random.random()
+        if roll < f.server_error_rate:
+            status = self._random.choice((500, 503))
+            return _json(status, {"message": "Internal error, try again later."})
+        roll -= f.server_error_rate
+        if roll < f.timeout_rate:
+            return SandboxResponse(504, fault="timeout")
+        roll -= f.timeout_rate
+        if roll < f.drop_rate:
+            return SandboxResponse(499, fault="drop")
+        return None
+
+    def _create(self, org: SandboxOrganisation, payload: dict[str, Any]) -> SandboxResponse:
+        if not org.may_create:
+            return _json(403, {"message": "Given API key is not allowed to create user with "
+                                          "given parameters."})
+        try:
+            request = ProviderRequest.model_validate(payload)
+        except ValidationError as exc:
+            errors = [{"field": _camel(name), "message": message}
+                      for name, message in plain_errors(exc).items()]
+            return _json(400, {"message": "Invalid request parameters.", "errors": errors})
+        email = request.email.lower()
+        with self._lock:
+            users = self._users.setdefault(org.organization_id, {})
+            if email in users:
+                # Assumption: the real API's answer to a second create for one email is not
+                # documented; the sandbox refuses it, as Clerk's "already invited" does.
+                return _json(400, {"message": "A user with this email already exists.",
+                                   "errors": [{"field": "email",
+                                               "message": "A user with this email already "
+                                                          "exists."}]})
+            user_id = str(uuid.uuid4())
+            slug = re.sub(r"[^a-z0-9]+", "-", f"{request.first_name} {request.last_name}".lower())
+            user = {
+                "userId": user_id,
+                "inviteUrl": f"https://{SANDBOX_LINK_HOST}/invite/{uuid.uuid4()}",
+                "privateRoomLink": f"https://{SANDBOX_LINK_HOST}/room/{slug.strip('-')}-"
+                                   f"{len(users) + 1}",
+                "organizationId": org.organization_id,
+                **request.to_json(),
+            }
+            users[email] = user
+        answer = {k: user[k] for k in ("userId", "inviteUrl", "privateRoomLink", "organizationId")}
+        for optional in ("partnerUserId", "defaultNoteTemplateIds", "noteIdentifier"):
+            if optional in user:
+                answer[optional] = user[optional]
+        response = _json(200, answer)
+        if self._random.random() < self.faults.lost_response_rate:
+            response.fault = "drop"
+        return response
+
+    def _check(self, org: SandboxOrganisation, payload: dict[str, Any]) -> SandboxResponse:
+        email = payload.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            return _json(400, {"message": "Invalid request parameters.",
+                               "errors": [{"field": "email", "message": "A valid email is "
+                                                                        "required."}]})
+        with self._lock:
+            user = self._users.get(org.organization_id, {}).get(email.strip().lower())
+        if user is None:
+            return _json(200, {"isUserExists": False, "email": email})
+        return _json(200, {"isUserExists": True, "userId": user["userId"],
+                           "email": user["email"], "isActive": False})
+
+    def _get(self, org: SandboxOrganisation, provider_id: str) -> SandboxResponse:
+        with self._lock:
+            for user in self._users.get(org.organization_id, {}).values():
+                if provider_id in (user["userId"], user.get("partnerUserId")):
+                    details = {k: v for k, v in user.items()
+                               if k not in ("inviteUrl", "privateRoomLink", "locale")}
+                    return _json(200, details)
+        return _json(404, {"message": "Provider not found."})
+
+    def organisation_name(self, organization_id: str) -> str | None:
+        for org in SANDBOX_KEYS.values():
+            if org.organization_id == organization_id:
+                return org.name
+        return None
+
+
+def _route(method: str, path: str) -> tuple[str, str] | None:
+    if method == "POST" and path == "/users/providers":
+        return "create", ""
+    if method == "POST" and path == "/users/check":
+        return "check", ""
+    match = re.fullmatch(r"/users/providers/([^/]+)", path)
+    if method == "GET" and match:
+        return "get", match.group(1)
+    return None
+
+
+def _header(headers: dict[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return ""
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> SandboxResponse:
+    return SandboxResponse(
+        status,
+        json.dumps(data).encode(),
+        {"Content-Type": "application/json", **(headers or {})},
+    )

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from partner_console.api.client import RetryPolicy, UphealClient
+from partner_console.sandbox import Faults, SandboxApp, SandboxServer, SandboxTransport
+
+DEMO_KEY = "sandbox-demo-key"
+SECOND_KEY = "sandbox-second-org-key"
+FORBIDDEN_KEY = "sandbox-forbidden-key"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+class Sleeps(list[float]):
+    """An injected sleep that records instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def sandbox() -> SandboxApp:
+    return SandboxApp(rate_per_minute=100_000, faults=Faults(), seed=7)
+
+
+@pytest.fixture
+def client(sandbox: SandboxApp, sleeps: Sleeps) -> Iterator[UphealClient]:
+    c = UphealClient("https://sandbox.invalid/api/", transport=SandboxTransport(sandbox),
+                     sleep=sleeps, retry=RetryPolicy(max_attempts=8))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def sandbox_server(sandbox: SandboxApp) -> Iterator[SandboxServer]:
+    server = SandboxServer(sandbox, hang_seconds=1.0)
+    server.start_in_thread()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI nothing may be skipped: a skip fails the run."""
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        reporter.write_line(f"CI=true: {skipped} test(s) skipped; skips are failures here.",
+                            red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from partner_console.sandbox import SANDBOX_KEYS, Faults, SandboxApp
+from tests.conftest import DEMO_KEY, FORBIDDEN_KEY, SECOND_KEY
+
+BODY = json.dumps({"firstName": "Jane", "lastName": "Smith", "email": "jane@example.com"}).encode()
+
+
+def call(app, path="/users/providers", key=DEMO_KEY, body=BODY, method="POST"):
+    response = app.handle(method, path, {"Authorization": key}, body)
+    return response.status, json.loads(response.body or b"null"), response
+
+
+def test_unknown_key_gets_401_and_no_user_is_made():
+    app = SandboxApp()
+    assert call(app, key="nope")[0] == 401 and call(app, key="")[0] == 401
+    assert app.users() == []
+
+
+def test_forbidden_key_gets_403_on_create_but_may_check():
+    app = SandboxApp()
+    assert call(app, key=FORBIDDEN_KEY)[0] == 403
+    assert call(app, "/users/check", FORBIDDEN_KEY, b'{"email": "a@b.co"}')[0] == 200
+
+
+def test_links_are_plainly_fake():
+    status, data, _ = call(SandboxApp())
+    assert status == 200
+    for link in (data["inviteUrl"], data["privateRoomLink"]):
+        assert link.startswith("https://sandbox.invalid/") and "upheal.io" not in link
+
+
+def test_validation_mirrors_the_contract_with_field_errors():
+    status, data, _ = call(SandboxApp(), body=json.dumps({"firstName": "", "lastName": "S",
+                                                          "email": "nope"}).encode())
+    assert status == 400
+    assert {e["field"] for e in data["errors"]} == {"firstName", "email"}
+
+
+def test_bad_json_and_unknown_paths():
+    app = SandboxApp()
+    assert call(app, body=b"{oops")[0] == 400
+    assert call(app, path="/users/nothing")[0] == 404
+
+
+def test_organisations_are_apart():
+    app = SandboxApp()
+    call(app)
+    assert call(app, "/users/check", SECOND_KEY, b'{"email": "jane@example.com"}')[1][
+        "isUserExists"] is False
+    assert call(app, "/users/check", DEMO_KEY, b'{"email": "Jane@Example.com"}')[1][
+        "isUserExists"] is True
+    user_id = app.users()[0]["userId"]
+    assert call(app, f"/users/providers/{user_id}", SECOND_KEY, b"", "GET")[0] == 404
+    status, data, _ = call(app, f"/users/providers/{user_id}", DEMO_KEY, b"", "GET")
+    assert status == 200 and "inviteUrl" not in data
+
+
+def test_rate_limit_answers_429_with_retry_after_per_key():
+    now = [1000.0]
+    app = SandboxApp(rate_per_minute=3, clock=lambda: now[0])
+    check = b'{"email": "a@b.co"}'
+    assert [call(app, "/users/check", DEMO_KEY, check)[0] for _ in range(3)] == [200] * 3
+    status, _, response = call(app, "/users/check", DEMO_KEY, check)
+    assert status == 429 and int(response.headers["Retry-After"]) == 60
+    assert call(app, "/users/check", SECOND_KEY, check)[0] == 200  # another key is not limited
+    now[0] += 60.5
+    assert call(app, "/users/check", DEMO_KEY, check)[0] == 200
+
+
+def test_lost_response_creates_the_user_then_drops():
+    app = SandboxApp(faults=Faults(lost_response_rate=1.0))
+    _, _, response = call(app)
+    assert response.fault == "drop" and len(app.users()) == 1
+
+
+@pytest.mark.parametrize(("faults", "outcome"), [
+    (Faults(server_error_rate=1.0), "5xx"), (Faults(timeout_rate=1.0), "timeout"),
+    (Faults(drop_rate=1.0), "drop"), (Faults(rate_limit_storm=True), 429),
+])
+def test_injected_faults_make_no_user(faults, outcome):
+    app = SandboxApp(faults=faults)
+    _, _, response = call(app)
+    if outcome == "5xx":
+        assert response.status in (500, 503)
+    elif outcome == 429:
+        assert response.status == 429
+    else:
+        assert response.fault == outcome
+    assert app.users() == []
+
+
+def test_call_log_names_only_sandbox_keys():
+    app = SandboxApp()
+    call(app, key="real-looking-secret")
+    call(app)
+    assert [c.key_name for c in app.calls] == ["unknown", DEMO_KEY]
+
+
+def test_three_sandbox_keys_are_documented():
+    assert set(SANDBOX_KEYS) == {DEMO_KEY, SECOND_KEY, FORBIDDEN_KEY}
+    assert SANDBOX_KEYS[DEMO_KEY].name == "Sandbox Clinic"
+
+
+def test_standalone_sandbox_command_serves_on_loopback(tmp_path):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "partner_console.sandbox", "--port", str(port),
+                             "--rate-per-minute", "300", "--latency-ms", "0", "--fail-rate", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert "sandbox-demo-key" in proc.stdout.readline()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                r = httpx.post(f"http://127.0.0.1:{port}/users/providers", content=BODY,
+                               headers={"Authorization": DEMO_KEY})
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert r.status_code == 200 and r.json()["inviteUrl"].startswith("https://sandbox.invalid/")
+    finally:
+        proc.terminate()
+        proc.wait(5)
