@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import itertools
 import os
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -58,3 +60,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter.write_line(f"CI=true: {skipped} test(s) skipped; skips are failures here.",
                             red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- databases: every storage test runs on SQLite and on a real PostgreSQL ------------------------
+@pytest.fixture(scope="session")
+def postgres_server():
+    from tests.pg import start_postgres
+
+    try:
+        server = start_postgres()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL could not be started: {exc}")
+        pytest.skip(f"PostgreSQL could not be started: {exc}")
+    yield server
+    server.stop()
+
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history.db'}"
+    server = request.getfixturevalue("postgres_server")
+    name = f"t_{os.getpid()}_{next(_db_counter)}"
+    return server.create_database(name)
+
+
+@pytest.fixture
+def engine(database_url):
+    from partner_console.storage import make_engine, migrate
+
+    eng = make_engine(database_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()

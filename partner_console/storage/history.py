@@ -1,0 +1,280 @@
+"""The history of providers created: write-ahead records, completion, search, export rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from partner_console.api.models import CreatedProvider, ProviderRequest
+from partner_console.storage.errors import NotFoundError
+from partner_console.storage.scope import Scope
+from partner_console.storage.tables import (
+    CREATED,
+    FAILED,
+    LINKS_LOST,
+    PENDING,
+    key_organisations,
+    note_templates,
+    organisation_settings,
+    providers,
+)
+
+SCOPED_TABLES = (providers, note_templates, organisation_settings)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ProviderRow:
+    id: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    organization_id: str | None
+    status: str
+    source: str
+    email: str
+    first_name: str
+    last_name: str
+    partner_user_id: str | None
+    phone_number: str | None
+    phone_country_code: str | None
+    locale: str | None
+    default_note_template_ids: list[str]
+    national_provider_identifier: str | None
+    therapy_licence: str | None
+    note_identifier: str | None
+    user_id: str | None
+    invite_url: str | None
+    private_room_link: str | None
+    error_text: str | None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @classmethod
+    def from_mapping(cls, row: Any) -> ProviderRow:
+        values = {f.name: row[f.name] for f in fields(cls)}
+        values["default_note_template_ids"] = json.loads(row["default_note_template_ids"] or "[]")
+        return cls(**values)
+
+
+_ROW_COLUMNS = [providers.c[f.name] for f in fields(ProviderRow)]
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    text: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    statuses: tuple[str, ...] = ()
+    note_identifiers: tuple[str, ...] = ()
+    created_by: tuple[str, ...] = ()
+
+    def conditions(self) -> list[Any]:
+        found: list[Any] = []
+        words = self.text.strip().lower()
+        if words:
+            like = f"%{words.replace('%', '').replace('_', '')}%"
+            full_name = func.lower(providers.c.first_name + " " + providers.c.last_name)
+            found.append(or_(full_name.like(like), providers.c.email_normalized.like(like),
+                             func.lower(providers.c.partner_user_id).like(like)))
+        if self.date_from:
+            found.append(providers.c.created_at >= datetime.combine(self.date_from,
+                                                                    datetime.min.time()))
+        if self.date_to:
+            found.append(providers.c.created_at < datetime.combine(
+                self.date_to + timedelta(days=1), datetime.min.time()))
+        if self.statuses:
+            found.append(providers.c.status.in_(self.statuses))
+        if self.note_identifiers:
+            found.append(providers.c.note_identifier.in_(self.note_identifiers))
+        if self.created_by:
+            found.append(providers.c.created_by.in_(self.created_by))
+        return found
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    rows: list[ProviderRow]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass
+class History:
+    engine: Engine
+    _scopes: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    # -- scoping ---------------------------------------------------------------------------------
+    def scope_for(self, key_fingerprint: str) -> Scope:
+        with self.engine.connect() as conn:
+            orgs = conn.execute(select(key_organisations.c.organization_id).where(
+                key_organisations.c.key_fingerprint == key_fingerprint)).scalars().all()
+        return Scope(key_fingerprint, tuple(sorted(orgs)))
+
+    def learn_organisation(self, conn: Connection, key_fingerprint: str,
+                           organization_id: str | None) -> None:
+        """Remember that this key belongs to this organisation, and file its earlier rows there."""
+        if not organization_id:
+            return
+        known = conn.execute(select(key_organisations.c.key_fingerprint).where(
+            key_organisations.c.key_fingerprint == key_fingerprint,
+            key_organisations.c.organization_id == organization_id)).first()
+        if known:
+            return
+        conn.execute(insert(key_organisations).values(
+            key_fingerprint=key_fingerprint, organization_id=organization_id,
+            first_seen=utcnow()))
+        for table in SCOPED_TABLES:
+            conn.execute(update(table).where(
+                table.c.key_fingerprint == key_fingerprint,
+                table.c.organization_id.is_(None)).values(organization_id=organization_id))
+
+    # -- write-ahead -----------------------------------------------------------------------------
+    def record_pending(self, scope: Scope, request: ProviderRequest, *, created_by: str,
+                       source: str = "form", token: str | None = None) -> tuple[int, bool]:
+        """Record a create before it is sent. Returns (row id, True) or, when this token was
+        recorded already (a double click), (that row's id, False)."""
+        values = {
+            "created_at": utcnow(), "updated_at": utcnow(), "created_by": created_by.strip(),
+            "key_fingerprint": scope.key_fingerprint,
+            "organization_id": scope.organization_ids[0] if len(scope.organization_ids) == 1
+            else None,
+            "status": PENDING, "request_token": token, "source": source,
+            "email": request.email, "email_normalized": request.email.lower(),
+            "first_name": request.first_name, "last_name": request.last_name,
+            "partner_user_id": request.partner_user_id, "phone_number": request.phone_number,
+            "phone_country_code": request.phone_country_code, "locale": request.locale,
+            "default_note_template_ids": json.dumps(request.default_note_template_ids or []),
+            "national_provider_identifier": request.national_provider_identifier,
+            "therapy_licence": request.therapy_licence,
+            "note_identifier": request.note_identifier.value if request.note_identifier else None,
+        }
+        try:
+            with self.engine.begin() as conn:
+                row_id = conn.execute(insert(providers).values(**values)).inserted_primary_key[0]
+            return int(row_id), True
+        except IntegrityError:
+            if token is None:
+                raise
+            with self.engine.connect() as conn:
+                existing = conn.execute(select(providers.c.id).where(
+                    providers.c.request_token == token)).scalar_one()
+            return int(existing), False
+
+    def complete(self, row_id: int, key_fingerprint: str, provider: CreatedProvider) -> None:
+        with self.engine.begin() as conn:
+            self._complete(conn, row_id, key_fingerprint, provider)
+
+    def _complete(self, conn: Connection, row_id: int, key_fingerprint: str,
+                  provider: CreatedProvider) -> None:
+        values: dict[str, Any] = {
+            "status": CREATED, "updated_at": utcnow(), "user_id": provider.user_id,
+            "invite_url": provider.invite_url, "private_room_link": provider.private_room_link,
+            "error_text": None,
+        }
+        if provider.organization_id:
+            values["organization_id"] = provider.organization_id
+        conn.execute(update(providers).where(providers.c.id == row_id).values(**values))
+        self.learn_organisation(conn, key_fingerprint, provider.organization_id)
+
+    def mark_links_lost(self, row_id: int, user_id: str) -> None:
+        self._set(row_id, status=LINKS_LOST, user_id=user_id or None, error_text=(
+            "Upheal created this provider, but its answer with the invite link was lost on the "
+            "way. The link cannot be fetched again here: ask Upheal to resend the invite."))
+
+    def mark_failed(self, row_id: int, reason: str) -> None:
+        self._set(row_id, status=FAILED, error_text=reason)
+
+    def _set(self, row_id: int, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(providers).where(providers.c.id == row_id).values(
+                updated_at=utcnow(), **values))
+
+    # -- the journal's way back in -------------------------------------------------------------
+    def apply_journal_entry(self, entry: dict[str, Any]) -> None:
+        provider = CreatedProvider.model_validate(entry["provider"])
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(providers.c.id).where(
+                providers.c.id == entry["row_id"],
+                providers.c.key_fingerprint == entry["key_fingerprint"])).first()
+            if exists is None:
+                request = ProviderRequest.model_validate(entry["request"])
+                recorded = datetime.fromisoformat(entry["recorded_at"])
+                conn.execute(insert(providers).values(
+                    id=entry["row_id"], created_at=recorded, updated_at=recorded,
+                    created_by=entry.get("created_by", ""), status=PENDING,
+                    key_fingerprint=entry["key_fingerprint"], source=entry.get("source", "form"),
+                    email=request.email, email_normalized=request.email.lower(),
+                    first_name=request.first_name, last_name=request.last_name,
+                    default_note_template_ids=json.dumps(
+                        request.default_note_template_ids or [])))
+            self._complete(conn, entry["row_id"], entry["key_fingerprint"], provider)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def get(self, scope: Scope, row_id: int) -> ProviderRow:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_ROW_COLUMNS).where(
+                providers.c.id == row_id, scope.visible(providers))).mappings().first()
+        if row is None:
+            raise NotFoundError(f"No provider {row_id} in this organisation's history.")
+        return ProviderRow.from_mapping(row)
+
+    def find_by_email(self, scope: Scope, email: str) -> list[ProviderRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*_ROW_COLUMNS).where(
+                providers.c.email_normalized == email.strip().lower(),
+                providers.c.status != FAILED, scope.visible(providers)
+            ).order_by(providers.c.id.desc())).mappings().all()
+        return [ProviderRow.from_mapping(r) for r in rows]
+
+    def search(self, scope: Scope, filters: HistoryFilter = HistoryFilter(), page: int = 1,
+               page_size: int = 50) -> HistoryPage:
+        where = and_(scope.visible(providers), *filters.conditions())
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(providers).where(where)
+                                 ).scalar_one()
+            pages = max(1, -(-total // page_size))
+            page = min(max(1, page), pages)
+            rows = conn.execute(select(*_ROW_COLUMNS).where(where).order_by(
+                providers.c.created_at.desc(), providers.c.id.desc()).limit(page_size).offset(
+                (page - 1) * page_size)).mappings().all()
+        return HistoryPage([ProviderRow.from_mapping(r) for r in rows], total, page, page_size)
+
+    def iter_rows(self, scope: Scope, filters: HistoryFilter = HistoryFilter(),
+                  batch_size: int = 2000) -> Iterator[ProviderRow]:
+        """Every matching row, newest first, fetched in batches (exports stay flat in memory)."""
+        where = and_(scope.visible(providers), *filters.conditions())
+        query = select(*_ROW_COLUMNS).where(where).order_by(
+            providers.c.created_at.desc(), providers.c.id.desc())
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch_size).execute(query).mappings()
+            for row in result:
+                yield ProviderRow.from_mapping(row)
+
+    def creators(self, scope: Scope) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(providers.c.created_by).where(
+                scope.visible(providers)).distinct().order_by(providers.c.created_by)).scalars())
+
+    def pending(self, scope: Scope) -> list[ProviderRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*_ROW_COLUMNS).where(
+                scope.visible(providers), providers.c.status == PENDING
+            ).order_by(providers.c.id)).mappings().all()
+        return [ProviderRow.from_mapping(r) for r in rows]

@@ -1,0 +1,140 @@
+"""Schema migrations, recorded in the database (table schema_migrations).
+
+Each step is a function applied once, in order, inside one transaction, and never edited after
+it ships: an existing database is upgraded in place, never dropped. Each step spells out its own
+tables so that later edits to tables.py cannot change what an old step did. (A recorded version
+table is simpler than Alembic here: the same dozen lines serve SQLite and PostgreSQL, with no
+second configuration file and no code generation.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+)
+
+from partner_console.storage.errors import MigrationError
+from partner_console.storage.tables import schema_migrations
+
+_LOCK_ID = 7_412_001  # PostgreSQL advisory lock: one migrating process at a time
+
+
+def _scoped_columns() -> list[Column]:
+    return [
+        Column("key_fingerprint", String(64), nullable=False),
+        Column("organization_id", String(100)),
+    ]
+
+
+def _v1_providers(conn: Connection) -> None:
+    meta = MetaData()
+    providers = Table(
+        "providers", meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("created_at", DateTime, nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+        Column("created_by", String(200), nullable=False),
+        *_scoped_columns(),
+        Column("status", String(20), nullable=False),
+        Column("request_token", String(64), unique=True),
+        Column("source", String(20), nullable=False),
+        Column("email", String(320), nullable=False),
+        Column("email_normalized", String(320), nullable=False),
+        Column("first_name", String(200), nullable=False),
+        Column("last_name", String(200), nullable=False),
+        Column("partner_user_id", String(200)),
+        Column("phone_number", String(40)),
+        Column("phone_country_code", String(10)),
+        Column("locale", String(40)),
+        Column("default_note_template_ids", Text),
+        Column("national_provider_identifier", String(10)),
+        Column("therapy_licence", String(200)),
+        Column("note_identifier", String(40)),
+        Column("user_id", String(100)),
+        Column("invite_url", Text),
+        Column("private_room_link", Text),
+        Column("error_text", Text),
+    )
+    Index("ix_providers_org_created", providers.c.organization_id, providers.c.created_at)
+    Index("ix_providers_key_created", providers.c.key_fingerprint, providers.c.created_at)
+    Index("ix_providers_email", providers.c.email_normalized)
+    Table(
+        "key_organisations", meta,
+        Column("key_fingerprint", String(64), primary_key=True),
+        Column("organization_id", String(100), primary_key=True),
+        Column("first_seen", DateTime, nullable=False),
+    )
+    meta.create_all(conn)
+
+
+def _v2_templates_and_settings(conn: Connection) -> None:
+    meta = MetaData()
+    templates = Table(
+        "note_templates", meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        *_scoped_columns(),
+        Column("name", String(200), nullable=False),
+        Column("template_id", String(36), nullable=False),
+        Column("preselected", Boolean, nullable=False),
+        Column("created_at", DateTime, nullable=False),
+    )
+    Index("ix_note_templates_org", templates.c.organization_id)
+    settings = Table(
+        "organisation_settings", meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        *_scoped_columns(),
+        Column("name", String(100), nullable=False),
+        Column("value", Text, nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+    )
+    Index("ix_org_settings_org", settings.c.organization_id, settings.c.name)
+    meta.create_all(conn)
+    conn.execute(text("CREATE INDEX ix_providers_created_by ON providers (created_by)"))
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _v1_providers),
+    (2, _v2_templates_and_settings),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.dialect.has_table(conn, "schema_migrations"):
+        return 0
+    return conn.execute(select(schema_migrations.c.version).order_by(
+        schema_migrations.c.version.desc()).limit(1)).scalar() or 0
+
+
+def migrate(engine: Engine, target: int = LATEST) -> int:
+    """Bring the database up to `target`; returns the version it is at. Safe to run concurrently."""
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+            schema_migrations.create(conn, checkfirst=True)
+            version = current_version(conn)
+            for number, step in MIGRATIONS:
+                if version < number <= target:
+                    step(conn)
+                    conn.execute(schema_migrations.insert().values(
+                        version=number, applied_at=datetime.now(UTC).replace(tzinfo=None)))
+                    version = number
+            return version
+    except Exception as exc:  # any driver error: the person is told the database needs attention
+        raise MigrationError(f"The history database could not be prepared: {exc}") from exc

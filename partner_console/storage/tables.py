@@ -1,0 +1,92 @@
+"""The current shape of every table, for queries. Changes to it go through migrations.py."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# Provider statuses. "links_lost": Upheal created the provider but its answer, with the invite
+# link, never reached us (the link cannot be fetched again through the documented API).
+PENDING = "pending"
+CREATED = "created"
+FAILED = "failed"
+LINKS_LOST = "links_lost"
+STATUSES = (PENDING, CREATED, FAILED, LINKS_LOST)
+
+providers = Table(
+    "providers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("created_by", String(200), nullable=False, default=""),
+    Column("key_fingerprint", String(64), nullable=False),
+    Column("organization_id", String(100)),
+    Column("status", String(20), nullable=False),
+    Column("request_token", String(64), unique=True),
+    Column("source", String(20), nullable=False, default="form"),
+    Column("email", String(320), nullable=False),
+    Column("email_normalized", String(320), nullable=False),
+    Column("first_name", String(200), nullable=False),
+    Column("last_name", String(200), nullable=False),
+    Column("partner_user_id", String(200)),
+    Column("phone_number", String(40)),
+    Column("phone_country_code", String(10)),
+    Column("locale", String(40)),
+    Column("default_note_template_ids", Text),  # JSON list
+    Column("national_provider_identifier", String(10)),
+    Column("therapy_licence", String(200)),
+    Column("note_identifier", String(40)),
+    Column("user_id", String(100)),
+    Column("invite_url", Text),
+    Column("private_room_link", Text),
+    Column("error_text", Text),
+)
+
+key_organisations = Table(
+    "key_organisations",
+    metadata,
+    Column("key_fingerprint", String(64), primary_key=True),
+    Column("organization_id", String(100), primary_key=True),
+    Column("first_seen", DateTime, nullable=False),
+)
+
+note_templates = Table(
+    "note_templates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_fingerprint", String(64), nullable=False),
+    Column("organization_id", String(100)),
+    Column("name", String(200), nullable=False),
+    Column("template_id", String(36), nullable=False),
+    Column("preselected", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+organisation_settings = Table(
+    "organisation_settings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_fingerprint", String(64), nullable=False),
+    Column("organization_id", String(100)),
+    Column("name", String(100), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", DateTime, nullable=False),
+)

@@ -1,0 +1,305 @@
+from __future__ import annotations
+
+import io
+import multiprocessing
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, inspect, select, text
+
+from partner_console.api.client import UphealClient
+from partner_console.api.models import CreatedProvider, validate_provider
+from partner_console.creation import ProviderCreator, replay_journal
+from partner_console.exports import HEADERS, history_csv, history_xlsx, links_text
+from partner_console.sandbox import SandboxApp, SandboxTransport
+from partner_console.storage import (
+    History,
+    HistoryFilter,
+    LinkJournal,
+    NotFoundError,
+    fingerprint,
+    load_or_create_secret,
+    make_engine,
+    migrate,
+)
+from partner_console.storage.migrations import LATEST, current_version
+from partner_console.storage.tables import providers
+from tests.conftest import DEMO_KEY, SECOND_KEY
+
+SECRET = b"test-secret"
+FP_A = fingerprint(SECRET, DEMO_KEY)
+FP_B = fingerprint(SECRET, SECOND_KEY)
+
+
+def req(i=0, **values):
+    request, errors = validate_provider({"first_name": f"Jane{i}", "last_name": "Smith",
+                                         "email": f"jane{i}@example.com", **values})
+    assert not errors, errors
+    return request
+
+
+def created(i=0, org="org-a"):
+    return CreatedProvider.model_validate({
+        "userId": f"user-{i}", "inviteUrl": f"https://sandbox.invalid/invite/{i}",
+        "privateRoomLink": f"https://sandbox.invalid/room/{i}", "organizationId": org})
+
+
+@pytest.fixture
+def history(engine):
+    return History(engine)
+
+
+@pytest.fixture
+def creator(history, sandbox, sleeps, tmp_path):
+    client = UphealClient("https://sandbox.invalid/api/", transport=SandboxTransport(sandbox),
+                          sleep=sleeps)
+    return ProviderCreator(client, history, LinkJournal(tmp_path / "journal.jsonl"))
+
+
+def test_fingerprint_is_keyed_and_does_not_contain_the_key(tmp_path):
+    assert fingerprint(b"one", "abc") != fingerprint(b"two", "abc")
+    assert DEMO_KEY not in FP_A and len(FP_A) == 40
+    secret = load_or_create_secret(None, tmp_path)
+    assert secret == load_or_create_secret(None, tmp_path) and len(secret) == 64
+    assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
+    assert load_or_create_secret("configured", tmp_path) == b"configured"
+
+
+def test_migrate_is_idempotent(engine):
+    assert migrate(engine) == LATEST
+    assert migrate(engine) == LATEST
+
+
+def test_migration_upgrades_an_old_database_with_rows_in_it(database_url):
+    engine = make_engine(database_url)
+    assert migrate(engine, target=1) == 1
+    history = History(engine)
+    row_id, _ = history.record_pending(history.scope_for(FP_A), req(), created_by="Ann")
+    with engine.begin() as conn:  # a row as version 1 completed it
+        conn.execute(providers.update().values(status="created", user_id="user-0",
+                                               invite_url="https://sandbox.invalid/invite/0"))
+    assert "note_templates" not in inspect(engine).get_table_names()
+    assert migrate(engine) == LATEST
+    assert {"note_templates", "organisation_settings"} <= set(inspect(engine).get_table_names())
+    row = history.get(history.scope_for(FP_A), row_id)
+    assert row.invite_url == "https://sandbox.invalid/invite/0" and row.created_by == "Ann"
+    with engine.connect() as conn:
+        assert current_version(conn) == LATEST
+    engine.dispose()
+
+
+def test_pending_then_created(history):
+    scope = history.scope_for(FP_A)
+    row_id, is_new = history.record_pending(scope, req(), created_by="Ann", token="t1")
+    assert is_new and history.get(scope, row_id).status == "pending"
+    history.complete(row_id, FP_A, created())
+    row = history.get(history.scope_for(FP_A), row_id)
+    assert (row.status, row.user_id, row.organization_id) == ("created", "user-0", "org-a")
+    assert history.scope_for(FP_A).organization_ids == ("org-a",)
+
+
+def test_pending_then_failed(history):
+    scope = history.scope_for(FP_A)
+    row_id, _ = history.record_pending(scope, req(), created_by="Ann")
+    history.mark_failed(row_id, "The API key was not accepted.")
+    row = history.get(scope, row_id)
+    assert row.status == "failed" and "not accepted" in row.error_text
+
+
+def test_the_same_token_twice_is_one_row(history):
+    scope = history.scope_for(FP_A)
+    first = history.record_pending(scope, req(), created_by="Ann", token="same")
+    second = history.record_pending(scope, req(), created_by="Ann", token="same")
+    assert first == (first[0], True) and second == (first[0], False)
+
+
+def test_request_fields_are_stored_without_the_key(history, engine):
+    scope = history.scope_for(FP_A)
+    request = req(phone_number="+1 415 555 2671", national_provider_identifier="1234567893",
+                  default_note_template_ids=["2fb81b0a-611b-11ed-9b6a-0242ac120002"],
+                  note_identifier="Coach", partner_user_id="emp-7", locale="en-US",
+                  therapy_licence="LCSW")
+    row = history.get(scope, history.record_pending(scope, request, created_by="Ann")[0])
+    assert (row.phone_number, row.phone_country_code, row.national_provider_identifier,
+            row.note_identifier, row.partner_user_id, row.locale, row.therapy_licence) == (
+        "4155552671", "+1", "1234567893", "Coach", "emp-7", "en-US", "LCSW")
+    assert row.default_note_template_ids == ["2fb81b0a-611b-11ed-9b6a-0242ac120002"]
+    with engine.connect() as conn:
+        dump = "\n".join(str(tuple(r)) for r in conn.execute(select(providers)))
+    assert DEMO_KEY not in dump
+
+
+def test_create_through_the_creator_stores_the_links(creator, history, sandbox):
+    scope = history.scope_for(FP_A)
+    outcome = creator.create(DEMO_KEY, scope, req(), created_by="Ann", token="tok")
+    assert outcome.status == "created" and outcome.invite_url == sandbox.users()[0]["inviteUrl"]
+    row = history.get(history.scope_for(FP_A), outcome.row_id)
+    assert (row.invite_url, row.private_room_link) == (outcome.invite_url,
+                                                       outcome.private_room_link)
+    again = creator.create(DEMO_KEY, scope, req(), created_by="Ann", token="tok")
+    assert again.repeated and again.invite_url == outcome.invite_url and len(sandbox.users()) == 1
+
+
+def test_failures_are_recorded_with_the_reason(creator, history):
+    scope = history.scope_for(fingerprint(SECRET, "wrong-key"))
+    outcome = creator.create("wrong-key", scope, req(), created_by="Ann")
+    assert outcome.status == "failed" and "not accepted" in outcome.message
+    assert history.get(scope, outcome.row_id).status == "failed"
+
+
+def test_crash_between_call_and_write_leaves_pending_that_check_settles(creator, history,
+                                                                        sandbox):
+    scope = history.scope_for(FP_A)
+    # The process died after sending: the sandbox has the user, the row is still pending.
+    row_id, _ = history.record_pending(scope, req(1), created_by="Ann")
+    creator.client.create_provider(DEMO_KEY, req(1))
+    never_sent, _ = history.record_pending(scope, req(2), created_by="Ann")
+    assert [r.id for r in history.pending(scope)] == [row_id, never_sent]
+    settled = creator.settle(DEMO_KEY, scope, row_id)
+    assert settled.status == "links_lost" and settled.user_id == sandbox.users()[0]["userId"]
+    assert creator.settle(DEMO_KEY, scope, never_sent).status == "failed"
+    assert history.pending(scope) == []
+
+
+def test_failed_database_write_after_a_200_keeps_the_links(creator, history, engine, sandbox):
+    scope = history.scope_for(FP_A)
+
+    def break_the_database():  # a real failure: the table disappears mid-flight
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE providers RENAME TO providers_away"))
+
+    creator.client.before_request = break_the_database
+    outcome = creator.create(DEMO_KEY, scope, req(), created_by="Ann")
+    creator.client.before_request = None
+    assert outcome.status == "created" and not outcome.saved
+    assert outcome.invite_url == sandbox.users()[0]["inviteUrl"]  # the person still sees it
+    assert len(creator.journal.entries()) == 1
+    assert DEMO_KEY not in creator.journal.path.read_text()
+    assert replay_journal(creator.journal, history) == (0, 1)  # still broken: kept
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE providers_away RENAME TO providers"))
+    assert replay_journal(creator.journal, history) == (1, 0)
+    row = history.get(history.scope_for(FP_A), outcome.row_id)
+    assert row.status == "created" and row.invite_url == outcome.invite_url
+    assert creator.journal.entries() == []
+
+
+def test_journal_replay_recreates_a_row_the_database_never_had(history, tmp_path):
+    journal = LinkJournal(tmp_path / "j.jsonl")
+    journal.append({"row_id": 4242, "key_fingerprint": FP_A, "created_by": "Ann",
+                    "source": "form", "recorded_at": "2026-11-01T10:00:00",
+                    "request": req(5).to_json(), "provider": created(5).model_dump(by_alias=True)})
+    with open(journal.path, "a") as handle:
+        handle.write('{"torn": ')  # a crash mid-write
+    assert replay_journal(journal, history) == (1, 0)
+    row = history.get(history.scope_for(FP_A), 4242)
+    assert row.email == "jane5@example.com" and row.invite_url.endswith("/invite/5")
+
+
+def test_organisation_a_never_sees_organisation_b(creator, history):
+    a = creator.create(DEMO_KEY, history.scope_for(FP_A), req(1), created_by="Ann")
+    b = creator.create(SECOND_KEY, history.scope_for(FP_B), req(2), created_by="Bob")
+    scope_a, scope_b = history.scope_for(FP_A), history.scope_for(FP_B)
+    assert [r.id for r in history.search(scope_a).rows] == [a.row_id]
+    assert [r.id for r in history.search(scope_b).rows] == [b.row_id]
+    with pytest.raises(NotFoundError):
+        history.get(scope_a, b.row_id)
+    assert history.find_by_email(scope_a, "jane2@example.com") == []
+    assert [r.email for r in history.iter_rows(scope_b)] == ["jane2@example.com"]
+    assert history.creators(scope_a) == ["Ann"]
+
+
+def test_a_second_key_of_the_same_organisation_sees_its_rows(history, engine):
+    row_id, _ = history.record_pending(history.scope_for(FP_A), req(), created_by="Ann")
+    history.complete(row_id, FP_A, created(org="org-a"))
+    other_key = fingerprint(SECRET, "another-key-of-org-a")
+    assert history.search(history.scope_for(other_key)).total == 0
+    with engine.begin() as conn:
+        history.learn_organisation(conn, other_key, "org-a")
+    assert history.search(history.scope_for(other_key)).total == 1
+
+
+def seed(history, count, fp=FP_A):
+    scope = history.scope_for(fp)
+    ids = []
+    for i in range(count):
+        row_id, _ = history.record_pending(
+            scope, req(i, note_identifier="Coach" if i % 2 else "Therapist",
+                       partner_user_id=f"emp-{i:03d}"),
+            created_by="Ann" if i % 3 else "Bob")
+        if i % 5 == 0:
+            history.mark_failed(row_id, "no")
+        else:
+            history.complete(row_id, fp, created(i))
+        ids.append(row_id)
+    return ids
+
+
+def test_search_filters_and_paging_in_sql(history):
+    seed(history, 30)
+    scope = history.scope_for(FP_A)
+    page = history.search(scope, page=2, page_size=10)
+    assert (page.total, page.page_count, len(page.rows)) == (30, 3, 10)
+    assert page.rows[0].first_name == "Jane19"  # newest first
+    assert history.search(scope, HistoryFilter(text="JANE7 smith")).total == 1
+    assert history.search(scope, HistoryFilter(text="jane12@example")).total == 1
+    assert history.search(scope, HistoryFilter(text="emp-02")).total == 10
+    assert history.search(scope, HistoryFilter(statuses=("failed",))).total == 6
+    assert history.search(scope, HistoryFilter(note_identifiers=("Coach",))).total == 15
+    assert history.search(scope, HistoryFilter(created_by=("Bob",))).total == 10
+    today = date.today()
+    assert history.search(scope, HistoryFilter(date_from=today, date_to=today)).total == 30
+    assert history.search(scope, HistoryFilter(date_to=today - timedelta(days=1))).total == 0
+    assert history.search(scope, page=99, page_size=10).page == 3  # clamped, not empty
+    assert history.search(scope, HistoryFilter(text="100%_")).total == 0
+
+
+def test_exports_neutralise_formulas_and_open_in_pandas_with_the_same_rows(history):
+    scope = history.scope_for(FP_A)
+    evil = req(99, first_name="=HYPERLINK(\"http://evil\")", partner_user_id="+1234",
+               therapy_licence="@SUM(A1)")
+    row_id, _ = history.record_pending(scope, evil, created_by="-Ann")
+    history.complete(row_id, FP_A, created(1))
+    seed(history, 4)
+    rows = list(history.iter_rows(history.scope_for(FP_A)))
+    frames = [pd.read_csv(io.BytesIO(history_csv(rows)), dtype=str, keep_default_na=False,
+                          encoding="utf-8-sig"),
+              pd.read_excel(io.BytesIO(history_xlsx(rows)), dtype=str, keep_default_na=False,
+                            engine="calamine")]
+    assert history_csv(rows).startswith(b"\xef\xbb\xbf")
+    for frame in frames:
+        assert list(frame.columns) == HEADERS and len(frame) == 5
+        assert list(frame["Email"]) == [r.email for r in rows]
+        cells = frame.to_numpy().ravel().tolist()
+        assert not any(str(c).startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
+        evil_row = frame[frame["Email"] == "jane99@example.com"].iloc[0]
+        assert evil_row["First name"] == "'=HYPERLINK(\"http://evil\")"
+        assert evil_row["Created by"] == "'-Ann"
+        assert FP_A not in "".join(map(str, cells)) and DEMO_KEY not in "".join(map(str, cells))
+    assert links_text(rows).splitlines()[0] == f"{rows[0].email}\t{rows[0].invite_url}"
+
+
+def _writer(url: str, worker: int, count: int) -> None:
+    engine = make_engine(url)
+    history = History(engine)
+    fp = fingerprint(SECRET, DEMO_KEY)
+    for i in range(count):
+        row_id, _ = history.record_pending(history.scope_for(fp), req(worker * 1000 + i),
+                                           created_by=f"w{worker}")
+        history.complete(row_id, fp, created(worker * 1000 + i))
+    engine.dispose()
+
+
+def test_two_processes_writing_at_once_lose_nothing(database_url, engine):
+    spawn = multiprocessing.get_context("spawn")
+    workers = [spawn.Process(target=_writer, args=(database_url, n, 150)) for n in (1, 2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
+    with engine.connect() as conn:
+        total, links = conn.execute(select(func.count(), func.count(
+            func.distinct(providers.c.invite_url)))).one()
+    assert (total, links) == (300, 300)
