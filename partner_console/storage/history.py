@@ -235,6 +235,12 @@ class History:
             raise NotFoundError(f"No provider {row_id} in this organisation's history.")
         return ProviderRow.from_mapping(row)
 
+    def find_by_token(self, scope: Scope, token: str) -> ProviderRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_ROW_COLUMNS).where(
+                providers.c.request_token == token, scope.visible(providers))).mappings().first()
+        return ProviderRow.from_mapping(row) if row else None
+
     def find_by_email(self, scope: Scope, email: str) -> list[ProviderRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(*_ROW_COLUMNS).where(

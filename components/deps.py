@@ -1,0 +1,110 @@
+"""The page/deps layer: process-wide services (cached) and the per-session key and scope.
+
+The API key lives only in st.session_state (a plain key, so it survives page changes). It is
+never an argument of a cached function and never set on the shared client.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import streamlit as st
+
+from partner_console.api import build_client
+from partner_console.api.client import UphealClient
+from partner_console.config import ConfigError, Settings, load_settings
+from partner_console.creation import ProviderCreator, replay_journal
+from partner_console.sandbox import SANDBOX_KEYS, SandboxApp
+from partner_console.storage import (
+    History,
+    LinkJournal,
+    Scope,
+    StorageError,
+    fingerprint,
+    load_or_create_secret,
+    make_engine,
+    migrate,
+)
+from partner_console.storage.catalog import Catalog
+
+API_KEY = "api_key"  # plain session key holding the key (never a widget key)
+YOUR_NAME = "your_name"
+_lock_guard = threading.Lock()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    history: History
+    catalog: Catalog
+    journal: LinkJournal
+    client: UphealClient
+    creator: ProviderCreator
+    sandbox: SandboxApp | None
+    secret: bytes
+    journal_waiting: int
+
+
+@st.cache_resource(show_spinner=False)
+def _services(settings: Settings) -> Services:
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    history = History(engine)
+    journal = LinkJournal(settings.journal_path)
+    _, waiting = replay_journal(journal, history)
+    sandbox = SandboxApp(rate_per_minute=settings.rate_limit_per_minute) \
+        if settings.uses_sandbox else None
+    client = build_client(settings, sandbox)
+    secret = load_or_create_secret(settings.secret, settings.data_dir)
+    return Services(settings, history, Catalog(engine), journal, client,
+                    ProviderCreator(client, history, journal), sandbox, secret, waiting)
+
+
+def services() -> Services:
+    """The shared services, or a plain-words stop when settings or the database are unwell."""
+    try:
+        return _services(load_settings())
+    except ConfigError as exc:
+        st.error(f"The console is not set up correctly: {exc}")
+    except StorageError as exc:
+        st.error(f"The history database could not be opened. {exc}")
+    st.stop()
+    raise AssertionError("unreachable")
+
+
+def api_key() -> str:
+    return str(st.session_state.get(API_KEY) or "")
+
+
+def current_scope() -> Scope | None:
+    key = api_key()
+    if not key:
+        return None
+    svc = services()
+    return svc.history.scope_for(fingerprint(svc.secret, key))
+
+
+def your_name() -> str:
+    return str(st.session_state.get(YOUR_NAME) or "").strip()
+
+
+def organisation_label(scope: Scope | None) -> str | None:
+    if scope is None or not scope.organization_ids:
+        return None
+    names = []
+    for org_id in scope.organization_ids:
+        sandbox_name = next((o.name for o in SANDBOX_KEYS.values()
+                             if o.organization_id == org_id), None)
+        names.append(sandbox_name or f"organisation {org_id[:8]}…")
+    return ", ".join(names)
+
+
+def session_lock(name: str) -> threading.Lock:
+    """A lock shared by every run of this browser session (fast reruns can overlap)."""
+    with _lock_guard:
+        lock = st.session_state.get(name)
+        if lock is None:
+            lock = threading.Lock()
+            st.session_state[name] = lock
+        return lock

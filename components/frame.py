@@ -1,0 +1,100 @@
+"""The picture frame every page shares: the sidebar with key, environment, organisation, name."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.deps import API_KEY, YOUR_NAME, api_key, current_scope, organisation_label, services
+from partner_console.api.errors import ApiError, AuthenticationError
+from partner_console.messages import explain
+
+KEY_INPUT = "api_key_input"
+NAME_INPUT = "your_name_input"
+PRACTICE_KEY = "sandbox-demo-key"
+
+
+def _keep_key() -> None:
+    value = str(st.session_state.get(KEY_INPUT) or "").strip()
+    if value:
+        st.session_state[API_KEY] = value
+    st.session_state[KEY_INPUT] = ""  # the box is emptied; the key lives in server memory only
+    st.session_state.pop("key_test", None)
+
+
+def _forget_key() -> None:
+    st.session_state.pop(API_KEY, None)
+    st.session_state[KEY_INPUT] = ""
+    st.session_state.pop("key_test", None)
+
+
+def _use_practice_key() -> None:
+    st.session_state[API_KEY] = PRACTICE_KEY
+    st.session_state.pop("key_test", None)
+
+
+def _keep_name() -> None:
+    st.session_state[YOUR_NAME] = " ".join(str(st.session_state.get(NAME_INPUT) or "").split())
+
+
+def _test_key() -> None:
+    svc = services()
+    try:
+        svc.client.check_user(api_key(), "key-test@partner-console.invalid")
+        st.session_state["key_test"] = ("ok", "The key works.")
+    except AuthenticationError:
+        st.session_state["key_test"] = ("error", "The API key was not accepted. Check that you "
+                                                  "pasted the whole key.")
+    except ApiError as exc:
+        st.session_state["key_test"] = ("error", explain(exc))
+
+
+def _default_name() -> str:
+    try:
+        if st.user.is_logged_in:
+            return str(st.user.get("name") or st.user.get("email") or "")
+    except Exception:  # st.user raises when the deployment has no login configured
+        return ""
+    return ""
+
+
+def render_frame() -> None:
+    svc = services()
+    settings = svc.settings
+    if YOUR_NAME not in st.session_state:
+        st.session_state[YOUR_NAME] = _default_name()
+        st.session_state[NAME_INPUT] = st.session_state[YOUR_NAME]
+    with st.sidebar:
+        if settings.uses_sandbox:
+            st.warning("**SANDBOX – practice mode, links are not real.** Nothing here reaches "
+                       "Upheal; never email these links to a real provider.", icon="🧪")
+        else:
+            st.info(f"Connected to Upheal at **{settings.api_host}**", icon="🔗")
+
+        if api_key():
+            st.success("API key entered", icon="🔑")
+            label = organisation_label(current_scope())
+            if label:
+                st.caption(f"Organisation: **{label}**")
+            left, right = st.columns(2)
+            left.button("Test key", on_click=_test_key, key="test_key",
+                        help="Asks Upheal a harmless question to see whether the key works.")
+            right.button("Forget key", on_click=_forget_key, key="forget_key",
+                         help="Removes the key from this browser session.")
+            result = st.session_state.get("key_test")
+            if result:
+                (st.success if result[0] == "ok" else st.error)(result[1])
+        else:
+            st.text_input("API key", type="password", key=KEY_INPUT, on_change=_keep_key,
+                          placeholder="Paste your organisation's key",
+                          help="Your administrator gives you this key. It is kept only while "
+                               "this browser tab is open, never saved.")
+            if settings.uses_sandbox:
+                st.caption("Practising? Use the key `sandbox-demo-key`.")
+                st.button("Use the practice key", on_click=_use_practice_key,
+                          key="use_practice_key")
+        st.text_input("Your name", key=NAME_INPUT, on_change=_keep_name,
+                      help="Saved with each provider you create, so colleagues know who did it.")
+        if svc.journal_waiting:
+            st.error(f"{svc.journal_waiting} invite link(s) are waiting to be saved to the "
+                     "history database. They are safe in the journal file; tell your "
+                     "administrator the database needs attention.")

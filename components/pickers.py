@@ -1,0 +1,49 @@
+"""The note-identifier picker (with its live preview) and the note-template picker."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from partner_console.api.models import NoteIdentifier
+from partner_console.storage.catalog import NoteTemplate
+
+NOT_SET = "Upheal's default"
+
+
+def note_identifier_picker(key: str, first_name: str, last_name: str) -> str | None:
+    options = [NOT_SET, *[item.value for item in NoteIdentifier]]
+    choice = st.selectbox(
+        "Name in notes", options, key=key,
+        format_func=lambda v: v if v == NOT_SET else NoteIdentifier(v).label,
+        help="How the AI-written notes refer to this provider.")
+    name = f"{first_name} {last_name}".strip() or "This provider"
+    if choice and choice != NOT_SET:
+        preview = NoteIdentifier(choice).preview(first_name, last_name)
+        st.caption(f"In notes, {name} will be called: **{preview}**")
+        return str(choice)
+    st.caption(f"In notes, {name} will be named the way Upheal does by default.")
+    return None
+
+
+def template_picker(key: str, extra_key: str, catalog: list[NoteTemplate]) -> list[str]:
+    """Returns the chosen template ids (catalog choices plus any typed-in ids)."""
+    by_id = {t.template_id: t for t in catalog}
+    if key not in st.session_state:
+        st.session_state[key] = [t.template_id for t in catalog if t.preselected]
+    chosen = st.multiselect(
+        "Note templates", list(by_id), key=key,
+        format_func=lambda i: by_id[i].name if i in by_id else i,
+        placeholder="Choose from your organisation's templates" if catalog
+        else "No templates saved yet: add them on the Note templates page",
+        help="The note templates this provider starts with. Your organisation keeps the list "
+             "on the Note templates page.")
+    extra = st.text_input("Add a template id", key=extra_key,
+                          placeholder="2fb81b0a-611b-11ed-9b6a-0242ac120002",
+                          help="For a template that is not in your list yet; separate several "
+                               "with commas.")
+    ids = list(chosen)
+    for item in extra.replace(";", ",").split(","):
+        item = item.strip()
+        if item and item not in ids:
+            ids.append(item)  # checked with the rest of the form
+    return ids

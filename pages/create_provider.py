@@ -1,0 +1,282 @@
+"""Create provider: fill the form, create on Upheal, copy the links into an email."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import streamlit as st
+
+from components.deps import api_key, current_scope, services, session_lock, your_name
+from components.links import copy_box, invite_email_box
+from components.pickers import note_identifier_picker, template_picker
+from partner_console.api.errors import ApiError
+from partner_console.api.models import validate_provider
+from partner_console.choices import calling_code, country_choices, locale_choices
+from partner_console.creation import CreationOutcome
+from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
+from partner_console.messages import explain
+from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
+
+FIELDS = {  # widget key -> request field
+    "cp_first_name": "first_name",
+    "cp_last_name": "last_name",
+    "cp_email": "email",
+    "cp_phone_number": "phone_number",
+    "cp_locale": "locale",
+    "cp_npi": "national_provider_identifier",
+    "cp_licence": "therapy_licence",
+    "cp_partner_user_id": "partner_user_id",
+}
+OTHER_INPUTS = ("cp_phone_country", "cp_note_identifier", "cp_templates", "cp_template_extra")
+COUNTRIES = dict(country_choices())
+LOCALES = dict(locale_choices())
+NO_LOCALE = ""
+
+
+def _form_values() -> dict[str, Any]:
+    state = st.session_state
+    values: dict[str, Any] = {field: state.get(key) for key, field in FIELDS.items()}
+    values["phone_country_code"] = calling_code(state.get("cp_phone_country"))
+    note = state.get("cp_note_identifier")
+    values["note_identifier"] = note if note in _note_values() else None
+    ids = list(state.get("cp_templates") or [])
+    for extra in str(state.get("cp_template_extra") or "").replace(";", ",").split(","):
+        if extra.strip() and extra.strip() not in ids:
+            ids.append(extra.strip())
+    values["default_note_template_ids"] = ids
+    return values
+
+
+def _note_values() -> set[str]:
+    from partner_console.api.models import NoteIdentifier
+
+    return {item.value for item in NoteIdentifier}
+
+
+def _clear_form() -> None:
+    for key in (*FIELDS, *OTHER_INPUTS):
+        st.session_state.pop(key, None)
+
+
+def _new_token() -> None:
+    st.session_state["cp_token"] = uuid.uuid4().hex
+
+
+def _notice(kind: str, text: str) -> None:
+    st.session_state["cp_notice"] = (kind, text)
+
+
+def _submit(anyway: bool = False) -> None:
+    """Runs before the page script, on the click. Makes no st.* drawing calls."""
+    state = st.session_state
+    token = state.setdefault("cp_token", uuid.uuid4().hex)  # read before waiting on the lock
+    state.pop("cp_notice", None)
+    state.pop("cp_duplicate", None)
+    request, errors = validate_provider(_form_values())
+    state["cp_errors"] = errors
+    if request is None:
+        _notice("error", "Some details need fixing before the provider can be created: see the "
+                         "messages under the fields.")
+        return
+    scope = current_scope()
+    if scope is None:
+        _notice("error", "Enter your organisation's API key in the sidebar first.")
+        return
+    svc = services()
+    with session_lock("cp_create_lock"):
+        done = svc.history.find_by_token(scope, token)
+        if done is not None:  # a double click: show what the first click did
+            _show(CreationOutcome.from_row(done, repeated=True), request.email,
+                  request.first_name, request.last_name)
+            return
+        if not anyway:
+            earlier = svc.history.find_by_email(scope, request.email)
+            if earlier:
+                state["cp_duplicate"] = earlier[0].id
+                return
+        try:
+            check = svc.client.check_user(api_key(), request.email)
+        except ApiError as exc:
+            _notice("error", explain(exc))
+            return
+        if check.is_user_exists:
+            _notice("warning", f"{request.email} already has an Upheal account, so no new "
+                               "provider was created. Ask Upheal support to resend their "
+                               "invite if they cannot find it.")
+            return
+        outcome = svc.creator.create(api_key(), scope, request, created_by=your_name(),
+                                     token=token)
+    _show(outcome, request.email, request.first_name, request.last_name)
+
+
+def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str) -> None:
+    state = st.session_state
+    state["cp_outcome"] = {**outcome.__dict__, "email": email, "first_name": first_name,
+                           "last_name": last_name}
+    _new_token()
+    if outcome.status == FAILED:
+        state["cp_errors"] = outcome.field_errors or {}
+        _notice("error", outcome.message)
+        state.pop("cp_outcome")
+    elif outcome.status == PENDING:
+        _notice("warning", outcome.message)
+    else:
+        state["cp_toast"] = f"{first_name} {last_name} was created."
+        _clear_form()
+
+
+def _settle(row_id: int) -> None:
+    scope = current_scope()
+    if scope is None:
+        return
+    try:
+        outcome = services().creator.settle(api_key(), scope, row_id)
+    except ApiError as exc:
+        _notice("error", explain(exc))
+        return
+    current = st.session_state.get("cp_outcome") or {}
+    st.session_state["cp_outcome"] = {**current, **outcome.__dict__}
+    st.session_state.pop("cp_notice", None)
+
+
+def _field_error(field: str) -> None:
+    message = (st.session_state.get("cp_errors") or {}).get(field)
+    if message:
+        st.markdown(f":red[{message}]")
+
+
+def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
+    name = f"{outcome['first_name']} {outcome['last_name']}"
+    status = outcome["status"]
+    with st.container(border=True, key="cp_result"):
+        if status == CREATED:
+            st.success(f"**{name}** was created in Upheal. Send them the invite link below.",
+                       icon="✅")
+            if not outcome.get("saved", True):
+                st.warning("The history database did not answer, so these links are kept in the "
+                           "journal file and will be added to History when the console restarts. "
+                           "Copy them now to be safe.")
+            left, right = st.columns(2)
+            with left:
+                copy_box("Invite link (send this to the provider)", outcome["invite_url"])
+            with right:
+                copy_box("Private room link", outcome["private_room_link"])
+            invite_email_box(email_template, email=outcome["email"],
+                             first_name=outcome["first_name"], last_name=outcome["last_name"],
+                             invite_link=outcome["invite_url"],
+                             room_link=outcome["private_room_link"], sender_name=your_name(),
+                             key="cp_email_text")
+        elif status == LINKS_LOST:
+            st.warning(f"**{name}** was created in Upheal, but Upheal's answer with the invite "
+                       "link was lost on the way. The link cannot be fetched again from here: "
+                       "ask Upheal to resend the invite to the provider.", icon="⚠️")
+        elif status == PENDING:
+            st.warning(f"We could not confirm whether **{name}** was created. Nothing will be "
+                       "sent twice.", icon="⏳")
+            st.button("Check with Upheal", key="cp_settle", on_click=_settle,
+                      args=(outcome["row_id"],), type="primary")
+        st.button("Done – create another provider", key="cp_dismiss",
+                  on_click=lambda: st.session_state.pop("cp_outcome", None))
+
+
+def render() -> None:
+    svc = services()
+    st.title("Create provider")
+    st.caption("Fill in the provider's details and press **Create provider**. You will get their "
+               "invite link and private room link, ready to email.")
+    scope = current_scope()
+    if scope is None:
+        st.info("To start, paste your organisation's API key in the sidebar on the left.",
+                icon="🔑")
+
+    toast = st.session_state.pop("cp_toast", None)
+    if toast:
+        st.toast(toast, icon="✅")
+    outcome = st.session_state.get("cp_outcome")
+    email_template = DEFAULT_EMAIL_TEMPLATE
+    if scope is not None:
+        email_template = svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
+    if outcome:
+        _result_panel(outcome, email_template)
+
+    st.subheader("Provider")
+    first, last, mail = st.columns(3)
+    with first:
+        st.text_input("First name", key="cp_first_name", max_chars=200,
+                      help="As the provider wants to be addressed.")
+        _field_error("first_name")
+    with last:
+        st.text_input("Last name", key="cp_last_name", max_chars=200)
+        _field_error("last_name")
+    with mail:
+        st.text_input("Email", key="cp_email", max_chars=320,
+                      help="The invite is meant for this address; it becomes their Upheal "
+                           "sign-in.")
+        _field_error("email")
+
+    with st.expander("Contact details (optional)"):
+        country, number = st.columns([2, 3])
+        country.selectbox("Phone country", list(COUNTRIES), key="cp_phone_country",
+                          format_func=COUNTRIES.get, index=None,
+                          placeholder="Choose a country",
+                          help="Needed unless you type the number with its + country code.")
+        with number:
+            st.text_input("Phone number", key="cp_phone_number",
+                          placeholder="(415) 555-2671 or +1 415 555 2671",
+                          help="Any common format is fine.")
+            _field_error("phone_number")
+        st.selectbox("Language", [NO_LOCALE, *LOCALES], key="cp_locale",
+                     format_func=lambda t: LOCALES.get(t, "Upheal's default"),
+                     help="The language Upheal uses with this provider.")
+        _field_error("locale")
+
+    with st.expander("Professional details (optional)"):
+        npi, licence = st.columns(2)
+        with npi:
+            st.text_input("NPI (National Provider Identifier)", key="cp_npi", max_chars=14,
+                          placeholder="10 digits",
+                          help="US providers' 10-digit number. The last digit is a check digit, "
+                               "so typing mistakes are caught.")
+            _field_error("national_provider_identifier")
+        with licence:
+            st.text_input("Therapy licence", key="cp_licence", placeholder="e.g. LCSW",
+                          help="Their licence type or number.")
+            _field_error("therapy_licence")
+
+    with st.expander("Notes (optional)", expanded=True):
+        note_identifier_picker("cp_note_identifier",
+                               str(st.session_state.get("cp_first_name") or ""),
+                               str(st.session_state.get("cp_last_name") or ""))
+        _field_error("note_identifier")
+        catalog = svc.catalog.templates(scope) if scope is not None else []
+        template_picker("cp_templates", "cp_template_extra", catalog)
+        _field_error("default_note_template_ids")
+
+    with st.expander("Your reference (optional)"):
+        st.text_input("Your reference for this provider", key="cp_partner_user_id",
+                      help="Your own id for this person, e.g. their staff number. Upheal will "
+                           "recognise them by it.")
+        _field_error("partner_user_id")
+
+    notice = st.session_state.get("cp_notice")
+    if notice:
+        (st.error if notice[0] == "error" else st.warning)(notice[1])
+
+    duplicate_id = st.session_state.get("cp_duplicate")
+    if duplicate_id is not None and scope is not None:
+        earlier = svc.history.get(scope, duplicate_id)
+        with st.container(border=True, key="cp_duplicate_box"):
+            st.warning(f"**{earlier.full_name}** ({earlier.email}) was already created on "
+                       f"{earlier.created_at:%d %b %Y} by {earlier.created_by or 'someone'}. "
+                       "You probably want to resend their existing invite:")
+            copy_box("Their invite link", earlier.invite_url)
+            copy_box("Their room link", earlier.private_room_link)
+            st.button("Create anyway", key="cp_create_anyway", on_click=_submit,
+                      kwargs={"anyway": True})
+
+    st.button("Create provider", type="primary", key="cp_submit", on_click=_submit,
+              disabled=scope is None)
+
+
+render()

@@ -1,0 +1,149 @@
+"""History: every provider this organisation created, with both links, search, filters, export."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from components.deps import api_key, current_scope, services, your_name
+from components.links import copy_box, invite_email_box
+from partner_console.api.errors import ApiError
+from partner_console.api.models import NoteIdentifier
+from partner_console.exports import STATUS_LABELS, history_csv, history_xlsx, links_text
+from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
+from partner_console.messages import explain
+from partner_console.storage import HistoryFilter, NotFoundError
+from partner_console.storage.tables import CREATED, PENDING
+
+PAGE_SIZE = 50
+
+
+def _settle(row_id: int) -> None:
+    scope = current_scope()
+    if scope is None:
+        return
+    try:
+        outcome = services().creator.settle(api_key(), scope, row_id)
+        st.session_state["hi_notice"] = ("ok", "Settled: " + STATUS_LABELS[outcome.status] + ".")
+    except ApiError as exc:
+        st.session_state["hi_notice"] = ("error", explain(exc))
+
+
+def _filters(creators: list[str]) -> HistoryFilter:
+    text = st.text_input("Search", key="hi_search", placeholder="Name, email or your reference")
+    col_dates, col_status, col_note, col_by = st.columns(4)
+    dates = col_dates.date_input("Created between", value=(), key="hi_dates",
+                                 max_value=date.today(), format="YYYY-MM-DD")
+    statuses = col_status.multiselect("Status", list(STATUS_LABELS), key="hi_status",
+                                      format_func=STATUS_LABELS.get, placeholder="Any status")
+    notes = col_note.multiselect("Name in notes", [n.value for n in NoteIdentifier],
+                                 key="hi_note", format_func=lambda v: NoteIdentifier(v).label,
+                                 placeholder="Any")
+    by = col_by.multiselect("Created by", creators, key="hi_by",
+                            format_func=lambda v: v or "(no name)", placeholder="Anyone")
+    date_from = dates[0] if len(dates) >= 1 else None
+    date_to = dates[1] if len(dates) == 2 else date_from
+    return HistoryFilter(text=text, date_from=date_from, date_to=date_to,
+                         statuses=tuple(statuses), note_identifiers=tuple(notes),
+                         created_by=tuple(by))
+
+
+def render() -> None:
+    svc = services()
+    st.title("History")
+    scope = current_scope()
+    if scope is None:
+        st.info("Paste your organisation's API key in the sidebar to see its providers.",
+                icon="🔑")
+        return
+    notice = st.session_state.pop("hi_notice", None)
+    if notice:
+        (st.success if notice[0] == "ok" else st.error)(notice[1])
+
+    filters = _filters(svc.history.creators(scope))
+    pending = svc.history.search(scope, HistoryFilter(statuses=(PENDING,)), page_size=1).total
+    if pending:
+        st.warning(f"{pending} provider(s) have an unknown outcome (the console stopped or "
+                   "Upheal did not answer). Open one below and press “Check with Upheal”.")
+
+    page_number = int(st.session_state.get("hi_page", 1))
+    page = svc.history.search(scope, filters, page=page_number, page_size=PAGE_SIZE)
+    if page.total == 0:
+        st.info("No providers match. Providers you create appear here." if filters ==
+                HistoryFilter() else "No providers match these filters.")
+        return
+
+    st.caption(f"{page.total:,} provider(s) · page {page.page} of {page.page_count} · "
+               "select a row to see its links and email")
+    table = pd.DataFrame([{
+        "Created (UTC)": r.created_at.strftime("%Y-%m-%d %H:%M"),
+        "Name": r.full_name, "Email": r.email,
+        "Status": STATUS_LABELS.get(r.status, r.status),
+        "Invite link": r.invite_url, "Room link": r.private_room_link,
+        "Your reference": r.partner_user_id or "", "Created by": r.created_by,
+    } for r in page.rows])
+    selection = st.dataframe(
+        table, key="hi_table", hide_index=True, width="stretch", on_select="rerun",
+        selection_mode="single-row",
+        column_config={
+            "Invite link": st.column_config.LinkColumn("Invite link", display_text="Open invite"),
+            "Room link": st.column_config.LinkColumn("Room link", display_text="Open room"),
+        })
+    if page.page_count > 1:
+        st.number_input("Page", min_value=1, max_value=page.page_count, step=1, key="hi_page")
+
+    rows_selected = selection.selection.rows if selection else []
+    if rows_selected and rows_selected[0] < len(page.rows):
+        _details(page.rows[rows_selected[0]].id)
+
+    st.divider()
+    st.subheader("Export")
+    st.caption("Downloads hold every provider matching the search and filters above.")
+    csv_col, xlsx_col, links_col = st.columns(3)
+    stamp = date.today().isoformat()
+    csv_col.download_button("Download CSV", lambda: history_csv(
+        svc.history.iter_rows(scope, filters)), file_name=f"providers-{stamp}.csv",
+        mime="text/csv", key="hi_csv", icon="📄", on_click="ignore")
+    xlsx_col.download_button("Download Excel", lambda: history_xlsx(
+        svc.history.iter_rows(scope, filters)), file_name=f"providers-{stamp}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="hi_xlsx", icon="📊", on_click="ignore")
+    if links_col.toggle("Copy all links", key="hi_copy_all",
+                        help="Email and invite link of every matching provider, one per line."):
+        st.code(links_text(svc.history.iter_rows(scope, filters)) or "(no invite links)",
+                language=None)
+
+
+def _details(row_id: int) -> None:
+    svc = services()
+    scope = current_scope()
+    assert scope is not None
+    try:
+        row = svc.history.get(scope, row_id)
+    except NotFoundError:
+        return
+    with st.container(border=True, key="hi_details"):
+        st.markdown(f"### {row.full_name}")
+        st.caption(f"{row.email} · {STATUS_LABELS.get(row.status, row.status)} · created "
+                   f"{row.created_at:%Y-%m-%d %H:%M} UTC by {row.created_by or '(no name)'}")
+        if row.error_text:
+            st.warning(row.error_text)
+        if row.status == PENDING:
+            st.button("Check with Upheal", key="hi_settle", on_click=_settle, args=(row.id,),
+                      type="primary")
+        if row.status == CREATED:
+            left, right = st.columns(2)
+            with left:
+                copy_box("Invite link", row.invite_url)
+            with right:
+                copy_box("Private room link", row.private_room_link)
+            template = svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
+            invite_email_box(template, email=row.email, first_name=row.first_name,
+                             last_name=row.last_name, invite_link=row.invite_url or "",
+                             room_link=row.private_room_link, sender_name=your_name(),
+                             key=f"hi_email_{row.id}")
+
+
+render()

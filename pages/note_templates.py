@@ -1,0 +1,120 @@
+"""Note templates: the organisation's named catalog of template ids, and the invite email text."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import streamlit as st
+
+from components.deps import current_scope, services
+from partner_console.exports import csv_bytes
+from partner_console.invite_email import (
+    DEFAULT_EMAIL_TEMPLATE,
+    EMAIL_SETTING,
+    PLACEHOLDERS,
+    check_template,
+)
+from partner_console.storage.catalog import CatalogError, NoteTemplate, check_templates
+
+CSV_HEADERS = ["Name", "Template id", "Preselected"]
+
+
+def _save(edited: pd.DataFrame) -> None:
+    scope = current_scope()
+    if scope is None:
+        return
+    try:
+        templates = check_templates(edited.to_dict("records"))
+    except CatalogError as exc:
+        st.session_state["nt_notice"] = ("error", str(exc))
+        return
+    services().catalog.save_templates(scope, templates)
+    st.session_state["nt_notice"] = ("ok", f"Saved {len(templates)} template(s).")
+    st.session_state.pop("nt_editor", None)
+
+
+def _read_catalog_csv(data: bytes) -> list[NoteTemplate]:
+    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig", sep=None, engine="python")
+    columns = {c.strip().lower().replace("_", " "): c for c in frame.columns}
+    name_col = columns.get("name")
+    id_col = columns.get("template id") or columns.get("id")
+    if name_col is None or id_col is None:
+        raise CatalogError("The file needs the columns “Name” and “Template id”.")
+    pre_col = columns.get("preselected")
+    return check_templates([{
+        "name": row[name_col], "template_id": row[id_col],
+        "preselected": pre_col is not None and str(row[pre_col]).strip().lower()
+        in ("yes", "true", "1", "y", "x"),
+    } for _, row in frame.iterrows()])
+
+
+def render() -> None:
+    svc = services()
+    st.title("Note templates")
+    scope = current_scope()
+    if scope is None:
+        st.info("Paste your organisation's API key in the sidebar to see its templates.",
+                icon="🔑")
+        return
+    st.caption("Give each Upheal note template a name your team recognises. Ticked "
+               "(“preselected”) templates are chosen automatically for every new provider.")
+    notice = st.session_state.pop("nt_notice", None)
+    if notice:
+        (st.success if notice[0] == "ok" else st.error)(notice[1])
+
+    templates = svc.catalog.templates(scope)
+    frame = pd.DataFrame([{"name": t.name, "template_id": t.template_id,
+                           "preselected": t.preselected} for t in templates],
+                         columns=["name", "template_id", "preselected"])
+    frame["preselected"] = frame["preselected"].astype(bool)
+    edited = st.data_editor(
+        frame, key="nt_editor", num_rows="dynamic", hide_index=True, width="stretch",
+        column_config={
+            "name": st.column_config.TextColumn("Name", required=True, max_chars=200),
+            "template_id": st.column_config.TextColumn(
+                "Template id", required=True, max_chars=36,
+                help="Looks like 2fb81b0a-611b-11ed-9b6a-0242ac120002"),
+            "preselected": st.column_config.CheckboxColumn("Preselected", default=False),
+        })
+    st.button("Save templates", type="primary", key="nt_save", on_click=_save, args=(edited,))
+
+    with st.expander("Import or export the list as CSV"):
+        st.download_button("Download templates (CSV)", csv_bytes(CSV_HEADERS, [
+            [t.name, t.template_id, "yes" if t.preselected else "no"] for t in templates]),
+            file_name="note-templates.csv", mime="text/csv", key="nt_export")
+        upload = st.file_uploader("Replace the list with a CSV file", type=["csv"],
+                                  key="nt_upload")
+        if upload is not None and st.button("Replace with this file", key="nt_import"):
+            try:
+                imported = _read_catalog_csv(upload.getvalue())
+            except (CatalogError, ValueError, UnicodeDecodeError) as exc:
+                st.error(str(exc) if isinstance(exc, CatalogError) else
+                         "This file could not be read as a CSV list of templates.")
+            else:
+                svc.catalog.save_templates(scope, imported)
+                st.session_state["nt_notice"] = ("ok", f"Imported {len(imported)} template(s).")
+                st.rerun()
+
+    st.divider()
+    st.subheader("Invite email")
+    st.caption("The email text offered after each provider is created. Placeholders: "
+               + ", ".join("`{" + p + "}`" for p in PLACEHOLDERS) + ".")
+    current = svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
+    text = st.text_area("Email text", current, height=320, key="nt_email")
+    save, reset = st.columns([1, 5])
+    if save.button("Save email text", key="nt_email_save"):
+        problem = check_template(text)
+        if problem:
+            st.error(problem)
+        else:
+            svc.catalog.set_setting(scope, EMAIL_SETTING, text)
+            st.success("Saved.")
+    if reset.button("Restore the default text", key="nt_email_reset"):
+        svc.catalog.set_setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
+        st.session_state.pop("nt_email", None)
+        st.rerun()
+
+
+render()
