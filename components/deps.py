@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from partner_console.api import build_client
 from partner_console.api.client import UphealClient
 from partner_console.config import ConfigError, Settings, load_settings
+from partner_console.connection import build_client
 from partner_console.creation import ProviderCreator, replay_journal
 from partner_console.sandbox import SANDBOX_KEYS, SandboxApp
 from partner_console.storage import (

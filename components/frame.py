@@ -66,12 +66,13 @@ def render_frame() -> None:
     with st.sidebar:
         if settings.uses_sandbox:
             st.warning("**SANDBOX – practice mode, links are not real.** Nothing here reaches "
-                       "Upheal; never email these links to a real provider.", icon="🧪")
+                       "Upheal; never email these links to a real provider.",
+                       icon=":material/science:")
         else:
-            st.info(f"Connected to Upheal at **{settings.api_host}**", icon="🔗")
+            st.info(f"Connected to Upheal at **{settings.api_host}**", icon=":material/link:")
 
         if api_key():
-            st.success("API key entered", icon="🔑")
+            st.success("API key entered", icon=":material/key:")
             label = organisation_label(current_scope())
             if label:
                 st.caption(f"Organisation: **{label}**")

@@ -23,4 +23,4 @@ def invite_email_box(template: str, *, email: str, first_name: str, last_name: s
                            sender_name=sender_name)
     st.markdown("**Ready-to-send email** – copy it, or open it in your email app")
     st.code(message.text, language=None, wrap_lines=True)
-    st.link_button("Open in email app", message.mailto(email), icon="✉️")
+    st.link_button("Open in email app", message.mailto(email), icon=":material/mail:")

@@ -16,7 +16,7 @@ def note_identifier_picker(key: str, first_name: str, last_name: str) -> str | N
         "Name in notes", options, key=key,
         format_func=lambda v: v if v == NOT_SET else NoteIdentifier(v).label,
         help="How the AI-written notes refer to this provider.")
-    name = f"{first_name} {last_name}".strip() or "This provider"
+    name = f"{first_name} {last_name}".strip() or "this provider"
     if choice and choice != NOT_SET:
         preview = NoteIdentifier(choice).preview(first_name, last_name)
         st.caption(f"In notes, {name} will be called: **{preview}**")

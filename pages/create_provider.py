@@ -9,7 +9,7 @@ import streamlit as st
 
 from components.deps import api_key, current_scope, services, session_lock, your_name
 from components.links import copy_box, invite_email_box
-from components.pickers import note_identifier_picker, template_picker
+from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from partner_console.api.errors import ApiError
 from partner_console.api.models import validate_provider
 from partner_console.choices import calling_code, country_choices, locale_choices
@@ -28,7 +28,6 @@ FIELDS = {  # widget key -> request field
     "cp_licence": "therapy_licence",
     "cp_partner_user_id": "partner_user_id",
 }
-OTHER_INPUTS = ("cp_phone_country", "cp_note_identifier", "cp_templates", "cp_template_extra")
 COUNTRIES = dict(country_choices())
 LOCALES = dict(locale_choices())
 NO_LOCALE = ""
@@ -55,8 +54,13 @@ def _note_values() -> set[str]:
 
 
 def _clear_form() -> None:
-    for key in (*FIELDS, *OTHER_INPUTS):
-        st.session_state.pop(key, None)
+    # Explicit empty values: popping a widget's key does not reset what the browser shows.
+    for key in (*FIELDS, "cp_template_extra"):
+        st.session_state[key] = ""
+    st.session_state["cp_locale"] = NO_LOCALE
+    st.session_state["cp_phone_country"] = None
+    st.session_state["cp_note_identifier"] = NOT_SET
+    st.session_state.pop("cp_templates", None)  # back to the catalog's preselection
 
 
 def _new_token() -> None:
@@ -152,7 +156,7 @@ def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
     with st.container(border=True, key="cp_result"):
         if status == CREATED:
             st.success(f"**{name}** was created in Upheal. Send them the invite link below.",
-                       icon="✅")
+                       icon=":material/check_circle:")
             if not outcome.get("saved", True):
                 st.warning("The history database did not answer, so these links are kept in the "
                            "journal file and will be added to History when the console restarts. "
@@ -170,10 +174,10 @@ def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
         elif status == LINKS_LOST:
             st.warning(f"**{name}** was created in Upheal, but Upheal's answer with the invite "
                        "link was lost on the way. The link cannot be fetched again from here: "
-                       "ask Upheal to resend the invite to the provider.", icon="⚠️")
+                       "ask Upheal to resend the invite to the provider.", icon=":material/warning:")
         elif status == PENDING:
             st.warning(f"We could not confirm whether **{name}** was created. Nothing will be "
-                       "sent twice.", icon="⏳")
+                       "sent twice.", icon=":material/hourglass_top:")
             st.button("Check with Upheal", key="cp_settle", on_click=_settle,
                       args=(outcome["row_id"],), type="primary")
         st.button("Done – create another provider", key="cp_dismiss",
@@ -188,17 +192,11 @@ def render() -> None:
     scope = current_scope()
     if scope is None:
         st.info("To start, paste your organisation's API key in the sidebar on the left.",
-                icon="🔑")
+                icon=":material/key:")
 
     toast = st.session_state.pop("cp_toast", None)
     if toast:
-        st.toast(toast, icon="✅")
-    outcome = st.session_state.get("cp_outcome")
-    email_template = DEFAULT_EMAIL_TEMPLATE
-    if scope is not None:
-        email_template = svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
-    if outcome:
-        _result_panel(outcome, email_template)
+        st.toast(toast, icon=":material/check_circle:")
 
     st.subheader("Provider")
     first, last, mail = st.columns(3)
@@ -276,7 +274,10 @@ def render() -> None:
                       kwargs={"anyway": True})
 
     st.button("Create provider", type="primary", key="cp_submit", on_click=_submit,
-              disabled=scope is None)
+              disabled=scope is None, icon=":material/person_add:")
+    outcome = st.session_state.get("cp_outcome")
+    if outcome and scope is not None:  # right under the button, where the person is looking
+        _result_panel(outcome, svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE))
 
 
 render()

@@ -56,7 +56,7 @@ def render() -> None:
     scope = current_scope()
     if scope is None:
         st.info("Paste your organisation's API key in the sidebar to see its providers.",
-                icon="🔑")
+                icon=":material/key:")
         return
     notice = st.session_state.pop("hi_notice", None)
     if notice:
@@ -105,11 +105,11 @@ def render() -> None:
     stamp = date.today().isoformat()
     csv_col.download_button("Download CSV", lambda: history_csv(
         svc.history.iter_rows(scope, filters)), file_name=f"providers-{stamp}.csv",
-        mime="text/csv", key="hi_csv", icon="📄", on_click="ignore")
+        mime="text/csv", key="hi_csv", icon=":material/description:", on_click="ignore")
     xlsx_col.download_button("Download Excel", lambda: history_xlsx(
         svc.history.iter_rows(scope, filters)), file_name=f"providers-{stamp}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key="hi_xlsx", icon="📊", on_click="ignore")
+        key="hi_xlsx", icon=":material/table_view:", on_click="ignore")
     if links_col.toggle("Copy all links", key="hi_copy_all",
                         help="Email and invite link of every matching provider, one per line."):
         st.code(links_text(svc.history.iter_rows(scope, filters)) or "(no invite links)",

@@ -56,7 +56,7 @@ def render() -> None:
     scope = current_scope()
     if scope is None:
         st.info("Paste your organisation's API key in the sidebar to see its templates.",
-                icon="🔑")
+                icon=":material/key:")
         return
     st.caption("Give each Upheal note template a name your team recognises. Ticked "
                "(“preselected”) templates are chosen automatically for every new provider.")

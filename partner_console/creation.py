@@ -17,7 +17,7 @@ from partner_console.messages import explain
 from partner_console.storage.history import History, ProviderRow, utcnow
 from partner_console.storage.journal import LinkJournal
 from partner_console.storage.scope import Scope
-from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
+from partner_console.storage.tables import CREATED, FAILED, PENDING
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from partner_console.api.client import UphealClient
 from partner_console.api.models import CreatedProvider, validate_provider
 from partner_console.creation import ProviderCreator, replay_journal
 from partner_console.exports import HEADERS, history_csv, history_xlsx, links_text
-from partner_console.sandbox import SandboxApp, SandboxTransport
+from partner_console.sandbox import SandboxTransport
 from partner_console.storage import (
     History,
     HistoryFilter,

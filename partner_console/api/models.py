@@ -17,7 +17,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     EmailStr,
-    Field,
     TypeAdapter,
     ValidationError,
     field_validator,

@@ -1,0 +1,70 @@
+"""Take the README's screenshots (1280x800) of every page, on the sandbox.
+
+    .venv/bin/python scripts/screenshots.py [output folder]    (default docs/screenshots)
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.e2e.conftest import (  # noqa: E402
+    CHROMIUM_ARGS,
+    _find_chromium,
+    start_app,
+    stop_app,
+    wait_for_app_run,
+)
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    app = start_app(Path(tempfile.mkdtemp()), {})
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=_find_chromium(), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(app.url)
+            wait_for_app_run(page)
+            page.get_by_text("Add a template id").wait_for()
+            page.screenshot(path=str(out / "start.png"))
+            page.get_by_role("button", name="Use the practice key").click()
+            wait_for_app_run(page)
+            name = page.get_by_role("textbox", name="Your name", exact=True)
+            name.fill("Olivia Operations")
+            name.press("Enter")
+            wait_for_app_run(page)
+            for label, value in (("First name", "Jane"), ("Last name", "Smith"),
+                                 ("Email", "jane.smith@example.com")):
+                box = page.get_by_role("textbox", name=label, exact=True)
+                box.fill(value)
+                box.press("Tab")
+                wait_for_app_run(page)
+            page.screenshot(path=str(out / "create-provider.png"))
+            page.get_by_role("button", name="Create provider").click()
+            page.get_by_text("was created in Upheal").wait_for()
+            wait_for_app_run(page)
+            page.get_by_text("was created in Upheal").scroll_into_view_if_needed()
+            page.screenshot(path=str(out / "created.png"))
+            page.get_by_role("link", name="History").click()
+            page.get_by_text("provider(s) · page").wait_for()
+            page.get_by_text("Jane Smith").first.click()  # select the row
+            wait_for_app_run(page)
+            page.screenshot(path=str(out / "history.png"))
+            page.get_by_role("link", name="Note templates").click()
+            page.get_by_text("Invite email").wait_for()
+            wait_for_app_run(page)
+            page.screenshot(path=str(out / "note-templates.png"))
+            browser.close()
+    finally:
+        stop_app(app)
+    print("screenshots in", out)
+
+
+if __name__ == "__main__":
+    main()

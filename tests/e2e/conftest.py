@@ -1,0 +1,125 @@
+"""Browser tests: `streamlit run` on a free port, driven by Playwright in Debian's Chromium.
+
+Like Streamlit's own e2e conftest: poll /_stcore/health, wait for the script to stop running,
+find things by label and role, no fixed sleeps. Chromium is installed with apt when missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from partner_console.sandbox import SandboxApp, SandboxServer
+from tests.conftest import IN_CI
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def _find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = _find_chromium()
+    if path is None and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env,
+                       capture_output=True)
+        path = _find_chromium()
+    if path is None:
+        if IN_CI:
+            pytest.fail("Chromium is missing and could not be installed with apt-get")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningApp:
+    def __init__(self, url: str, data_dir: Path, process: subprocess.Popen, log: Path) -> None:
+        self.url = url
+        self.data_dir = data_dir
+        self.process = process
+        self.log = log
+
+
+def start_app(tmp_path: Path, env_extra: dict[str, str]) -> RunningApp:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    log = tmp_path / "streamlit.log"
+    env = {**os.environ, "PARTNER_CONSOLE_DATA_DIR": str(data_dir),
+           "DATABASE_URL": f"sqlite:///{data_dir / 'console.db'}",
+           "STREAMLIT_SERVER_PORT": str(port), "STREAMLIT_SERVER_HEADLESS": "true",
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **env_extra}
+    env.pop("UPHEAL_API_BASE_URL", None) if "UPHEAL_API_BASE_URL" not in env_extra else None
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+         "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
+        stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/_stcore/health", timeout=1).status_code == 200:
+                return RunningApp(url, data_dir, process, log)
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("streamlit did not start:\n" + log.read_text()[-2000:])
+
+
+def stop_app(app: RunningApp) -> None:
+    app.process.terminate()
+    try:
+        app.process.wait(10)
+    except subprocess.TimeoutExpired:
+        app.process.kill()
+
+
+@pytest.fixture
+def loopback_sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(SandboxApp(rate_per_minute=10_000, seed=5), hang_seconds=2)
+    server.start_in_thread()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def wait_for_app_run(page, timeout: float = 30_000) -> None:
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                           timeout=timeout)

@@ -1,0 +1,61 @@
+"""The Create provider flow in a real browser, as staff use it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+@pytest.fixture
+def app_on_loopback_sandbox(tmp_path, loopback_sandbox):
+    """The console talking over a real socket to a sandbox this test can inspect."""
+    app = start_app(tmp_path, {"UPHEAL_API_BASE_URL": loopback_sandbox.base_url})
+    yield app, loopback_sandbox.app
+    stop_app(app)
+
+
+def test_enter_key_create_provider_see_both_links_double_click_makes_one(
+        browser, app_on_loopback_sandbox, tmp_path):
+    app, sandbox = app_on_loopback_sandbox
+    sandbox.faults.latency_ms = 400  # the second click lands while the first is in its call
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(app.url)
+    wait_for_app_run(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    assert "Connected to Upheal at" in sidebar.inner_text()
+
+    key_box = sidebar.get_by_role("textbox", name="API key", exact=True)
+    key_box.fill("sandbox-demo-key")
+    key_box.press("Enter")
+    page.get_by_text("API key entered").wait_for()
+    assert page.get_by_role("textbox", name="API key", exact=True).count() == 0
+    sidebar.get_by_role("textbox", name="Your name", exact=True).fill("Olivia Operations")
+    sidebar.get_by_role("textbox", name="Your name", exact=True).press("Enter")
+    wait_for_app_run(page)
+
+    page.get_by_role("textbox", name="First name", exact=True).fill("Jane")
+    page.get_by_role("textbox", name="Last name", exact=True).fill("Smith")
+    page.get_by_role("textbox", name="Email", exact=True).fill("jane.smith@example.com")
+    page.get_by_role("textbox", name="Email", exact=True).press("Tab")
+    wait_for_app_run(page)
+    page.get_by_role("button", name="Create provider").dblclick()
+    page.get_by_text("was created in Upheal").wait_for(timeout=30_000)
+    wait_for_app_run(page)
+
+    assert page.get_by_role("textbox", name="First name", exact=True).input_value() == ""
+    users = sandbox.users()
+    assert len(users) == 1  # a double click made one provider
+    body = page.inner_text("body")
+    assert users[0]["inviteUrl"] in body and users[0]["privateRoomLink"] in body
+    page.screenshot(path=str(tmp_path / "created.png"), full_page=True)
+
+    with sqlite3.connect(app.data_dir / "console.db") as db:
+        rows = db.execute("select status, invite_url, created_by from providers").fetchall()
+    assert rows == [("created", users[0]["inviteUrl"], "Olivia Operations")]
+    assert "sandbox-demo-key" not in page.url
+    page.close()
