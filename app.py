@@ -7,7 +7,8 @@ from components.frame import render_frame
 st.set_page_config(page_title="Partner Console", page_icon=":material/stethoscope:", layout="wide")
 
 pages = [
-    st.Page("pages/create_provider.py", title="Create provider", icon=":material/person_add:", default=True),
+    st.Page("pages/create_provider.py", title="Create provider", icon=":material/person_add:",
+            default=True),
     st.Page("pages/history.py", title="History", icon=":material/history:"),
     st.Page("pages/note_templates.py", title="Note templates", icon=":material/description:"),
 ]

@@ -174,7 +174,8 @@ def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
         elif status == LINKS_LOST:
             st.warning(f"**{name}** was created in Upheal, but Upheal's answer with the invite "
                        "link was lost on the way. The link cannot be fetched again from here: "
-                       "ask Upheal to resend the invite to the provider.", icon=":material/warning:")
+                       "ask Upheal to resend the invite to the provider.",
+                       icon=":material/warning:")
         elif status == PENDING:
             st.warning(f"We could not confirm whether **{name}** was created. Nothing will be "
                        "sent twice.", icon=":material/hourglass_top:")

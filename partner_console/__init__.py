@@ -1,1 +1,4 @@
-"""Partner Console: onboard providers into Upheal through the Partner API. Never imports streamlit."""
+"""Partner Console: onboard providers into Upheal through the Partner API.
+
+The domain package: it never imports streamlit.
+"""

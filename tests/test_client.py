@@ -32,7 +32,7 @@ def request_for(**values):
     return request
 
 
-def scripted_client(responses, sleeps, policy=RetryPolicy(max_attempts=4)):
+def scripted_client(responses, sleeps, policy=None):
     """A client whose transport answers from a script: each item is a Response or an exception."""
     seen: list[httpx.Request] = []
 
@@ -44,7 +44,7 @@ def scripted_client(responses, sleeps, policy=RetryPolicy(max_attempts=4)):
         return item
 
     client = UphealClient("https://api.test/", transport=httpx.MockTransport(handler),
-                          sleep=sleeps, retry=policy)
+                          sleep=sleeps, retry=policy or RetryPolicy(max_attempts=4))
     return client, seen
 
 
@@ -253,7 +253,7 @@ def test_canary_key_never_appears_in_logs_or_error_text(caplog, sleeps):
     client = UphealClient("https://sandbox.invalid/api/", transport=SandboxTransport(sandbox),
                           sleep=sleeps)
     texts = []
-    for attempt in range(5):
+    for _ in range(5):
         for call in (lambda: client.check_user(canary, "a@b.co"),
                      lambda: client.create_provider(canary, request_for()),
                      lambda: client.get_provider(canary, "x")):

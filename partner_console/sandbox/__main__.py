@@ -1,4 +1,8 @@
-"""python -m partner_console.sandbox --port 8765 --rate-per-minute 300 --latency-ms 0 --fail-rate 0"""
+"""Serve the sandbox on loopback.
+
+    python -m partner_console.sandbox --port 8765 --rate-per-minute 300 --latency-ms 0 \\
+        --fail-rate 0
+"""
 
 from __future__ import annotations
 

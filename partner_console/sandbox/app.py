@@ -116,7 +116,8 @@ class SandboxApp:
         key_name = key if organisation else "unknown"
         response = self._dispatch(method.upper(), path, organisation, key, body)
         with self._lock:
-            self.calls.append(CallRecord(time.time(), key_name, method.upper(), path, response.status))
+            self.calls.append(
+                CallRecord(time.time(), key_name, method.upper(), path, response.status))
         return response
 
     def _dispatch(
