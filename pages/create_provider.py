@@ -72,9 +72,8 @@ def _notice(kind: str, text: str) -> None:
 
 
 def _submit(anyway: bool = False) -> None:
-    """Runs before the page script, on the click. Makes no st.* drawing calls."""
+    """On the click, before the page draws: check the fields and queue the create."""
     state = st.session_state
-    token = state.setdefault("cp_token", uuid.uuid4().hex)  # read before waiting on the lock
     state.pop("cp_notice", None)
     state.pop("cp_duplicate", None)
     request, errors = validate_provider(_form_values())
@@ -83,9 +82,21 @@ def _submit(anyway: bool = False) -> None:
         _notice("error", "Some details need fixing before the provider can be created: see the "
                          "messages under the fields.")
         return
-    scope = current_scope()
-    if scope is None:
+    if current_scope() is None:
         _notice("error", "Enter your organisation's API key in the sidebar first.")
+        return
+    # The token is read now, at the click: a second click that lands while the first is still
+    # in its call carries the same token and is shown the first one's result.
+    token = state.setdefault("cp_token", uuid.uuid4().hex)
+    state["cp_go"] = {"token": token, "anyway": anyway, "values": _form_values()}
+
+
+def _create(token: str, anyway: bool, values: dict[str, Any]) -> None:
+    """Runs in the page body under a spinner; makes no drawing calls of its own."""
+    state = st.session_state
+    request, _ = validate_provider(values)
+    scope = current_scope()
+    if request is None or scope is None:
         return
     svc = services()
     with session_lock("cp_create_lock"):
@@ -127,7 +138,7 @@ def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str)
         _notice("warning", outcome.message)
     else:
         state["cp_toast"] = f"{first_name} {last_name} was created."
-        _clear_form()
+        state["cp_reset_form"] = True  # widgets are drawn already: reset them on the next run
 
 
 def _settle(row_id: int) -> None:
@@ -181,6 +192,8 @@ def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
                        "sent twice.", icon=":material/hourglass_top:")
             st.button("Check with Upheal", key="cp_settle", on_click=_settle,
                       args=(outcome["row_id"],), type="primary")
+        elif status == FAILED:
+            st.info(f"**{name}**: {outcome['message']}", icon=":material/info:")
         st.button("Done – create another provider", key="cp_dismiss",
                   on_click=lambda: st.session_state.pop("cp_outcome", None))
 
@@ -195,6 +208,8 @@ def render() -> None:
         st.info("To start, paste your organisation's API key in the sidebar on the left.",
                 icon=":material/key:")
 
+    if st.session_state.pop("cp_reset_form", False):
+        _clear_form()
     toast = st.session_state.pop("cp_toast", None)
     if toast:
         st.toast(toast, icon=":material/check_circle:")
@@ -276,6 +291,13 @@ def render() -> None:
 
     st.button("Create provider", type="primary", key="cp_submit", on_click=_submit,
               disabled=scope is None, icon=":material/person_add:")
+    go = st.session_state.pop("cp_go", None)
+    if go is not None:
+        who = f"{go['values'].get('first_name') or ''} {go['values'].get('last_name') or ''}"
+        with st.spinner(f"Creating {who.strip()} in Upheal… If Upheal is busy this can take up "
+                        "to a minute; the page will update by itself."):
+            _create(go["token"], go["anyway"], go["values"])
+        st.rerun()
     outcome = st.session_state.get("cp_outcome")
     if outcome and scope is not None:  # right under the button, where the person is looking
         _result_panel(outcome, svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE))

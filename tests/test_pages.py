@@ -140,6 +140,39 @@ def test_server_errors_and_lost_answers_are_explained():
     assert not at.exception
 
 
+def test_429_storm_is_explained_after_waiting():
+    at = fill(app())
+    svc = services_of(at)
+    svc.sandbox.faults.rate_limit_storm = True
+    waits = []
+    svc.client.sleep = waits.append
+    at.button(key="cp_submit").click().run()
+    assert any("too many requests" in e.value for e in at.error)
+    assert waits and all(w == 1.0 for w in waits)  # honoured Retry-After: 1
+    assert svc.sandbox.users() == []
+
+
+def test_timeout_leaves_outcome_unknown_and_check_with_upheal_settles_it():
+    at = fill(app())
+    svc = services_of(at)
+    calls = []
+
+    def lose_upheal_after_the_first_check():  # the create and every later check time out
+        calls.append(1)
+        svc.sandbox.faults.timeout_rate = 1.0 if len(calls) >= 2 else 0.0
+
+    svc.client.before_request = lose_upheal_after_the_first_check
+    svc.client.sleep = lambda _seconds: None
+    at.button(key="cp_submit").click().run()
+    assert any("could not confirm whether" in w.value for w in at.warning)
+    assert any("Check with Upheal" in w.value for w in at.warning)
+    svc.client.before_request = None
+    svc.sandbox.faults.timeout_rate = 0.0
+    at.button(key="cp_settle").click().run()
+    assert any("it was not created" in i.value for i in at.info)
+    assert svc.sandbox.users() == []
+
+
 def test_lost_response_then_check_with_upheal():
     at = fill(app())
     svc = services_of(at)

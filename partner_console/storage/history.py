@@ -167,7 +167,8 @@ class History:
         }
         try:
             with self.engine.begin() as conn:
-                row_id = conn.execute(insert(providers).values(**values)).inserted_primary_key[0]
+                row_id = conn.execute(insert(providers).values(**values).returning(
+                    providers.c.id)).scalar_one()
             return int(row_id), True
         except IntegrityError:
             if token is None:

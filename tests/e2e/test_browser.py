@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pandas as pd
+
 import pytest
 
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
@@ -58,4 +60,26 @@ def test_enter_key_create_provider_see_both_links_double_click_makes_one(
         rows = db.execute("select status, invite_url, created_by from providers").fetchall()
     assert rows == [("created", users[0]["inviteUrl"], "Olivia Operations")]
     assert "sandbox-demo-key" not in page.url
+
+    # History: the row, its details with both links, and both downloads.
+    page.get_by_role("link", name="History").click()
+    page.get_by_text("1 provider(s) · page 1 of 1").wait_for()
+    wait_for_app_run(page)
+    grid = page.get_by_test_id("stDataFrame").bounding_box()
+    page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the row's selection checkbox
+    page.get_by_role("heading", name="Jane Smith").wait_for()
+    details = page.get_by_test_id("stVerticalBlock").filter(
+        has=page.get_by_role("heading", name="Jane Smith")).last.inner_text()
+    assert users[0]["inviteUrl"] in details and users[0]["privateRoomLink"] in details
+    for label, suffix in (("Download CSV", ".csv"), ("Download Excel", ".xlsx")):
+        with page.expect_download() as info:
+            page.get_by_role("button", name=label).click()
+        download = info.value
+        target = tmp_path / ("export" + suffix)
+        download.save_as(target)
+        assert download.suggested_filename.endswith(suffix)
+        frame = (pd.read_csv(target, dtype=str, encoding="utf-8-sig") if suffix == ".csv"
+                 else pd.read_excel(target, dtype=str, engine="calamine"))
+        assert frame["Invite link"].tolist() == [users[0]["inviteUrl"]]
+        assert "sandbox-demo-key" not in target.read_bytes().decode("latin-1")
     page.close()
