@@ -68,7 +68,7 @@ class SandboxResponse:
 
 @dataclass
 class CallRecord:
-    at: float
+    at: float  # when the request arrived
     key_name: str  # which sandbox key (never a real key: unknown keys are recorded as "unknown")
     method: str
     path: str
@@ -109,6 +109,7 @@ class SandboxApp:
     def handle(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> SandboxResponse:
+        arrived = time.time()
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
         key = _header(headers, "authorization").strip()
@@ -117,7 +118,7 @@ class SandboxApp:
         response = self._dispatch(method.upper(), path, organisation, key, body)
         with self._lock:
             self.calls.append(
-                CallRecord(time.time(), key_name, method.upper(), path, response.status))
+                CallRecord(arrived, key_name, method.upper(), path, response.status))
         return response
 
     def _dispatch(

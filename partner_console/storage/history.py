@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from partner_console.api.models import CreatedProvider, ProviderRequest
 from partner_console.storage.errors import NotFoundError
@@ -19,13 +22,15 @@ from partner_console.storage.tables import (
     FAILED,
     LINKS_LOST,
     PENDING,
+    bulk_jobs,
     key_organisations,
     note_templates,
     organisation_settings,
     providers,
 )
 
-SCOPED_TABLES = (providers, note_templates, organisation_settings)
+log = logging.getLogger(__name__)
+SCOPED_TABLES = (providers, note_templates, organisation_settings, bulk_jobs)
 
 
 def utcnow() -> datetime:
@@ -129,17 +134,19 @@ class History:
 
     def learn_organisation(self, conn: Connection, key_fingerprint: str,
                            organization_id: str | None) -> None:
-        """Remember that this key belongs to this organisation, and file its earlier rows there."""
+        """Remember that this key belongs to this organisation, and file its earlier rows there.
+
+        Safe when several workers learn the same pair at once (insert-or-ignore)."""
         if not organization_id:
             return
-        known = conn.execute(select(key_organisations.c.key_fingerprint).where(
-            key_organisations.c.key_fingerprint == key_fingerprint,
-            key_organisations.c.organization_id == organization_id)).first()
-        if known:
+        values = {"key_fingerprint": key_fingerprint, "organization_id": organization_id,
+                  "first_seen": utcnow()}
+        statement = (postgresql_insert(key_organisations).values(**values).on_conflict_do_nothing()
+                     if conn.dialect.name == "postgresql" else
+                     sqlite_insert(key_organisations).values(**values).on_conflict_do_nothing())
+        added = conn.execute(statement).rowcount
+        if not added:
             return
-        conn.execute(insert(key_organisations).values(
-            key_fingerprint=key_fingerprint, organization_id=organization_id,
-            first_seen=utcnow()))
         for table in SCOPED_TABLES:
             conn.execute(update(table).where(
                 table.c.key_fingerprint == key_fingerprint,
@@ -179,11 +186,20 @@ class History:
             return int(existing), False
 
     def complete(self, row_id: int, key_fingerprint: str, provider: CreatedProvider) -> None:
+        """Save the links (one short transaction), then learn the key's organisation apart:
+        saving a link must never wait on, or fail for, anything else."""
         with self.engine.begin() as conn:
-            self._complete(conn, row_id, key_fingerprint, provider)
+            self._complete(conn, row_id, provider)
+        self._learn_quietly(key_fingerprint, provider.organization_id)
 
-    def _complete(self, conn: Connection, row_id: int, key_fingerprint: str,
-                  provider: CreatedProvider) -> None:
+    def _learn_quietly(self, key_fingerprint: str, organization_id: str | None) -> None:
+        try:
+            with self.engine.begin() as conn:
+                self.learn_organisation(conn, key_fingerprint, organization_id)
+        except SQLAlchemyError:  # only visibility to colleagues waits; retried on the next save
+            log.warning("could not record the organisation of a key", exc_info=True)
+
+    def _complete(self, conn: Connection, row_id: int, provider: CreatedProvider) -> None:
         values: dict[str, Any] = {
             "status": CREATED, "updated_at": utcnow(), "user_id": provider.user_id,
             "invite_url": provider.invite_url, "private_room_link": provider.private_room_link,
@@ -192,7 +208,6 @@ class History:
         if provider.organization_id:
             values["organization_id"] = provider.organization_id
         conn.execute(update(providers).where(providers.c.id == row_id).values(**values))
-        self.learn_organisation(conn, key_fingerprint, provider.organization_id)
 
     def mark_links_lost(self, row_id: int, user_id: str) -> None:
         self._set(row_id, status=LINKS_LOST, user_id=user_id or None, error_text=(
@@ -225,7 +240,8 @@ class History:
                     first_name=request.first_name, last_name=request.last_name,
                     default_note_template_ids=json.dumps(
                         request.default_note_template_ids or [])))
-            self._complete(conn, entry["row_id"], entry["key_fingerprint"], provider)
+            self._complete(conn, entry["row_id"], provider)
+        self._learn_quietly(entry["key_fingerprint"], provider.organization_id)
 
     # -- reading ---------------------------------------------------------------------------------
     def get(self, scope: Scope, row_id: int) -> ProviderRow:

@@ -107,9 +107,44 @@ def _v2_templates_and_settings(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_providers_created_by ON providers (created_by)"))
 
 
+def _v3_bulk_jobs(conn: Connection) -> None:
+    meta = MetaData()
+    Table(
+        "bulk_jobs", meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("created_at", DateTime, nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+        Column("heartbeat_at", DateTime),
+        Column("created_by", String(200), nullable=False),
+        *_scoped_columns(),
+        Column("file_name", String(300), nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("start_token", String(64), unique=True),
+        Column("total", Integer, nullable=False),
+    )
+    rows = Table(
+        "bulk_job_rows", meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("job_id", Integer, nullable=False),
+        Column("row_number", Integer, nullable=False),
+        Column("state", String(20), nullable=False),
+        Column("email", String(320), nullable=False),
+        Column("cells", Text, nullable=False),  # JSON: the row as read, to rebuild a fix-up file
+        Column("request", Text),  # JSON request body, when the row was valid
+        Column("message", Text),
+        Column("provider_id", Integer),
+        Column("invite_url", Text),
+        Column("private_room_link", Text),
+        Column("updated_at", DateTime, nullable=False),
+    )
+    Index("ix_bulk_job_rows_job_state", rows.c.job_id, rows.c.state)
+    meta.create_all(conn)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_providers),
     (2, _v2_templates_and_settings),
+    (3, _v3_bulk_jobs),
 ]
 LATEST = MIGRATIONS[-1][0]
 

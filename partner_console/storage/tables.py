@@ -84,6 +84,39 @@ organisation_settings = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
+bulk_jobs = Table(
+    "bulk_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("heartbeat_at", DateTime),
+    Column("created_by", String(200), nullable=False),
+    Column("key_fingerprint", String(64), nullable=False),
+    Column("organization_id", String(100)),
+    Column("file_name", String(300), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("start_token", String(64), unique=True),
+    Column("total", Integer, nullable=False),
+)
+
+bulk_job_rows = Table(
+    "bulk_job_rows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, nullable=False),
+    Column("row_number", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("cells", Text, nullable=False),
+    Column("request", Text),
+    Column("message", Text),
+    Column("provider_id", Integer),
+    Column("invite_url", Text),
+    Column("private_room_link", Text),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 schema_migrations = Table(
     "schema_migrations",
     metadata,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 
 import pandas as pd
-
 import pytest
 
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run

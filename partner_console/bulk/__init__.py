@@ -1,0 +1,1 @@
+"""Bulk import: read (CSV/XLSX -> rows), prepare (map, clean, validate), run (the paced job)."""

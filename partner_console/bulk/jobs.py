@@ -1,0 +1,196 @@
+"""Bulk jobs and their rows, stored so that a job survives reloads, closed tabs and restarts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from partner_console.bulk.prepare import READY, PreparedRow
+from partner_console.storage.errors import NotFoundError
+from partner_console.storage.history import utcnow
+from partner_console.storage.scope import Scope
+from partner_console.storage.tables import bulk_job_rows, bulk_jobs
+
+# Row states
+QUEUED = "queued"
+SENDING = "sending"
+DONE_CREATED = "created"
+DONE_LINKS_LOST = "links_lost"
+DONE_FAILED = "failed"
+DONE_SKIPPED = "skipped"
+ROW_STATE_LABELS = {
+    QUEUED: "Waiting", SENDING: "Sending", DONE_CREATED: "Created",
+    DONE_LINKS_LOST: "Created, link not returned", DONE_FAILED: "Failed",
+    DONE_SKIPPED: "Skipped",
+}
+CREATED_STATES = (DONE_CREATED, DONE_LINKS_LOST)
+
+# Job statuses
+RUNNING = "running"
+PAUSED = "paused"
+CANCELLED = "cancelled"
+FINISHED = "finished"
+# A running job whose worker has not written a heartbeat for this long was interrupted.
+STALE_AFTER = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    created_at: datetime
+    created_by: str
+    file_name: str
+    status: str
+    total: int
+    heartbeat_at: datetime | None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status == RUNNING and (
+            self.heartbeat_at is None or utcnow() - self.heartbeat_at > STALE_AFTER)
+
+    @property
+    def shown_status(self) -> str:
+        return PAUSED if self.interrupted else self.status
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    row_number: int
+    state: str
+    email: str
+    cells: dict[str, str]
+    request: dict[str, Any] | None
+    message: str | None
+    provider_id: int | None
+    invite_url: str | None
+    private_room_link: str | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    counts: dict[str, int]
+    started_at: datetime
+    updated_at: datetime
+
+    @property
+    def done(self) -> int:
+        return self.total - self.counts.get(QUEUED, 0) - self.counts.get(SENDING, 0)
+
+    @property
+    def created(self) -> int:
+        return sum(self.counts.get(s, 0) for s in CREATED_STATES)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(DONE_FAILED, 0)
+
+    @property
+    def skipped(self) -> int:
+        return self.counts.get(DONE_SKIPPED, 0)
+
+
+def _job(row: Any) -> Job:
+    return Job(row.id, row.created_at, row.created_by, row.file_name, row.status, row.total,
+               row.heartbeat_at)
+
+
+def _job_row(row: Any) -> JobRow:
+    return JobRow(row.id, row.row_number, row.state, row.email, json.loads(row.cells),
+                  json.loads(row.request) if row.request else None, row.message,
+                  row.provider_id, row.invite_url, row.private_room_link)
+
+
+@dataclass
+class JobStore:
+    engine: Engine
+
+    def create(self, scope: Scope, *, created_by: str, file_name: str,
+               rows: list[PreparedRow], start_token: str) -> tuple[int, bool]:
+        """Store a job with all its rows; (job id, True), or (the earlier job, False) when this
+        start token was used already (one click is one job)."""
+        now = utcnow()
+        try:
+            with self.engine.begin() as conn:
+                job_id = conn.execute(insert(bulk_jobs).values(
+                    created_at=now, updated_at=now, heartbeat_at=None,
+                    created_by=created_by, key_fingerprint=scope.key_fingerprint,
+                    organization_id=scope.organization_ids[0]
+                    if len(scope.organization_ids) == 1 else None,
+                    file_name=file_name[:300], status=PAUSED, start_token=start_token,
+                    total=len(rows)).returning(bulk_jobs.c.id)).scalar_one()
+                conn.execute(insert(bulk_job_rows), [{
+                    "job_id": job_id, "row_number": r.row_number,
+                    "state": QUEUED if r.status == READY else
+                    (DONE_FAILED if r.request is None else DONE_SKIPPED),
+                    "email": str(r.values.get("email") or "")[:320],
+                    "cells": json.dumps(r.cells),
+                    "request": json.dumps(r.request.to_json()) if r.request else None,
+                    "message": None if r.status == READY else r.problem,
+                    "updated_at": now,
+                } for r in rows])
+            return int(job_id), True
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                existing = conn.execute(select(bulk_jobs.c.id).where(
+                    bulk_jobs.c.start_token == start_token)).scalar_one()
+            return int(existing), False
+
+    def get(self, scope: Scope, job_id: int) -> Job:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(bulk_jobs).where(
+                bulk_jobs.c.id == job_id, scope.visible(bulk_jobs))).first()
+        if row is None:
+            raise NotFoundError(f"No import {job_id} in this organisation.")
+        return _job(row)
+
+    def jobs(self, scope: Scope, limit: int = 20) -> list[Job]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(bulk_jobs).where(scope.visible(bulk_jobs)).order_by(
+                bulk_jobs.c.id.desc()).limit(limit)).all()
+        return [_job(r) for r in rows]
+
+    def set_status(self, job_id: int, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(bulk_jobs).where(bulk_jobs.c.id == job_id).values(
+                status=status, updated_at=utcnow(), heartbeat_at=utcnow()))
+
+    def heartbeat(self, job_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(bulk_jobs).where(bulk_jobs.c.id == job_id).values(
+                heartbeat_at=utcnow()))
+
+    def rows(self, job_id: int, states: tuple[str, ...] = ()) -> list[JobRow]:
+        query = select(bulk_job_rows).where(bulk_job_rows.c.job_id == job_id)
+        if states:
+            query = query.where(bulk_job_rows.c.state.in_(states))
+        with self.engine.connect() as conn:
+            return [_job_row(r) for r in conn.execute(query.order_by(bulk_job_rows.c.row_number))]
+
+    def row(self, row_id: int) -> JobRow:
+        with self.engine.connect() as conn:
+            return _job_row(conn.execute(select(bulk_job_rows).where(
+                bulk_job_rows.c.id == row_id)).one())
+
+    def set_row(self, row_id: int, state: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(bulk_job_rows).where(bulk_job_rows.c.id == row_id).values(
+                state=state, updated_at=utcnow(), **values))
+
+    def progress(self, job_id: int) -> Progress:
+        with self.engine.connect() as conn:
+            by_state = select(bulk_job_rows.c.state, func.count()).where(
+                bulk_job_rows.c.job_id == job_id).group_by(bulk_job_rows.c.state)
+            counts = {str(state): int(count) for state, count in conn.execute(by_state)}
+            job = conn.execute(select(bulk_jobs.c.total, bulk_jobs.c.created_at,
+                                      bulk_jobs.c.updated_at).where(
+                bulk_jobs.c.id == job_id)).one()
+        return Progress(job.total, {k: int(v) for k, v in counts.items()}, job.created_at,
+                        job.updated_at)

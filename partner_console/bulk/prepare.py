@@ -1,0 +1,107 @@
+"""Turn read rows into checked provider requests, with a status a person understands per row."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from partner_console.api.models import FIELD_LABELS, ProviderRequest, validate_provider
+from partner_console.bulk.read import ReadResult
+from partner_console.storage.catalog import NoteTemplate
+
+READY = "ready"
+INVALID = "invalid"
+DUPLICATE_IN_FILE = "duplicate_in_file"
+IN_HISTORY = "in_history"
+IN_UPHEAL = "in_upheal"
+
+ROW_STATUS_LABELS = {
+    READY: "Ready",
+    INVALID: "Needs fixing",
+    DUPLICATE_IN_FILE: "Repeated in this file",
+    IN_HISTORY: "Already created (in History)",
+    IN_UPHEAL: "Already has an Upheal account",
+}
+
+
+@dataclass
+class PreparedRow:
+    row_number: int
+    cells: dict[str, str]  # as read, by file header
+    values: dict[str, Any]  # by field
+    request: ProviderRequest | None
+    errors: dict[str, str] = field(default_factory=dict)
+    status: str = READY
+    note: str = ""  # e.g. the earlier provider's invite link, or which row it repeats
+
+    @property
+    def problem(self) -> str:
+        if self.errors:
+            return "; ".join(f"{FIELD_LABELS.get(k, k)}: {v}" for k, v in self.errors.items())
+        return self.note
+
+
+def _templates(text: str, catalog: list[NoteTemplate]) -> tuple[list[str], str | None]:
+    by_name = {t.name.lower(): t.template_id for t in catalog}
+    ids: list[str] = []
+    for part in re.split(r"[;,\n]", text):
+        part = part.strip()
+        if not part:
+            continue
+        template_id = by_name.get(part.lower(), part)
+        if template_id not in ids:
+            ids.append(template_id)
+    unknown = [i for i in ids if i not in by_name.values()
+               and not re.fullmatch(r"[0-9a-fA-F-]{36}", i)]
+    if unknown:
+        return ids, (f"“{unknown[0][:60]}” is neither a template name from your Note templates "
+                     "page nor a template id.")
+    return ids, None
+
+
+def prepare_rows(read: ReadResult, mapping: dict[str, str | None],
+                 catalog: list[NoteTemplate]) -> list[PreparedRow]:
+    prepared: list[PreparedRow] = []
+    seen_emails: dict[str, int] = {}
+    seen_refs: dict[str, int] = {}
+    for row_number, cells in read.rows:
+        values: dict[str, Any] = {}
+        for header, field_name in mapping.items():
+            if field_name and cells.get(header, "").strip():
+                values[field_name] = cells[header]
+        template_error = None
+        if "default_note_template_ids" in values:
+            values["default_note_template_ids"], template_error = _templates(
+                values["default_note_template_ids"], catalog)
+        for required in ("first_name", "last_name", "email"):
+            values.setdefault(required, "")
+        request, errors = validate_provider(values)
+        if template_error:
+            errors["default_note_template_ids"] = template_error
+            request = None
+        row = PreparedRow(row_number, cells, values, request, errors)
+        if request is None:
+            row.status = INVALID
+        else:
+            email = request.email.lower()
+            ref = (request.partner_user_id or "").lower()
+            if email in seen_emails:
+                row.status = DUPLICATE_IN_FILE
+                row.note = f"Same email as row {seen_emails[email]}."
+            elif ref and ref in seen_refs:
+                row.status = DUPLICATE_IN_FILE
+                row.note = f"Same “Your reference” as row {seen_refs[ref]}."
+            else:
+                seen_emails[email] = row_number
+                if ref:
+                    seen_refs[ref] = row_number
+        prepared.append(row)
+    return prepared
+
+
+def counts(rows: list[PreparedRow]) -> dict[str, int]:
+    found = dict.fromkeys(ROW_STATUS_LABELS, 0)
+    for row in rows:
+        found[row.status] += 1
+    return found

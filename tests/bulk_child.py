@@ -1,0 +1,35 @@
+"""Runs one bulk job in its own process, so a test can kill it (SIGKILL) mid-run.
+
+    python -m tests.bulk_child DATABASE_URL SANDBOX_URL JOB_ID RATE_PER_MINUTE JOURNAL
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from partner_console.api.client import UphealClient
+from partner_console.bulk.jobs import JobStore
+from partner_console.bulk.run import build_runner
+from partner_console.storage import History, LinkJournal, fingerprint, make_engine
+
+SECRET = b"bulk-test-secret"
+KEY = "sandbox-demo-key"
+
+
+def main() -> None:
+    database_url, sandbox_url, job_id, rate, journal = sys.argv[1:6]
+    engine = make_engine(database_url)
+    history = History(engine)
+    scope = history.scope_for(fingerprint(SECRET, KEY))
+    runner = build_runner(job_id=int(job_id), api_key=KEY, scope=scope, created_by="child",
+                          store=JobStore(engine), history=history,
+                          journal=LinkJournal(Path(journal)),
+                          client=UphealClient(sandbox_url, timeout=5), rate_per_minute=int(rate))
+    runner.start()
+    print("started", flush=True)
+    runner.join()
+
+
+if __name__ == "__main__":
+    main()

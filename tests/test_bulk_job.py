@@ -1,0 +1,206 @@
+"""The bulk job against the sandbox served on loopback, with faults, pacing and a real kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from partner_console.api.client import RetryPolicy, UphealClient
+from partner_console.bulk.columns import auto_map
+from partner_console.bulk.jobs import (
+    CANCELLED,
+    CREATED_STATES,
+    DONE_CREATED,
+    DONE_SKIPPED,
+    FINISHED,
+    QUEUED,
+    SENDING,
+    JobStore,
+)
+from partner_console.bulk.prepare import prepare_rows
+from partner_console.bulk.read import read_file
+from partner_console.bulk.run import Pacer, build_runner
+from partner_console.sandbox import Faults, SandboxApp, SandboxServer
+from partner_console.storage import History, LinkJournal, fingerprint
+from tests.bulk_child import KEY, SECRET
+
+pytestmark = pytest.mark.xdist_group("bulk")
+RATE = 3000  # calls per minute for the job and the sandbox alike (50 a second)
+
+
+def spreadsheet(count: int, start: int = 0) -> bytes:
+    lines = ["First name,Last name,Email,Your reference"]
+    lines += [f"P{i},Test,p{i}@example.com,emp-{i}" for i in range(start, start + count)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def served():
+    sandbox = SandboxApp(rate_per_minute=RATE, seed=13)
+    server = SandboxServer(sandbox, hang_seconds=0.5)
+    server.start_in_thread()
+    yield sandbox, server
+    server.shutdown()
+    server.server_close()
+
+
+def new_job(engine, data: bytes, token: str = "start-1"):
+    history = History(engine)
+    scope = history.scope_for(fingerprint(SECRET, KEY))
+    read = read_file(data, "practice.csv")
+    rows = prepare_rows(read, auto_map(read.headers), [])
+    store = JobStore(engine)
+    job_id, _ = store.create(scope, created_by="Ann", file_name="practice.csv", rows=rows,
+                             start_token=token)
+    return store, history, scope, job_id
+
+
+def runner_for(engine, server, store, history, scope, job_id, tmp_path, *, pacer=None,
+               timeout=2.0):
+    client = UphealClient(server.base_url, timeout=timeout,
+                          retry=RetryPolicy(max_attempts=6, initial_backoff=0.05, max_backoff=0.5))
+    return build_runner(job_id=job_id, api_key=KEY, scope=scope, created_by="Ann", store=store,
+                        history=history, journal=LinkJournal(tmp_path / "journal.jsonl"),
+                        client=client, rate_per_minute=RATE, pacer=pacer or Pacer(RATE))
+
+
+def assert_guarantees(sandbox, store, history, scope, job_id, total):
+    rows = store.rows(job_id)
+    states = Counter(r.state for r in rows)
+    progress = store.progress(job_id)
+    assert len(rows) == total
+    assert progress.created + progress.failed + progress.skipped == total
+    assert states[QUEUED] == 0 and states[SENDING] == 0
+    users = {u["email"]: u for u in sandbox.users()}
+    created = [r for r in rows if r.state in CREATED_STATES]
+    assert len(users) == len(created)  # every user the sandbox made is a created row, once
+    assert not any("already exists" in (r.message or "") for r in rows)  # nothing re-sent blind
+    for row in created:
+        user = users[row.email]
+        provider = history.get(scope, row.provider_id)
+        assert provider.user_id == user["userId"]
+        if row.state == DONE_CREATED:  # every link that came back is stored, in both places
+            assert (row.invite_url, provider.invite_url) == (user["inviteUrl"],) * 2
+            assert row.private_room_link == user["privateRoomLink"]
+    return states
+
+
+def max_calls_in_any_second(sandbox) -> int:
+    times = sorted(c.at for c in sandbox.calls)
+    best, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_300_rows_with_503s_lost_answers_and_a_429_storm(served, engine, tmp_path):
+    sandbox, server = served
+    sandbox.faults = Faults(server_error_rate=0.2, lost_response_rate=0.2)
+    store, history, scope, job_id = new_job(engine, spreadsheet(300))
+    runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
+
+    def storm():  # a 429 storm in the middle of the run
+        time.sleep(2)
+        sandbox.faults.rate_limit_storm = True
+        time.sleep(1.5)
+        sandbox.faults.rate_limit_storm = False
+
+    threading.Thread(target=storm, daemon=True).start()
+    runner.start()
+    runner.join(120)
+    assert store.get(scope, job_id).status == FINISHED
+    states = assert_guarantees(sandbox, store, history, scope, job_id, 300)
+    assert states[DONE_CREATED] > 150 and states["links_lost"] > 10
+    statuses = Counter(c.status for c in sandbox.calls)
+    assert statuses[429] > 0 and statuses[503] + statuses[500] > 0  # the faults really fired
+
+
+def test_pacing_never_exceeds_the_configured_rate(served, engine, tmp_path):
+    sandbox, server = served
+    store, history, scope, job_id = new_job(engine, spreadsheet(150))
+    runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
+    runner.start()
+    runner.join(60)
+    assert_guarantees(sandbox, store, history, scope, job_id, 150)
+    assert len(sandbox.calls) == 300  # check + create per row
+    assert not any(c.status == 429 for c in sandbox.calls)  # the sandbox never had to refuse
+    # Sent evenly, 20 ms apart; arrivals may bunch by a slot of network jitter, no more.
+    assert max_calls_in_any_second(sandbox) <= RATE / 60 + 2
+
+
+def test_rerunning_the_same_file_creates_nobody_twice(served, engine, tmp_path):
+    sandbox, server = served
+    store, history, scope, first = new_job(engine, spreadsheet(20), token="a")
+    runner = runner_for(engine, server, store, history, scope, first, tmp_path)
+    runner.start()
+    runner.join(60)
+    assert len(sandbox.users()) == 20
+    _, _, _, second = new_job(engine, spreadsheet(20), token="b")
+    runner = runner_for(engine, server, store, history, scope, second, tmp_path)
+    runner.start()
+    runner.join(60)
+    assert len(sandbox.users()) == 20
+    assert all(r.state == DONE_SKIPPED for r in store.rows(second))
+
+
+def test_one_start_token_is_one_job(engine):
+    store, _, _, first = new_job(engine, spreadsheet(3), token="same")
+    _, _, _, second = new_job(engine, spreadsheet(3), token="same")
+    assert first == second
+
+
+def test_pause_and_cancel(served, engine, tmp_path):
+    sandbox, server = served
+    sandbox.faults = Faults(latency_ms=20)
+    store, history, scope, job_id = new_job(engine, spreadsheet(120))
+    runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
+    runner.start()
+    time.sleep(0.5)
+    runner.pause()
+    runner.join(30)
+    assert store.get(scope, job_id).status == "paused"
+    waiting = store.progress(job_id).counts.get(QUEUED, 0)
+    assert 0 < waiting < 120
+    runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
+    runner.start()
+    time.sleep(0.3)
+    runner.cancel()
+    runner.join(30)
+    assert store.get(scope, job_id).status == CANCELLED
+    assert_guarantees(sandbox, store, history, scope, job_id, 120)
+    assert any(r.message == "Import cancelled before this row." for r in store.rows(job_id))
+
+
+def test_job_killed_mid_run_resumes_and_finishes_with_the_same_guarantees(
+        served, engine, database_url, tmp_path):
+    sandbox, server = served
+    sandbox.faults = Faults(latency_ms=30, lost_response_rate=0.1)
+    store, history, scope, job_id = new_job(engine, spreadsheet(150))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.bulk_child", database_url, server.base_url, str(job_id),
+         str(RATE), str(tmp_path / "journal.jsonl")],
+        cwd=os.path.dirname(os.path.dirname(__file__)), stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 60
+    while store.progress(job_id).done < 40:
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)  # the process, not a flag
+    child.wait(10)
+    assert store.get(scope, job_id).status == "running"  # as the dead worker left it
+    assert store.progress(job_id).done < 150
+    runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
+    runner.start()
+    runner.join(120)
+    assert store.get(scope, job_id).status == FINISHED
+    assert_guarantees(sandbox, store, history, scope, job_id, 150)
+    assert history.pending(scope) == []
