@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from partner_console.api.client import UphealClient
+from partner_console.bulk.jobs import JobStore
+from partner_console.bulk.run import JobRegistry
 from partner_console.config import ConfigError, Settings, load_settings
 from partner_console.connection import build_client
 from partner_console.creation import ProviderCreator, replay_journal
@@ -44,6 +46,8 @@ class Services:
     sandbox: SandboxApp | None
     secret: bytes
     journal_waiting: int
+    jobs: JobStore
+    runners: JobRegistry
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,7 +62,8 @@ def _services(settings: Settings) -> Services:
     client = build_client(settings, sandbox)
     secret = load_or_create_secret(settings.secret, settings.data_dir)
     return Services(settings, history, Catalog(engine), journal, client,
-                    ProviderCreator(client, history, journal), sandbox, secret, waiting)
+                    ProviderCreator(client, history, journal), sandbox, secret, waiting,
+                    JobStore(engine), JobRegistry())
 
 
 def services() -> Services:

@@ -10,6 +10,7 @@ import streamlit as st
 from components.deps import api_key, current_scope, services, session_lock, your_name
 from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
+from components.router import ensure_router
 from partner_console.api.errors import ApiError
 from partner_console.api.models import validate_provider
 from partner_console.choices import calling_code, country_choices, locale_choices
@@ -303,4 +304,5 @@ def render() -> None:
         _result_panel(outcome, svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE))
 
 
+ensure_router()
 render()

@@ -9,6 +9,7 @@ import streamlit as st
 
 from components.deps import api_key, current_scope, services, your_name
 from components.links import copy_box, invite_email_box
+from components.router import ensure_router
 from partner_console.api.errors import ApiError
 from partner_console.api.models import NoteIdentifier
 from partner_console.exports import STATUS_LABELS, history_csv, history_xlsx, links_text
@@ -146,4 +147,5 @@ def _details(row_id: int) -> None:
                              key=f"hi_email_{row.id}")
 
 
+ensure_router()
 render()

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from components.deps import current_scope, services
+from components.router import ensure_router
 from partner_console.exports import csv_bytes
 from partner_console.invite_email import (
     DEFAULT_EMAIL_TEMPLATE,
@@ -117,4 +118,5 @@ def render() -> None:
         st.rerun()
 
 
+ensure_router()
 render()

@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import DEMO_KEY, FORBIDDEN_KEY, SECOND_KEY
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["pages/create_provider.py", "pages/history.py", "pages/note_templates.py"]
+PAGES = ["pages/create_provider.py", "pages/bulk_import.py", "pages/history.py",
+         "pages/note_templates.py"]
 pytestmark = pytest.mark.xdist_group("apptest")
 
 
@@ -283,3 +284,61 @@ def test_history_downloads_are_offered_as_csv_and_excel():
     at.run()
     labels = [b.proto.label for b in at.get("download_button")]
     assert any("CSV" in label for label in labels) and any("Excel" in label for label in labels)
+
+
+# -- Bulk import ------------------------------------------------------------------------------------
+def stored_job(at: AppTest, count: int) -> int:
+    from partner_console.bulk.columns import auto_map
+    from partner_console.bulk.prepare import prepare_rows
+    from partner_console.bulk.read import read_file
+    from partner_console.storage import fingerprint
+
+    svc = services_of(at)
+    data = "First name,Last name,Email\n" + "".join(
+        f"P{i},Test,p{i}@example.com\n" for i in range(count))
+    read = read_file(data.encode(), "practice.csv")
+    scope = svc.history.scope_for(fingerprint(svc.secret, DEMO_KEY))
+    job_id, _ = svc.jobs.create(scope, created_by="Ann", file_name="practice.csv",
+                                rows=prepare_rows(read, auto_map(read.headers), []),
+                                start_token="t")
+    svc.jobs.set_status(job_id, "running")  # as a server that died mid-import leaves it
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from partner_console.storage.tables import bulk_jobs
+    from partner_console.storage.history import utcnow
+    with svc.history.engine.begin() as conn:
+        conn.execute(update(bulk_jobs).values(heartbeat_at=utcnow() - timedelta(minutes=5)))
+    return job_id
+
+
+def test_an_interrupted_import_shows_paused_and_resumes_with_the_key():
+    at = app(page="pages/bulk_import.py")
+    job_id = stored_job(at, 5)
+    at.run()
+    assert any(f"Import {job_id}: Paused" in h.value for h in at.subheader)
+    at.button(key="bi_resume").click().run()
+    runner = services_of(at).runners.get(job_id)
+    runner.join(30)
+    at.run()
+    assert any(f"Import {job_id}: Finished" in h.value for h in at.subheader)
+    assert len(services_of(at).sandbox.users()) == 5
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download results (CSV)" in labels and "Download results (Excel)" in labels
+
+
+def test_an_interrupted_import_asks_for_the_key_before_resuming():
+    at = app(page="pages/bulk_import.py")
+    stored_job(at, 2)
+    at.session_state["api_key"] = "sandbox-demo-key"
+    at.run()
+    del at.session_state["api_key"]
+    at.run()
+    assert any("Paste your organisation's API key" in i.value for i in at.info)
+
+
+def test_bulk_template_downloads_are_offered_without_a_key():
+    at = app(key=None, page="pages/bulk_import.py")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download template (Excel)", "Download template (CSV)"]

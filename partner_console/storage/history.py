@@ -258,6 +258,20 @@ class History:
                 providers.c.request_token == token, scope.visible(providers))).mappings().first()
         return ProviderRow.from_mapping(row) if row else None
 
+    def latest_by_email(self, scope: Scope, emails: list[str]) -> dict[str, ProviderRow]:
+        """For each email already in this organisation's history, its latest row."""
+        wanted = sorted({e.strip().lower() for e in emails if e})
+        found: dict[str, ProviderRow] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(select(*_ROW_COLUMNS).where(
+                    providers.c.email_normalized.in_(wanted[start:start + 500]),
+                    providers.c.status != FAILED, scope.visible(providers)
+                ).order_by(providers.c.id)).mappings().all()
+                for row in rows:
+                    found[row["email"].lower()] = ProviderRow.from_mapping(row)
+        return found
+
     def find_by_email(self, scope: Scope, email: str) -> list[ProviderRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(*_ROW_COLUMNS).where(

@@ -67,6 +67,8 @@ def test_enter_key_create_provider_see_both_links_double_click_makes_one(
     grid = page.get_by_test_id("stDataFrame").bounding_box()
     page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the row's selection checkbox
     page.get_by_role("heading", name="Jane Smith").wait_for()
+    page.locator("code", has_text=users[0]["privateRoomLink"]).first.wait_for()
+    wait_for_app_run(page)
     details = page.get_by_test_id("stVerticalBlock").filter(
         has=page.get_by_role("heading", name="Jane Smith")).last.inner_text()
     assert users[0]["inviteUrl"] in details and users[0]["privateRoomLink"] in details

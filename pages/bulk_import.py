@@ -1,0 +1,355 @@
+"""Bulk import: a whole practice from a spreadsheet: template, upload, map, check, import."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from components.deps import Services, api_key, current_scope, services, session_lock, your_name
+from components.router import ensure_router
+from partner_console.bulk.columns import COLUMNS, auto_map, missing_required
+from partner_console.bulk.files import (
+    fix_up_csv,
+    results_csv,
+    results_xlsx,
+    template_csv,
+    template_xlsx,
+)
+from partner_console.bulk.jobs import (
+    CANCELLED,
+    DONE_FAILED,
+    FINISHED,
+    PAUSED,
+    ROW_STATE_LABELS,
+    RUNNING,
+    Job,
+)
+from partner_console.bulk.prepare import (
+    IN_HISTORY,
+    INVALID,
+    READY,
+    ROW_STATUS_LABELS,
+    PreparedRow,
+    counts,
+    prepare_rows,
+)
+from partner_console.bulk.read import ImportFileError, ReadResult, read_file
+from partner_console.bulk.run import build_runner
+from partner_console.storage import NotFoundError, Scope
+
+IGNORE = "(ignore this column)"
+FIELD_NAMES = {c.field: c.header for c in COLUMNS}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _read_upload(upload: Any) -> ReadResult | str:
+    """The uploaded file, read once per file (kept in the session); or a message."""
+    cache = st.session_state.get("bi_read")
+    if cache and cache[0] == upload.file_id:
+        return cache[1]
+    try:
+        result: ReadResult | str = read_file(upload.getvalue(), upload.name)
+    except ImportFileError as exc:
+        result = str(exc)
+    st.session_state["bi_read"] = (upload.file_id, result)
+    return result
+
+
+def _mapping(read: ReadResult) -> dict[str, str | None]:
+    guessed = auto_map(read.headers)
+    options = [IGNORE, *FIELD_NAMES]
+    mapping: dict[str, str | None] = {}
+    columns = st.columns(3)
+    for index, header in enumerate(read.headers):
+        key = f"bi_map_{index}"
+        if key not in st.session_state or st.session_state.get("bi_map_for") != read.headers:
+            st.session_state[key] = guessed[header] or IGNORE
+        choice = columns[index % 3].selectbox(
+            f"“{header}”", options, key=key,
+            format_func=lambda f: f if f == IGNORE else FIELD_NAMES[f])
+        mapping[header] = None if choice == IGNORE else choice
+    st.session_state["bi_map_for"] = read.headers
+    return mapping
+
+
+def _prepare(svc: Services, scope: Scope, read: ReadResult,
+             mapping: dict[str, str | None]) -> list[PreparedRow]:
+    catalog = svc.catalog.templates(scope)
+    cache_key = (id(read), tuple(mapping.items()), tuple(catalog))
+    cached = st.session_state.get("bi_prepared")
+    if cached and cached[0] == cache_key:
+        rows: list[PreparedRow] = cached[1]
+    else:
+        rows = prepare_rows(read, mapping, catalog)
+        st.session_state["bi_prepared"] = (cache_key, rows)
+    known = svc.history.latest_by_email(
+        scope, [r.request.email for r in rows if r.request is not None and r.status == READY])
+    for row in rows:
+        if row.status in (READY, IN_HISTORY) and row.request is not None:
+            earlier = known.get(row.request.email.lower())
+            row.status = IN_HISTORY if earlier else READY
+            row.note = (f"Created on {earlier.created_at:%Y-%m-%d}. Invite link: "
+                        f"{earlier.invite_url or 'not available'}") if earlier else ""
+    return rows
+
+
+def _start(file_name: str) -> None:
+    """The confirmed click: one job per click (the start token), started on the server."""
+    svc = services()
+    scope = current_scope()
+    prepared = (st.session_state.get("bi_prepared") or (None, []))[1]
+    if scope is None or not prepared:
+        return
+    token = st.session_state.setdefault("bi_start_token", uuid.uuid4().hex)
+    with session_lock("bi_start_lock"):
+        job_id, is_new = svc.jobs.create(scope, created_by=your_name(), file_name=file_name,
+                                         rows=prepared, start_token=token)
+        if is_new:
+            _run(svc, scope, job_id)
+    st.session_state["bi_job"] = job_id
+    st.session_state.pop("bi_start_token", None)
+    for key in ("bi_read", "bi_prepared", "bi_confirm"):
+        st.session_state.pop(key, None)
+    st.session_state["bi_uploader_generation"] = st.session_state.get(
+        "bi_uploader_generation", 0) + 1
+
+
+def _run(svc: Services, scope: Scope, job_id: int) -> None:
+    runner = build_runner(job_id=job_id, api_key=api_key(), scope=scope,
+                          created_by=your_name(), store=svc.jobs, history=svc.history,
+                          journal=svc.journal, client=svc.client,
+                          rate_per_minute=svc.settings.rate_limit_per_minute)
+    svc.runners.start(runner)
+
+
+def _pause(job_id: int) -> None:
+    runner = services().runners.get(job_id)
+    if runner is not None:
+        runner.pause()
+
+
+def _cancel(job_id: int) -> None:
+    svc = services()
+    runner = svc.runners.get(job_id)
+    if runner is not None and runner.alive:
+        runner.cancel()
+    else:
+        svc.jobs.set_status(job_id, CANCELLED)
+    st.session_state.pop("bi_cancel_ask", None)
+
+
+def _resume(job_id: int) -> None:
+    scope = current_scope()
+    if scope is not None:
+        _run(services(), scope, job_id)
+
+
+def _minutes(value: float) -> str:
+    if value < 1:
+        return "under a minute"
+    return f"about {value:.0f} minute{'s' if round(value) != 1 else ''}"
+
+
+def _job_panel(job_id: int) -> None:
+    svc = services()
+    scope = current_scope()
+    if scope is None:
+        return
+    try:
+        job = svc.jobs.get(scope, job_id)
+    except NotFoundError:
+        st.session_state.pop("bi_job", None)
+        return
+    runner = svc.runners.get(job_id)
+    live = runner is not None and runner.alive
+    status = RUNNING if live else (PAUSED if job.interrupted else job.status)
+
+    @st.fragment(run_every=1.0 if live else None)
+    def progress() -> None:
+        current = svc.jobs.get(scope, job_id)
+        now_live = runner is not None and runner.alive
+        p = svc.jobs.progress(job_id)
+        by = f" by {current.created_by}" if current.created_by else ""
+        st.markdown(f"**{current.file_name}** · started{by} on "
+                    f"{current.created_at:%Y-%m-%d %H:%M} UTC")
+        st.progress(p.done / p.total if p.total else 1.0,
+                    text=f"{p.done} of {p.total} rows done")
+        a, b, c, d = st.columns(4)
+        a.metric("Created", p.created)
+        b.metric("Failed", p.failed)
+        c.metric("Skipped", p.skipped)
+        d.metric("Waiting", p.total - p.done)
+        if now_live and runner is not None:
+            rate = runner.rows_per_minute
+            left = p.total - p.done
+            st.caption(f"{rate:.0f} rows a minute · {_minutes(left / rate) if rate else '…'} "
+                       "left · it keeps going if you close this tab")
+        elif live:
+            st.rerun(scope="app")  # the job just stopped: redraw the panel with its results
+
+    with st.container(border=True, key="bi_job_panel"):
+        labels = {RUNNING: "Importing…", PAUSED: "Paused", CANCELLED: "Cancelled",
+                  FINISHED: "Finished"}
+        st.subheader(f"Import {job.id}: {labels.get(status, status)}")
+        progress()
+        buttons = st.columns(4)
+        if status == RUNNING:
+            buttons[0].button("Pause", key="bi_pause", on_click=_pause, args=(job_id,),
+                              icon=":material/pause:")
+        if status == PAUSED:
+            if api_key():
+                buttons[0].button("Resume", key="bi_resume", on_click=_resume, args=(job_id,),
+                                  type="primary", icon=":material/play_arrow:")
+            else:
+                st.info("Enter the API key in the sidebar to resume this import.")
+        if status in (RUNNING, PAUSED):
+            if buttons[1].button("Cancel import", key="bi_cancel_ask_button",
+                                 icon=":material/stop:"):
+                st.session_state["bi_cancel_ask"] = True
+            if st.session_state.get("bi_cancel_ask"):
+                st.warning("Cancel this import? Providers already created stay created; the "
+                           "rest are not sent.")
+                st.button("Yes, cancel the import", key="bi_cancel", on_click=_cancel,
+                          args=(job_id,))
+        _results(svc, job)
+
+
+def _results(svc: Services, job: Job) -> None:
+    rows = svc.jobs.rows(job.id)
+    done = [r for r in rows if r.state not in ("queued", "sending")]
+    if not done:
+        return
+    table = pd.DataFrame([{
+        "Row": r.row_number, "Outcome": ROW_STATE_LABELS.get(r.state, r.state),
+        "Email": r.email, "Invite link": r.invite_url, "Room link": r.private_room_link,
+        "Details": r.message or "",
+    } for r in rows])
+    st.dataframe(table, hide_index=True, width="stretch", height=280, key="bi_results",
+                 column_config={
+                     "Invite link": st.column_config.LinkColumn(display_text="Open invite"),
+                     "Room link": st.column_config.LinkColumn(display_text="Open room")})
+    stamp = date.today().isoformat()
+    left, middle, right = st.columns(3)
+    left.download_button("Download results (CSV)", lambda: results_csv(rows),
+                         file_name=f"import-{job.id}-results-{stamp}.csv", mime="text/csv",
+                         key="bi_results_csv", on_click="ignore")
+    middle.download_button("Download results (Excel)", lambda: results_xlsx(rows),
+                           file_name=f"import-{job.id}-results-{stamp}.xlsx", mime=XLSX,
+                           key="bi_results_xlsx", on_click="ignore")
+    failed = [r for r in rows if r.state == DONE_FAILED]
+    if failed:
+        headers = list(failed[0].cells)
+        right.download_button(
+            f"Download the {len(failed)} failed row(s) to fix",
+            lambda: fix_up_csv(headers, [(r.cells, r.message or "") for r in failed]),
+            file_name=f"import-{job.id}-to-fix.csv", mime="text/csv", key="bi_failed",
+            on_click="ignore", help="The rows as you uploaded them, with a Problem column. "
+                                    "Fix them, save, and upload the file again.")
+
+
+def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
+    tally = counts(rows)
+    shown = st.columns(len(ROW_STATUS_LABELS) - 1)
+    for column, status in zip(shown, (READY, INVALID, "duplicate_in_file", IN_HISTORY),
+                              strict=True):
+        column.metric(ROW_STATUS_LABELS[status], tally[status])
+    st.dataframe(pd.DataFrame([{
+        "Row": r.row_number, "Status": ROW_STATUS_LABELS[r.status],
+        "Name": " ".join(str(r.values.get(f) or "") for f in ("first_name", "last_name")),
+        "Email": r.values.get("email", ""), "What to do": r.problem,
+    } for r in rows]), hide_index=True, width="stretch", height=300, key="bi_preview")
+    st.caption("Rows that are not “Ready” are left out of the import and listed in its "
+               "results. Each ready row is also checked with Upheal just before it is sent: "
+               "anyone who already has an account is skipped.")
+    invalid = [r for r in rows if r.status == INVALID]
+    if invalid:
+        st.download_button(f"Download the {len(invalid)} row(s) that need fixing",
+                           fix_up_csv(read.headers, [(r.cells, r.problem) for r in invalid]),
+                           file_name="rows-to-fix.csv", mime="text/csv", key="bi_fix_rows")
+    ready = tally[READY]
+    if not ready:
+        st.warning("No row is ready to import.")
+        return
+    rate = services().settings.rate_limit_per_minute
+    minutes = ready * 2 / rate
+    if st.button(f"Start import of {ready} provider(s)", type="primary", key="bi_start_ask",
+                 icon=":material/upload:"):
+        st.session_state["bi_confirm"] = True
+    if st.session_state.get("bi_confirm"):
+        with st.container(border=True, key="bi_confirm_box"):
+            where = "in the SANDBOX (practice)" if services().settings.uses_sandbox else \
+                "in Upheal"
+            st.warning(f"This creates {ready} provider(s) {where}; it cannot be undone. At "
+                       f"Upheal's limit of {rate} calls a minute it takes "
+                       f"{_minutes(minutes)}.")
+            st.button("Yes, start the import", key="bi_start", type="primary",
+                      on_click=_start, args=(file_name,))
+
+
+def render() -> None:
+    svc = services()
+    st.title("Bulk import")
+    st.caption("Create a whole practice at once from a spreadsheet. Nothing is sent until you "
+               "check the rows and press Start.")
+    scope = current_scope()
+
+    st.subheader("1. Get the template")
+    left, right = st.columns(2)
+    left.download_button("Download template (Excel)", template_xlsx(),
+                         file_name="provider-import-template.xlsx", mime=XLSX,
+                         key="bi_template_xlsx", icon=":material/table_view:")
+    right.download_button("Download template (CSV)", template_csv(),
+                          file_name="provider-import-template.csv", mime="text/csv",
+                          key="bi_template_csv", icon=":material/description:")
+    st.caption("Your own spreadsheet works too: columns such as “First Name”, “E-mail” or "
+               "“NPI” are recognised, and you can match the rest below.")
+
+    if scope is None:
+        st.info("Paste your organisation's API key in the sidebar to import.",
+                icon=":material/key:")
+        return
+
+    job_id = st.session_state.get("bi_job")
+    if job_id is None:
+        unfinished = [j for j in svc.jobs.jobs(scope) if j.shown_status in (RUNNING, PAUSED)]
+        if unfinished:
+            job_id = st.session_state["bi_job"] = unfinished[0].id
+    if job_id is not None:
+        _job_panel(job_id)
+        if st.button("Start a new import", key="bi_new"):
+            st.session_state.pop("bi_job", None)
+            st.rerun()
+        return
+
+    st.subheader("2. Upload your file")
+    generation = st.session_state.get("bi_uploader_generation", 0)
+    upload = st.file_uploader("Spreadsheet (Excel .xlsx or CSV), up to 5,000 providers",
+                              type=["xlsx", "csv", "tsv", "txt"], key=f"bi_upload_{generation}")
+    if upload is None:
+        return
+    read = _read_upload(upload)
+    if isinstance(read, str):
+        st.error(read)
+        return
+    detected = "Excel" if read.file_format == "xlsx" else (
+        f"CSV ({read.encoding}, separated by "
+        f"{ {',': 'commas', ';': 'semicolons', chr(9): 'tabs'}[read.delimiter or ','] })")
+    st.caption(f"Read {len(read.rows)} row(s) from a {detected} file. " + " ".join(read.notes))
+
+    st.subheader("3. Match the columns")
+    mapping = _mapping(read)
+    missing = missing_required(mapping)
+    if missing:
+        st.error("Choose which column holds: " + ", ".join(missing) + ".")
+        return
+
+    st.subheader("4. Check the rows")
+    _preview(_prepare(svc, scope, read, mapping), read, upload.name)
+
+
+ensure_router()
+render()

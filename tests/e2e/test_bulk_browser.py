@@ -1,0 +1,58 @@
+"""Bulk import in a real browser: upload, preview, import on the sandbox, download results."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+@pytest.fixture
+def app_on_loopback_sandbox(tmp_path, loopback_sandbox):
+    app = start_app(tmp_path, {"UPHEAL_API_BASE_URL": loopback_sandbox.base_url,
+                               "UPHEAL_RATE_LIMIT_PER_MINUTE": "6000"})
+    yield app, loopback_sandbox.app
+    stop_app(app)
+
+
+def test_upload_preview_import_and_download_results(browser, app_on_loopback_sandbox, tmp_path):
+    app, sandbox = app_on_loopback_sandbox
+    upload = tmp_path / "practice.csv"
+    upload.write_text("First Name;Surname;E-mail;NPI\n"
+                      + "".join(f"P{i};Test;p{i}@example.com;1234567893\n" for i in range(12))
+                      + "Bad;Row;not-an-email;\n"
+                      + "P0;Again;P0@example.com;\n", encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(app.url + "/bulk_import")
+    wait_for_app_run(page)
+    key_box = page.get_by_role("textbox", name="API key", exact=True)
+    key_box.fill("sandbox-demo-key")
+    key_box.press("Enter")
+    page.get_by_text("2. Upload your file").wait_for()
+    page.locator("input[type=file]").set_input_files(str(upload))
+    page.get_by_text("4. Check the rows").wait_for(timeout=30_000)
+    wait_for_app_run(page)
+    body = page.inner_text("body")
+    assert "Read 14 row(s)" in body and "semicolons" in body
+    page.screenshot(path=str(tmp_path / "preview.png"))
+
+    page.get_by_role("button", name="Start import of 12 provider(s)").click()
+    page.get_by_role("button", name="Yes, start the import").click()
+    page.get_by_text("Import 1: Finished").wait_for(timeout=60_000)
+    wait_for_app_run(page)
+    assert len(sandbox.users()) == 12
+    page.screenshot(path=str(tmp_path / "finished.png"))
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download results (CSV)").click()
+    target = tmp_path / "results.csv"
+    info.value.save_as(target)
+    results = pd.read_csv(target, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert len(results) == 14
+    created = results[results["Outcome"] == "Created"]
+    assert sorted(created["Invite link"]) == sorted(u["inviteUrl"] for u in sandbox.users())
+    assert set(results["Outcome"]) == {"Created", "Failed", "Skipped"}
+    page.close()
