@@ -11,6 +11,7 @@ import streamlit as st
 
 from components.deps import Services, api_key, current_scope, services, session_lock, your_name
 from components.router import ensure_router
+from partner_console.api.errors import ApiError
 from partner_console.bulk.columns import COLUMNS, auto_map, missing_required
 from partner_console.bulk.files import (
     fix_up_csv,
@@ -30,6 +31,7 @@ from partner_console.bulk.jobs import (
 )
 from partner_console.bulk.prepare import (
     IN_HISTORY,
+    IN_UPHEAL,
     INVALID,
     READY,
     ROW_STATUS_LABELS,
@@ -38,10 +40,12 @@ from partner_console.bulk.prepare import (
     prepare_rows,
 )
 from partner_console.bulk.read import ImportFileError, ReadResult, read_file
-from partner_console.bulk.run import build_runner
+from partner_console.bulk.run import build_runner, paced_client, pacer_for
+from partner_console.messages import explain
 from partner_console.storage import NotFoundError, Scope
 
 IGNORE = "(ignore this column)"
+PREVIEW_CHECK_LIMIT = 200  # larger files are checked row by row during the import
 FIELD_NAMES = {c.field: c.header for c in COLUMNS}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -88,13 +92,45 @@ def _prepare(svc: Services, scope: Scope, read: ReadResult,
         st.session_state["bi_prepared"] = (cache_key, rows)
     known = svc.history.latest_by_email(
         scope, [r.request.email for r in rows if r.request is not None and r.status == READY])
+    in_upheal: set[str] = st.session_state.get("bi_in_upheal", set())
     for row in rows:
-        if row.status in (READY, IN_HISTORY) and row.request is not None:
-            earlier = known.get(row.request.email.lower())
-            row.status = IN_HISTORY if earlier else READY
-            row.note = (f"Created on {earlier.created_at:%Y-%m-%d}. Invite link: "
-                        f"{earlier.invite_url or 'not available'}") if earlier else ""
+        if row.status in (READY, IN_HISTORY, IN_UPHEAL) and row.request is not None:
+            email = row.request.email.lower()
+            earlier = known.get(email)
+            if earlier:
+                row.status = IN_HISTORY
+                row.note = (f"Created on {earlier.created_at:%Y-%m-%d}. Invite link: "
+                            f"{earlier.invite_url or 'not available'}")
+            elif email in in_upheal:
+                row.status, row.note = IN_UPHEAL, "Already has an Upheal account."
+            else:
+                row.status, row.note = READY, ""
     return rows
+
+
+def _check_with_upheal(rows: list[PreparedRow]) -> None:
+    """Ask Upheal about each ready row (paced like an import); a progress bar meanwhile."""
+    svc = services()
+    scope = current_scope()
+    if scope is None:
+        return
+    pacer = pacer_for(scope.key_fingerprint, svc.settings.rate_limit_per_minute)
+    client = paced_client(svc.client, pacer)
+    ready = [r for r in rows if r.status == READY and r.request is not None]
+    found: set[str] = set(st.session_state.get("bi_in_upheal", set()))
+    bar = st.progress(0.0, text="Checking with Upheal…")
+    try:
+        for number, row in enumerate(ready, start=1):
+            assert row.request is not None
+            if client.check_user(api_key(), row.request.email).is_user_exists:
+                found.add(row.request.email.lower())
+            bar.progress(number / len(ready), text=f"Checked {number} of {len(ready)}")
+    except ApiError as exc:
+        st.session_state["bi_check_error"] = explain(exc)
+    finally:
+        client.close()
+        st.session_state["bi_in_upheal"] = found
+    st.rerun()
 
 
 def _start(file_name: str) -> None:
@@ -112,7 +148,7 @@ def _start(file_name: str) -> None:
             _run(svc, scope, job_id)
     st.session_state["bi_job"] = job_id
     st.session_state.pop("bi_start_token", None)
-    for key in ("bi_read", "bi_prepared", "bi_confirm"):
+    for key in ("bi_read", "bi_prepared", "bi_confirm", "bi_in_upheal"):
         st.session_state.pop(key, None)
     st.session_state["bi_uploader_generation"] = st.session_state.get(
         "bi_uploader_generation", 0) + 1
@@ -253,10 +289,11 @@ def _results(svc: Services, job: Job) -> None:
 
 def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
     tally = counts(rows)
-    shown = st.columns(len(ROW_STATUS_LABELS) - 1)
-    for column, status in zip(shown, (READY, INVALID, "duplicate_in_file", IN_HISTORY),
-                              strict=True):
-        column.metric(ROW_STATUS_LABELS[status], tally[status])
+    shown = st.columns(len(ROW_STATUS_LABELS))
+    short = {READY: "Ready", INVALID: "Needs fixing", "duplicate_in_file": "Repeated",
+             IN_HISTORY: "Already in History", IN_UPHEAL: "Has Upheal account"}
+    for column, (status, label) in zip(shown, short.items(), strict=True):
+        column.metric(label, tally[status], help=ROW_STATUS_LABELS[status])
     st.dataframe(pd.DataFrame([{
         "Row": r.row_number, "Status": ROW_STATUS_LABELS[r.status],
         "Name": " ".join(str(r.values.get(f) or "") for f in ("first_name", "last_name")),
@@ -274,6 +311,15 @@ def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
     if not ready:
         st.warning("No row is ready to import.")
         return
+    problem = st.session_state.pop("bi_check_error", None)
+    if problem:
+        st.error(problem)
+    if ready <= PREVIEW_CHECK_LIMIT and st.button(
+            "Check which already have an Upheal account", key="bi_check",
+            icon=":material/manage_search:",
+            help="Optional: asks Upheal about each ready row now. The import checks each row "
+                 "again just before sending it."):
+        _check_with_upheal(rows)
     rate = services().settings.rate_limit_per_minute
     minutes = ready * 2 / rate
     if st.button(f"Start import of {ready} provider(s)", type="primary", key="bi_start_ask",

@@ -20,6 +20,8 @@ def app_on_loopback_sandbox(tmp_path, loopback_sandbox):
 
 def test_upload_preview_import_and_download_results(browser, app_on_loopback_sandbox, tmp_path):
     app, sandbox = app_on_loopback_sandbox
+    sandbox.handle("POST", "/users/providers", {"Authorization": "sandbox-demo-key"},
+                   b'{"firstName": "P11", "lastName": "Test", "email": "p11@example.com"}')
     upload = tmp_path / "practice.csv"
     upload.write_text("First Name;Surname;E-mail;NPI\n"
                       + "".join(f"P{i};Test;p{i}@example.com;1234567893\n" for i in range(12))
@@ -37,13 +39,16 @@ def test_upload_preview_import_and_download_results(browser, app_on_loopback_san
     wait_for_app_run(page)
     body = page.inner_text("body")
     assert "Read 14 row(s)" in body and "semicolons" in body
-    page.screenshot(path=str(tmp_path / "preview.png"))
+    page.get_by_role("button", name="Check which already have an Upheal account").click()
+    page.get_by_role("button", name="Start import of 11 provider(s)").wait_for()
+    wait_for_app_run(page)
+    page.screenshot(path=str(tmp_path / "preview.png"), full_page=True)
 
-    page.get_by_role("button", name="Start import of 12 provider(s)").click()
+    page.get_by_role("button", name="Start import of 11 provider(s)").click()
     page.get_by_role("button", name="Yes, start the import").click()
     page.get_by_text("Import 1: Finished").wait_for(timeout=60_000)
     wait_for_app_run(page)
-    assert len(sandbox.users()) == 12
+    assert len(sandbox.users()) == 12  # 11 new and the one that was there
     page.screenshot(path=str(tmp_path / "finished.png"))
 
     with page.expect_download() as info:
@@ -53,6 +58,8 @@ def test_upload_preview_import_and_download_results(browser, app_on_loopback_san
     results = pd.read_csv(target, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     assert len(results) == 14
     created = results[results["Outcome"] == "Created"]
-    assert sorted(created["Invite link"]) == sorted(u["inviteUrl"] for u in sandbox.users())
+    assert len(created) == 11
+    assert sorted(created["Invite link"]) == sorted(
+        u["inviteUrl"] for u in sandbox.users() if u["email"] != "p11@example.com")
     assert set(results["Outcome"]) == {"Created", "Failed", "Skipped"}
     page.close()
