@@ -56,6 +56,23 @@ def main() -> None:
             page.get_by_text("Jane Smith").first.click()  # select the row
             wait_for_app_run(page)
             page.screenshot(path=str(out / "history.png"))
+            page.get_by_role("link", name="Bulk import").click()
+            page.get_by_text("2. Upload your file").wait_for()
+            sample = Path(tempfile.mkdtemp()) / "practice.csv"
+            sample.write_text("First Name;Surname;E-mail;NPI;Department\n" + "".join(
+                f"Provider{i};Example;provider{i}@example.com;1234567893;Adults\n"
+                for i in range(8)) + "Bad;Row;not-an-email;123;Kids\n", encoding="utf-8")
+            page.locator("input[type=file]").set_input_files(str(sample))
+            page.get_by_text("4. Check the rows").wait_for()
+            wait_for_app_run(page)
+            page.get_by_text("4. Check the rows").scroll_into_view_if_needed()
+            page.screenshot(path=str(out / "bulk-preview.png"))
+            page.get_by_role("button", name="Start import of 8 provider(s)").click()
+            page.get_by_role("button", name="Yes, start the import").click()
+            page.get_by_text("Finished").first.wait_for()
+            wait_for_app_run(page)
+            page.wait_for_timeout(800)  # let the progress bar finish its animation
+            page.screenshot(path=str(out / "bulk-results.png"))
             page.get_by_role("link", name="Note templates").click()
             page.get_by_text("Invite email").wait_for()
             wait_for_app_run(page)
