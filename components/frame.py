@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.deps import API_KEY, YOUR_NAME, api_key, current_scope, organisation_label, services
+from components.text import safe
 from partner_console.api.errors import ApiError, AuthenticationError
 from partner_console.messages import explain
 
@@ -75,7 +76,7 @@ def render_frame() -> None:
             st.success("API key entered", icon=":material/key:")
             label = organisation_label(current_scope())
             if label:
-                st.caption(f"Organisation: **{label}**")
+                st.caption(f"Organisation: **{safe(label)}**")
             left, right = st.columns(2)
             left.button("Test key", on_click=_test_key, key="test_key",
                         help="Asks Upheal a harmless question to see whether the key works.")
@@ -83,7 +84,7 @@ def render_frame() -> None:
                          help="Removes the key from this browser session.")
             result = st.session_state.get("key_test")
             if result:
-                (st.success if result[0] == "ok" else st.error)(result[1])
+                (st.success if result[0] == "ok" else st.error)(safe(result[1]))
         else:
             st.text_input("API key", type="password", key=KEY_INPUT, on_change=_keep_key,
                           placeholder="Paste your organisation's key",

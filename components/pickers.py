@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.text import safe
 from partner_console.api.models import NoteIdentifier
 from partner_console.storage.catalog import NoteTemplate
 
@@ -16,10 +17,10 @@ def note_identifier_picker(key: str, first_name: str, last_name: str) -> str | N
         "Name in notes", options, key=key,
         format_func=lambda v: v if v == NOT_SET else NoteIdentifier(v).label,
         help="How the AI-written notes refer to this provider.")
-    name = f"{first_name} {last_name}".strip() or "this provider"
+    name = safe(f"{first_name} {last_name}".strip()) or "this provider"
     if choice and choice != NOT_SET:
         preview = NoteIdentifier(choice).preview(first_name, last_name)
-        st.caption(f"In notes, {name} will be called: **{preview}**")
+        st.caption(f"In notes, {name} will be called: **{safe(preview)}**")
         return str(choice)
     st.caption(f"In notes, {name} will be named the way Upheal does by default.")
     return None

@@ -11,6 +11,7 @@ import streamlit as st
 
 from components.deps import Services, api_key, current_scope, services, session_lock, your_name
 from components.router import ensure_router
+from components.text import safe
 from partner_console.api.errors import ApiError
 from partner_console.bulk.columns import COLUMNS, auto_map, missing_required
 from partner_console.bulk.files import (
@@ -210,7 +211,7 @@ def _job_panel(job_id: int) -> None:
         now_live = runner is not None and runner.alive
         p = svc.jobs.progress(job_id)
         by = f" by {current.created_by}" if current.created_by else ""
-        st.markdown(f"**{current.file_name}** · started{by} on "
+        st.markdown(f"**{safe(current.file_name)}** · started{safe(by)} on "
                     f"{current.created_at:%Y-%m-%d %H:%M} UTC")
         st.progress(p.done / p.total if p.total else 1.0,
                     text=f"{p.done} of {p.total} rows done")
@@ -313,7 +314,7 @@ def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
         return
     problem = st.session_state.pop("bi_check_error", None)
     if problem:
-        st.error(problem)
+        st.error(safe(problem))
     if ready <= PREVIEW_CHECK_LIMIT and st.button(
             "Check which already have an Upheal account", key="bi_check",
             icon=":material/manage_search:",
@@ -379,7 +380,7 @@ def render() -> None:
         return
     read = _read_upload(upload)
     if isinstance(read, str):
-        st.error(read)
+        st.error(safe(read))
         return
     detected = "Excel" if read.file_format == "xlsx" else (
         f"CSV ({read.encoding}, separated by "

@@ -11,6 +11,7 @@ from components.deps import api_key, current_scope, services, session_lock, your
 from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from components.router import ensure_router
+from components.text import safe
 from partner_console.api.errors import ApiError
 from partner_console.api.models import validate_provider
 from partner_console.choices import calling_code, country_choices, locale_choices
@@ -159,11 +160,11 @@ def _settle(row_id: int) -> None:
 def _field_error(field: str) -> None:
     message = (st.session_state.get("cp_errors") or {}).get(field)
     if message:
-        st.markdown(f":red[{message}]")
+        st.markdown(f":red[{safe(message)}]")
 
 
 def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
-    name = f"{outcome['first_name']} {outcome['last_name']}"
+    name = safe(f"{outcome['first_name']} {outcome['last_name']}")
     status = outcome["status"]
     with st.container(border=True, key="cp_result"):
         if status == CREATED:
@@ -194,7 +195,7 @@ def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
             st.button("Check with Upheal", key="cp_settle", on_click=_settle,
                       args=(outcome["row_id"],), type="primary")
         elif status == FAILED:
-            st.info(f"**{name}**: {outcome['message']}", icon=":material/info:")
+            st.info(f"**{name}**: {safe(outcome['message'])}", icon=":material/info:")
         st.button("Done – create another provider", key="cp_dismiss",
                   on_click=lambda: st.session_state.pop("cp_outcome", None))
 
@@ -213,7 +214,7 @@ def render() -> None:
         _clear_form()
     toast = st.session_state.pop("cp_toast", None)
     if toast:
-        st.toast(toast, icon=":material/check_circle:")
+        st.toast(safe(toast), icon=":material/check_circle:")
 
     st.subheader("Provider")
     first, last, mail = st.columns(3)
@@ -276,14 +277,15 @@ def render() -> None:
 
     notice = st.session_state.get("cp_notice")
     if notice:
-        (st.error if notice[0] == "error" else st.warning)(notice[1])
+        (st.error if notice[0] == "error" else st.warning)(safe(notice[1]))
 
     duplicate_id = st.session_state.get("cp_duplicate")
     if duplicate_id is not None and scope is not None:
         earlier = svc.history.get(scope, duplicate_id)
         with st.container(border=True, key="cp_duplicate_box"):
-            st.warning(f"**{earlier.full_name}** ({earlier.email}) was already created on "
-                       f"{earlier.created_at:%d %b %Y} by {earlier.created_by or 'someone'}. "
+            st.warning(f"**{safe(earlier.full_name)}** ({safe(earlier.email)}) was already "
+                       f"created on {earlier.created_at:%d %b %Y} by "
+                       f"{safe(earlier.created_by) or 'someone'}. "
                        "You probably want to resend their existing invite:")
             copy_box("Their invite link", earlier.invite_url)
             copy_box("Their room link", earlier.private_room_link)
@@ -295,7 +297,7 @@ def render() -> None:
     go = st.session_state.pop("cp_go", None)
     if go is not None:
         who = f"{go['values'].get('first_name') or ''} {go['values'].get('last_name') or ''}"
-        with st.spinner(f"Creating {who.strip()} in Upheal… If Upheal is busy this can take up "
+        with st.spinner(f"Creating {safe(who)} in Upheal… If Upheal is busy this can take up "
                         "to a minute; the page will update by itself."):
             _create(go["token"], go["anyway"], go["values"])
         st.rerun()

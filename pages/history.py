@@ -10,6 +10,7 @@ import streamlit as st
 from components.deps import api_key, current_scope, services, your_name
 from components.links import copy_box, invite_email_box
 from components.router import ensure_router
+from components.text import safe
 from partner_console.api.errors import ApiError
 from partner_console.api.models import NoteIdentifier
 from partner_console.exports import STATUS_LABELS, history_csv, history_xlsx, links_text
@@ -61,7 +62,7 @@ def render() -> None:
         return
     notice = st.session_state.pop("hi_notice", None)
     if notice:
-        (st.success if notice[0] == "ok" else st.error)(notice[1])
+        (st.success if notice[0] == "ok" else st.error)(safe(notice[1]))
 
     filters = _filters(svc.history.creators(scope))
     pending = svc.history.search(scope, HistoryFilter(statuses=(PENDING,)), page_size=1).total
@@ -126,11 +127,12 @@ def _details(row_id: int) -> None:
     except NotFoundError:
         return
     with st.container(border=True, key="hi_details"):
-        st.markdown(f"### {row.full_name}")
-        st.caption(f"{row.email} · {STATUS_LABELS.get(row.status, row.status)} · created "
-                   f"{row.created_at:%Y-%m-%d %H:%M} UTC by {row.created_by or '(no name)'}")
+        st.markdown(f"### {safe(row.full_name)}")
+        st.caption(f"{safe(row.email)} · {STATUS_LABELS.get(row.status, row.status)} · created "
+                   f"{row.created_at:%Y-%m-%d %H:%M} UTC by "
+                   f"{safe(row.created_by) or '(no name)'}")
         if row.error_text:
-            st.warning(row.error_text)
+            st.warning(safe(row.error_text))
         if row.status == PENDING:
             st.button("Check with Upheal", key="hi_settle", on_click=_settle, args=(row.id,),
                       type="primary")

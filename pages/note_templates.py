@@ -9,6 +9,7 @@ import streamlit as st
 
 from components.deps import current_scope, services
 from components.router import ensure_router
+from components.text import safe
 from partner_console.exports import csv_bytes
 from partner_console.invite_email import (
     DEFAULT_EMAIL_TEMPLATE,
@@ -63,7 +64,7 @@ def render() -> None:
                "(“preselected”) templates are chosen automatically for every new provider.")
     notice = st.session_state.pop("nt_notice", None)
     if notice:
-        (st.success if notice[0] == "ok" else st.error)(notice[1])
+        (st.success if notice[0] == "ok" else st.error)(safe(notice[1]))
 
     templates = svc.catalog.templates(scope)
     frame = pd.DataFrame([{"name": t.name, "template_id": t.template_id,
@@ -91,7 +92,7 @@ def render() -> None:
             try:
                 imported = _read_catalog_csv(upload.getvalue())
             except (CatalogError, ValueError, UnicodeDecodeError) as exc:
-                st.error(str(exc) if isinstance(exc, CatalogError) else
+                st.error(safe(exc) if isinstance(exc, CatalogError) else
                          "This file could not be read as a CSV list of templates.")
             else:
                 svc.catalog.save_templates(scope, imported)
@@ -108,7 +109,7 @@ def render() -> None:
     if save.button("Save email text", key="nt_email_save"):
         problem = check_template(text)
         if problem:
-            st.error(problem)
+            st.error(safe(problem))
         else:
             svc.catalog.set_setting(scope, EMAIL_SETTING, text)
             st.success("Saved.")

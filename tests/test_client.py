@@ -161,8 +161,25 @@ def test_client_errors_are_not_retried(sleeps, status, cls):
                                   b'{"userId": "u", "inviteUrl": "javascript:alert(1)", '
                                   b'"privateRoomLink": "https://x.test/r"}'])
 def test_unusable_200_answers_raise_invalid_response(sleeps, body):
-    client, _ = scripted_client([httpx.Response(200, content=body)], sleeps)
+    client, seen = scripted_client([httpx.Response(200, content=body),
+                                    httpx.Response(200, json={"isUserExists": False})], sleeps)
     with pytest.raises(InvalidResponseError):
+        client.create_provider("k", request_for())
+    assert [r.url.path for r in seen] == ["/users/providers", "/users/check"]  # asked, not resent
+
+
+def test_unreadable_200_for_a_provider_that_was_created_reports_links_lost(sleeps):
+    client, _ = scripted_client([httpx.Response(200, content=b"<html>"),
+                                 httpx.Response(200, json={"isUserExists": True, "userId": "u7"})],
+                                sleeps)
+    result = client.create_provider("k", request_for())
+    assert result.links_lost and result.user_id == "u7"
+
+
+def test_huge_answers_are_not_read_past_the_limit(sleeps):
+    client, _ = scripted_client([httpx.Response(200, content=b"x" * 5_000_000),
+                                 httpx.Response(200, json={"isUserExists": False})], sleeps)
+    with pytest.raises(InvalidResponseError, match="larger than expected"):
         client.create_provider("k", request_for())
 
 

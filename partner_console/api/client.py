@@ -7,7 +7,8 @@ Retry policy (written down, openai `_base_client.py` style):
 - 429: wait `Retry-After` (seconds or an HTTP date), capped at `max_retry_after`; without it,
   exponential backoff with jitter. The request was refused, so re-sending is safe for every call.
 - 5xx, timeouts and lost connections: check and get are retried with backoff.
-- A create is never re-sent blindly: after a 5xx, a timeout or a lost connection the client asks
+- A create is never re-sent blindly: after a 5xx, a timeout, a lost connection or a 200 it cannot
+  read (Upheal may have created the provider all the same) the client asks
   /users/check whether the email now exists. If it does, the create went through and its answer
   was lost (the invite link cannot be fetched again: `CreateResult.links_lost`). If it does not,
   the create is sent again. If even the check fails, `OutcomeUnknownError`.
@@ -30,7 +31,6 @@ from pydantic import BaseModel, ValidationError
 from partner_console.api.errors import (
     ApiConnectionError,
     ApiError,
-    ApiStatusError,
     ApiTimeoutError,
     InvalidResponseError,
     OutcomeUnknownError,
@@ -142,7 +142,7 @@ class UphealClient:
                 if attempt >= self.retry.max_attempts:
                     raise
                 pause = self.retry.wait_for(exc, attempt)
-            except (ServerError, ApiConnectionError) as exc:
+            except (ServerError, ApiConnectionError, InvalidResponseError) as exc:
                 # The create may have happened: ask before sending it again.
                 try:
                     check = self.check_user(api_key, request.email)
@@ -150,8 +150,8 @@ class UphealClient:
                     raise OutcomeUnknownError(request.email, check_error) from exc
                 if check.is_user_exists:
                     return CreateResult(check.user_id or "", None, attempt, waited)
-                if attempt >= self.retry.max_attempts:
-                    raise
+                if attempt >= self.retry.max_attempts or isinstance(exc, InvalidResponseError):
+                    raise  # an answer we cannot read is not retried: it would read the same
                 pause = self.retry.wait_for(exc, attempt)
             waited += pause
             self.sleep(pause)
@@ -179,19 +179,22 @@ class UphealClient:
         if self.before_request is not None:
             self.before_request()
         try:
-            response = self._http.request(method, path, json=body, headers=self._headers(api_key))
+            with self._http.stream(method, path, json=body,
+                                   headers=self._headers(api_key)) as response:
+                status, retry_after = response.status_code, response.headers.get("Retry-After")
+                content = _read_limited(response)
         except httpx.TimeoutException as exc:
             raise ApiTimeoutError("Upheal did not answer in time.") from exc
         except httpx.TransportError as exc:
             raise ApiConnectionError(
                 f"Could not reach Upheal ({type(exc).__name__})."
             ) from exc
-        content = response.content[:MAX_RESPONSE_BYTES]
         text = content.decode("utf-8", errors="replace")
-        if response.status_code >= 400:
-            raise make_status_error(
-                response.status_code, text, parse_retry_after(response.headers.get("Retry-After"))
-            )
+        if status >= 400:
+            raise make_status_error(status, text, parse_retry_after(retry_after))
+        if len(content) > MAX_RESPONSE_BYTES:
+            raise InvalidResponseError("Upheal's answer was far larger than expected, so it was "
+                                       "not used.")
         try:
             data = json.loads(text)
         except ValueError:
@@ -205,5 +208,13 @@ class UphealClient:
             ) from None
 
 
-def describe_status(error: ApiStatusError) -> str:
-    return f"{error.status_code} {error.upheal_message}".strip()
+def _read_limited(response: httpx.Response) -> bytes:
+    """The body, read no further than one byte past MAX_RESPONSE_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            break
+    return b"".join(chunks)[:MAX_RESPONSE_BYTES + 1]

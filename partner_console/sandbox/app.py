@@ -56,6 +56,9 @@ class Faults:
     drop_rate: float = 0.0  # the connection is closed with no answer, nothing done
     lost_response_rate: float = 0.0  # creates only: the user IS created, then the answer is lost
     rate_limit_storm: bool = False  # answer 429 to everything (with Retry-After)
+    # A canned answer (status, headers, body) for every create, nothing done: malformed JSON,
+    # an HTML error page, a huge body, a 200 with unsafe links...
+    create_answer: tuple[int, dict[str, str], bytes] | None = None
 
 
 @dataclass
@@ -83,7 +86,9 @@ class SandboxApp:
         faults: Faults | None = None,
         seed: int | None = None,
         clock: Any = time.monotonic,
+        keys: dict[str, SandboxOrganisation] | None = None,
     ) -> None:
+        self.keys = dict(SANDBOX_KEYS if keys is None else keys)
         self.rate_per_minute = rate_per_minute
         self.faults = faults or Faults()
         self._random = random.Random(seed)
@@ -113,7 +118,7 @@ class SandboxApp:
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
         key = _header(headers, "authorization").strip()
-        organisation = SANDBOX_KEYS.get(key)
+        organisation = self.keys.get(key)
         key_name = key if organisation else "unknown"
         response = self._dispatch(method.upper(), path, organisation, key, body)
         with self._lock:
@@ -137,6 +142,9 @@ class SandboxApp:
         if fault is not None:
             return fault
         name, argument = route
+        if name == "create" and self.faults.create_answer is not None:
+            status, headers, answer = self.faults.create_answer
+            return SandboxResponse(status, answer, dict(headers))
         payload: Any = None
         if method == "POST":
             try:
