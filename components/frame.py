@@ -23,6 +23,9 @@ def _keep_key() -> None:
 
 
 def _forget_key() -> None:
+    paused = services().runners.pause_all_with_key(api_key())
+    if paused:
+        st.session_state["key_forgotten_paused"] = paused
     st.session_state.pop(API_KEY, None)
     st.session_state[KEY_INPUT] = ""
     st.session_state.pop("key_test", None)
@@ -86,6 +89,10 @@ def render_frame() -> None:
             if result:
                 (st.success if result[0] == "ok" else st.error)(safe(result[1]))
         else:
+            paused = st.session_state.pop("key_forgotten_paused", 0)
+            if paused:
+                st.info(f"The key is forgotten. {paused} running import(s) were paused; enter "
+                        "the key again and press Resume to finish them.")
             st.text_input("API key", type="password", key=KEY_INPUT, on_change=_keep_key,
                           placeholder="Paste your organisation's key",
                           help="Your administrator gives you this key. It is kept only while "

@@ -259,6 +259,14 @@ class JobRegistry:
         with self._lock:
             return self._runners.get(job_id)
 
+    def pause_all_with_key(self, api_key: str) -> int:
+        """Stop using a key that was forgotten: pause every running import holding it."""
+        with self._lock:
+            holding = [r for r in self._runners.values() if r.alive and r.api_key == api_key]
+        for runner in holding:
+            runner.pause()
+        return len(holding)
+
     def start(self, runner: JobRunner) -> JobRunner:
         with self._lock:
             current = self._runners.get(runner.job_id)

@@ -1,0 +1,44 @@
+"""Creates providers one at a time the way staff do on the Create page, until killed.
+
+For each email: if History has it pending, "Check with Upheal" first; if it is created, skip;
+otherwise create it (write-ahead record, call, completion).
+
+    python -m tests.create_child DATABASE_URL SANDBOX_URL JOURNAL FIRST COUNT
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from partner_console.api.client import RetryPolicy, UphealClient
+from partner_console.api.models import validate_provider
+from partner_console.creation import ProviderCreator
+from partner_console.storage import History, LinkJournal, fingerprint, make_engine
+from partner_console.storage.tables import PENDING
+from tests.bulk_child import KEY, SECRET
+
+
+def main() -> None:
+    database_url, sandbox_url, journal, first, count = sys.argv[1:6]
+    history = History(make_engine(database_url))
+    client = UphealClient(sandbox_url, timeout=5, retry=RetryPolicy(initial_backoff=0.05))
+    creator = ProviderCreator(client, history, LinkJournal(Path(journal)))
+    print("ready", flush=True)
+    for i in range(int(first), int(first) + int(count)):
+        scope = history.scope_for(fingerprint(SECRET, KEY))
+        email = f"single{i}@example.com"
+        earlier = history.find_by_email(scope, email)
+        if earlier and earlier[0].status == PENDING:
+            creator.settle(KEY, scope, earlier[0].id)
+            earlier = history.find_by_email(scope, email)
+        if earlier:
+            continue
+        request, _ = validate_provider({"first_name": f"S{i}", "last_name": "Kill",
+                                        "email": email})
+        creator.create(KEY, scope, request, created_by="kill-loop")
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
