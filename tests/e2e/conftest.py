@@ -77,6 +77,7 @@ class RunningApp:
 
 def start_app(tmp_path: Path, env_extra: dict[str, str]) -> RunningApp:
     port = free_port()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     data_dir = tmp_path / "data"
     log = tmp_path / "streamlit.log"
     env = {**os.environ, "PARTNER_CONSOLE_DATA_DIR": str(data_dir),

@@ -1,0 +1,59 @@
+"""What staff do in the browser, as reusable steps for the e2e tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.conftest import wait_for_app_run
+
+
+def textbox(page, name: str):
+    return page.get_by_role("textbox", name=name, exact=True)
+
+
+def enter_key(page, key: str) -> None:
+    box = textbox(page, "API key")
+    box.fill(key)
+    box.press("Enter")
+    page.get_by_text("API key entered").wait_for()
+    wait_for_app_run(page)
+
+
+def go(page, link: str, wait_for_text: str) -> None:
+    page.get_by_role("link", name=link).click()
+    page.get_by_text(wait_for_text).first.wait_for()
+    wait_for_app_run(page)
+
+
+def create_provider(page, first: str, last: str, email: str) -> None:
+    for label, value in (("First name", first), ("Last name", last), ("Email", email)):
+        textbox(page, label).fill(value)
+    textbox(page, "Email").press("Tab")
+    wait_for_app_run(page)
+    page.get_by_role("button", name="Create provider").click()
+    wait_for_app_run(page)
+
+
+def import_file(page, path: Path, ready: int) -> None:
+    page.get_by_text("2. Upload your file").wait_for()
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_text("4. Check the rows").wait_for(timeout=30_000)
+    wait_for_app_run(page)
+    page.get_by_role("button", name=f"Start import of {ready} provider(s)").click()
+    page.get_by_role("button", name="Yes, start the import").click()
+    page.get_by_text("Finished").first.wait_for(timeout=60_000)
+    wait_for_app_run(page)
+
+
+def download(page, button: str, target: Path) -> bytes:
+    with page.expect_download() as info:
+        page.get_by_role("button", name=button).click()
+    info.value.save_as(target)
+    return target.read_bytes()
+
+
+def practice_file(path: Path, prefix: str, count: int) -> Path:
+    path.write_text("First name,Last name,Email\n" + "".join(
+        f"{prefix}{i},Bulk,{prefix.lower()}{i}@example.com\n" for i in range(count)),
+        encoding="utf-8")
+    return path
