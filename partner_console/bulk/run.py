@@ -9,7 +9,6 @@ database. The API key lives only in the worker's memory, never in the database.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -97,7 +96,6 @@ class JobRunner:
     _pause: threading.Event = field(default_factory=threading.Event, init=False)
     _cancel: threading.Event = field(default_factory=threading.Event, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
-    _retry_tokens: set[int] = field(default_factory=set, init=False)
     started: float = field(default=0.0, init=False)
     done_here: int = field(default=0, init=False)
     _count_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -221,31 +219,35 @@ class JobRunner:
                            private_room_link=outcome.private_room_link)
 
     def _resolve_interrupted(self, row: JobRow) -> None:
-        """A row the last worker was sending: find out what happened before anything is sent."""
-        existing = self.history.find_by_token(self.scope, _token(self, row))
-        if existing is None:  # it never got as far as the write-ahead record
-            self.store.set_row(row.id, QUEUED)
-            return
-        try:
-            outcome = self.creator.settle(self.api_key, self.scope, existing.id)
-        except ApiError as exc:
-            self.store.set_row(row.id, DONE_FAILED, provider_id=existing.id,
-                               message=explain(exc))
-            return
-        if outcome.status == FAILED:  # Upheal has no such provider: send it again
-            self.store.set_row(row.id, QUEUED, request=json.dumps(row.request),
-                               message=None)
-            self._retry_tokens.add(row.id)
-            return
-        self._record(row, outcome)
+        """A row a worker was sending when it died: find out what happened, before anything
+        is sent again. Every attempt is in History under this row's token prefix."""
+        attempts = self.history.attempts(self.scope, _token_prefix(self, row))
+        for attempt in attempts:
+            if attempt.status == PENDING:
+                try:
+                    self.creator.settle(self.api_key, self.scope, attempt.id)
+                except ApiError as exc:  # cannot tell yet: History offers "Check with Upheal"
+                    self.store.set_row(row.id, DONE_FAILED, provider_id=attempt.id,
+                                       message=explain(exc))
+                    return
+        for attempt in self.history.attempts(self.scope, _token_prefix(self, row)):
+            if attempt.status in (CREATED, LINKS_LOST):
+                self._record(row, CreationOutcome.from_row(attempt))
+                return
+        self.store.set_row(row.id, QUEUED)  # never created: it is sent again
 
     def _skip_remaining(self) -> None:
         for row in self.store.rows(self.job_id, (QUEUED,)):
             self.store.set_row(row.id, DONE_SKIPPED, message="Import cancelled before this row.")
 
+def _token_prefix(runner: JobRunner, row: JobRow) -> str:
+    return f"job{runner.job_id}-row{row.id}-try"
+
+
 def _token(runner: JobRunner, row: JobRow) -> str:
-    suffix = "-again" if row.id in runner._retry_tokens else ""
-    return f"job{runner.job_id}-row{row.id}{suffix}"
+    """A new attempt's token: the row's prefix and the number of attempts before it."""
+    prefix = _token_prefix(runner, row)
+    return f"{prefix}{len(runner.history.attempts(runner.scope, prefix))}"
 
 
 @dataclass

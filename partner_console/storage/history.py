@@ -252,6 +252,14 @@ class History:
             raise NotFoundError(f"No provider {row_id} in this organisation's history.")
         return ProviderRow.from_mapping(row)
 
+    def attempts(self, scope: Scope, token_prefix: str) -> list[ProviderRow]:
+        """Rows whose request token starts with `token_prefix` (one bulk row's attempts)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*_ROW_COLUMNS).where(
+                providers.c.request_token.startswith(token_prefix, autoescape=True),
+                scope.visible(providers)).order_by(providers.c.id)).mappings().all()
+        return [ProviderRow.from_mapping(r) for r in rows]
+
     def find_by_token(self, scope: Scope, token: str) -> ProviderRow | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(*_ROW_COLUMNS).where(
