@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint sandbox bench clean
+.PHONY: run test lint sandbox bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ sandbox: $(RUNTIME_STAMP)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# The kill loops at full size: 100 kills of single creates, 20 of a bulk import.
+soak: $(DEV_STAMP)
+	SOAK=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/test_reliability_kill.py
+	$(BIN)/python -m tests.report
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -90,7 +90,7 @@ def test_single_creates_killed_at_random_moments_lose_nothing_and_make_nothing_t
         if row.status == CREATED:
             assert row.invite_url == users[row.email]["inviteUrl"]
     statuses = Counter(r.status for r in rows)
-    record("kill loop: single creates", database=engine.dialect.name, kills=kills,
+    record(f"kill loop: single creates ({engine.dialect.name})", kills=kills,
            providers=PROVIDERS, created_with_links=statuses[CREATED],
            created_links_lost_settled=statuses[LINKS_LOST],
            abandoned_attempts_settled_not_created=statuses[FAILED], lost_links=0,
@@ -116,6 +116,6 @@ def test_bulk_import_killed_again_and_again_finishes_with_the_guarantees(
     runner.join(120)
     states = assert_guarantees(sandbox, store, history, scope, job_id, total)
     assert kills >= (3 if not SOAK else 10)
-    record("kill loop: bulk import", database=engine.dialect.name, kills=kills, rows=total,
+    record(f"kill loop: bulk import ({engine.dialect.name})", kills=kills, rows=total,
            created=states["created"], links_lost=states["links_lost"],
            failed=states["failed"], skipped=states["skipped"], lost_links=0, duplicates=0)

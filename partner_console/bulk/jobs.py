@@ -35,8 +35,8 @@ RUNNING = "running"
 PAUSED = "paused"
 CANCELLED = "cancelled"
 FINISHED = "finished"
-# A running job whose worker has not written a heartbeat for this long was interrupted.
-STALE_AFTER = timedelta(seconds=30)
+# A running job whose worker has written no heartbeat for this long was interrupted.
+STALE_AFTER = timedelta(seconds=15)  # three missed heartbeats
 
 
 @dataclass(frozen=True)
