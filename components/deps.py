@@ -29,6 +29,7 @@ from partner_console.storage import (
     migrate,
 )
 from partner_console.storage.catalog import Catalog
+from partner_console.storage.engine import refresh_statistics
 
 API_KEY = "api_key"  # plain session key holding the key (never a widget key)
 YOUR_NAME = "your_name"
@@ -54,6 +55,7 @@ class Services:
 def _services(settings: Settings) -> Services:
     engine = make_engine(settings.database_url)
     migrate(engine)
+    refresh_statistics(engine)
     history = History(engine)
     journal = LinkJournal(settings.journal_path)
     _, waiting = replay_journal(journal, history)

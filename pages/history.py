@@ -34,7 +34,10 @@ def _settle(row_id: int) -> None:
 
 
 def _filters(creators: list[str]) -> HistoryFilter:
-    text = st.text_input("Search", key="hi_search", placeholder="Name, email or your reference")
+    text = st.text_input("Search", key="hi_search",
+                         placeholder="Start of a name, last name, email or your reference",
+                         help="Finds providers whose name, last name, email or reference "
+                              "starts with what you type.")
     col_dates, col_status, col_note, col_by = st.columns(4)
     dates = col_dates.date_input("Created between", value=(), key="hi_dates",
                                  max_value=date.today(), format="YYYY-MM-DD")
@@ -67,7 +70,7 @@ def render() -> None:
     filters = _filters(svc.history.creators(scope))
     pending = svc.history.search(scope, HistoryFilter(statuses=(PENDING,)), page_size=1).total
     if pending:
-        st.warning(f"{pending} provider(s) have an unknown outcome (the console stopped or "
+        st.warning(f"{pending:,} provider(s) have an unknown outcome (the console stopped or "
                    "Upheal did not answer). Open one below and press “Check with Upheal”.")
 
     page_number = int(st.session_state.get("hi_page", 1))
@@ -77,7 +80,7 @@ def render() -> None:
                 HistoryFilter() else "No providers match these filters.")
         return
 
-    st.caption(f"{page.total:,} provider(s) · page {page.page} of {page.page_count} · "
+    st.caption(f"{page.total_text} provider(s) · page {page.page} of {page.page_count} · "
                "select a row to see its links and email")
     table = pd.DataFrame([{
         "Created (UTC)": r.created_at.strftime("%Y-%m-%d %H:%M"),

@@ -74,16 +74,23 @@ def test_migrate_is_idempotent(engine):
 def test_migration_upgrades_an_old_database_with_rows_in_it(database_url):
     engine = make_engine(database_url)
     assert migrate(engine, target=1) == 1
-    history = History(engine)
-    row_id, _ = history.record_pending(history.scope_for(FP_A), req(), created_by="Ann")
-    with engine.begin() as conn:  # a row as version 1 completed it
-        conn.execute(providers.update().values(status="created", user_id="user-0",
-                                               invite_url="https://sandbox.invalid/invite/0"))
+    with engine.begin() as conn:  # a row exactly as version 1 wrote it
+        conn.execute(text(
+            "INSERT INTO providers (created_at, updated_at, created_by, key_fingerprint, "
+            "status, source, email, email_normalized, first_name, last_name, partner_user_id, "
+            "user_id, invite_url) VALUES (:now, :now, 'Ann', :fp, 'created', 'form', "
+            "'zoe@example.com', 'zoe@example.com', 'Zoë', 'Müller', 'EMP-9', 'user-0', "
+            "'https://sandbox.invalid/invite/0')"), {"now": "2026-01-02 03:04:05", "fp": FP_A})
     assert "note_templates" not in inspect(engine).get_table_names()
     assert migrate(engine) == LATEST
-    assert {"note_templates", "organisation_settings"} <= set(inspect(engine).get_table_names())
-    row = history.get(history.scope_for(FP_A), row_id)
+    assert {"note_templates", "organisation_settings", "bulk_jobs"} <= set(
+        inspect(engine).get_table_names())
+    history = History(engine)
+    scope = history.scope_for(FP_A)
+    (row,) = history.search(scope).rows
     assert row.invite_url == "https://sandbox.invalid/invite/0" and row.created_by == "Ann"
+    for words in ("zoë", "ZOË MÜ", "müller", "emp-9", "zoe@"):  # back-filled search columns
+        assert history.search(scope, HistoryFilter(text=words)).total == 1, words
     with engine.connect() as conn:
         assert current_version(conn) == LATEST
     engine.dispose()
@@ -303,3 +310,16 @@ def test_two_processes_writing_at_once_lose_nothing(database_url, engine):
         total, links = conn.execute(select(func.count(), func.count(
             func.distinct(providers.c.invite_url)))).one()
     assert (total, links) == (300, 300)
+
+
+def test_statistics_are_refreshed_when_the_history_has_grown(engine):
+    from bench.seed import seed_history
+    from partner_console.storage.engine import refresh_statistics
+
+    assert refresh_statistics(engine) is False  # a small history needs nothing
+    seed_history(engine, 3000, FP_A, "org-a")
+    assert refresh_statistics(engine) is True
+    assert refresh_statistics(engine) is False  # nothing changed since
+    scope = History(engine).scope_for(FP_A)
+    assert History(engine).search(scope).more_than_cap is False
+    assert History(engine).search(scope, HistoryFilter(text="jane")).total > 0

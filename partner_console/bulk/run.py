@@ -35,6 +35,7 @@ from partner_console.bulk.jobs import (
 )
 from partner_console.creation import CreationOutcome, ProviderCreator
 from partner_console.messages import explain
+from partner_console.storage.engine import refresh_statistics
 from partner_console.storage.history import History
 from partner_console.storage.journal import LinkJournal
 from partner_console.storage.scope import Scope
@@ -165,6 +166,7 @@ class JobRunner:
                 self.store.set_status(self.job_id, PAUSED)
             else:
                 self.store.set_status(self.job_id, FINISHED)
+            refresh_statistics(self.history.engine)  # thousands of new rows: keep plans good
         except Exception:  # the job must never die silently: it shows as interrupted
             log.exception("bulk job %s stopped", self.job_id)
             self.store.set_status(self.job_id, PAUSED)

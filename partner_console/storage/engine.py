@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 
@@ -33,3 +33,25 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def refresh_statistics(engine: Engine) -> bool:
+    """Re-analyse the history tables when their size has changed more than twofold since the
+    planner last looked, so History's queries keep index plans (no sort of every row).
+    Returns whether it analysed."""
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM providers")).scalar_one()
+        if conn.dialect.name == "sqlite":
+            has_stats = conn.execute(text(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")).scalar_one()
+            known = conn.execute(text(
+                "SELECT stat FROM sqlite_stat1 WHERE tbl = 'providers' LIMIT 1")).scalar() \
+                if has_stats else None
+            seen = int(str(known).split()[0]) if known else 0
+        else:
+            seen = conn.execute(text(
+                "SELECT reltuples FROM pg_class WHERE relname = 'providers'")).scalar() or 0
+        if rows < 1000 or (seen > 0 and seen / 2 <= rows <= seen * 2):
+            return False
+        conn.execute(text("ANALYZE"))
+        return True

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from partner_console.api.models import CreatedProvider, ProviderRequest
 from partner_console.storage.errors import NotFoundError
 from partner_console.storage.scope import Scope
+from partner_console.storage.search import normalise, starts_with
 from partner_console.storage.tables import (
     CREATED,
     FAILED,
@@ -85,14 +86,14 @@ class HistoryFilter:
     note_identifiers: tuple[str, ...] = ()
     created_by: tuple[str, ...] = ()
 
-    def conditions(self) -> list[Any]:
+    def conditions(self, dialect: str) -> list[Any]:
         found: list[Any] = []
-        words = self.text.strip().lower()
-        if words:
-            like = f"%{words.replace('%', '').replace('_', '')}%"
-            full_name = func.lower(providers.c.first_name + " " + providers.c.last_name)
-            found.append(or_(full_name.like(like), providers.c.email_normalized.like(like),
-                             func.lower(providers.c.partner_user_id).like(like)))
+        words = normalise(self.text)
+        if words:  # the start of a name, a last name, an email or a reference
+            c = providers.c
+            found.append(or_(*(starts_with(column, words, dialect) for column in (
+                c.name_normalized, c.last_name_normalized, c.email_normalized,
+                c.partner_user_id_normalized))))
         if self.date_from:
             found.append(providers.c.created_at >= datetime.combine(self.date_from,
                                                                     datetime.min.time()))
@@ -108,16 +109,27 @@ class HistoryFilter:
         return found
 
 
+COUNT_CAP = 10_000  # beyond this, "10,000+": an exact count would cost a scan of every row
+
+
 @dataclass(frozen=True)
 class HistoryPage:
     rows: list[ProviderRow]
-    total: int
+    total: int  # exact up to COUNT_CAP; COUNT_CAP + 1 means "more than COUNT_CAP"
     page: int
     page_size: int
 
     @property
+    def more_than_cap(self) -> bool:
+        return self.total > COUNT_CAP
+
+    @property
+    def total_text(self) -> str:
+        return f"{COUNT_CAP:,}+" if self.more_than_cap else f"{self.total:,}"
+
+    @property
     def page_count(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return max(1, -(-min(self.total, COUNT_CAP) // self.page_size))
 
 
 @dataclass
@@ -164,6 +176,9 @@ class History:
             else None,
             "status": PENDING, "request_token": token, "source": source,
             "email": request.email, "email_normalized": request.email.lower(),
+            "name_normalized": normalise(f"{request.first_name} {request.last_name}"),
+            "last_name_normalized": normalise(request.last_name),
+            "partner_user_id_normalized": normalise(request.partner_user_id) or None,
             "first_name": request.first_name, "last_name": request.last_name,
             "partner_user_id": request.partner_user_id, "phone_number": request.phone_number,
             "phone_country_code": request.phone_country_code, "locale": request.locale,
@@ -238,6 +253,8 @@ class History:
                     key_fingerprint=entry["key_fingerprint"], source=entry.get("source", "form"),
                     email=request.email, email_normalized=request.email.lower(),
                     first_name=request.first_name, last_name=request.last_name,
+                    name_normalized=normalise(f"{request.first_name} {request.last_name}"),
+                    last_name_normalized=normalise(request.last_name),
                     default_note_template_ids=json.dumps(
                         request.default_note_template_ids or [])))
             self._complete(conn, entry["row_id"], provider)
@@ -288,34 +305,48 @@ class History:
             ).order_by(providers.c.id.desc())).mappings().all()
         return [ProviderRow.from_mapping(r) for r in rows]
 
+    def _where(self, scope: Scope, filters: HistoryFilter) -> Any:
+        return and_(scope.visible(providers), *filters.conditions(self.engine.dialect.name))
+
     def search(self, scope: Scope, filters: HistoryFilter = HistoryFilter(), page: int = 1,
                page_size: int = 50) -> HistoryPage:
-        where = and_(scope.visible(providers), *filters.conditions())
+        """One page, newest first (ids grow with time, so the newest are read straight off the
+        primary key), and a count that stops at COUNT_CAP + 1."""
+        where = self._where(scope, filters)
         with self.engine.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(providers).where(where)
-                                 ).scalar_one()
-            pages = max(1, -(-total // page_size))
+            capped = select(providers.c.id).where(where).limit(COUNT_CAP + 1).subquery()
+            total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
+            pages = max(1, -(-min(total, COUNT_CAP) // page_size))
             page = min(max(1, page), pages)
             rows = conn.execute(select(*_ROW_COLUMNS).where(where).order_by(
-                providers.c.created_at.desc(), providers.c.id.desc()).limit(page_size).offset(
+                providers.c.id.desc()).limit(page_size).offset(
                 (page - 1) * page_size)).mappings().all()
         return HistoryPage([ProviderRow.from_mapping(r) for r in rows], total, page, page_size)
 
     def iter_rows(self, scope: Scope, filters: HistoryFilter = HistoryFilter(),
                   batch_size: int = 2000) -> Iterator[ProviderRow]:
         """Every matching row, newest first, fetched in batches (exports stay flat in memory)."""
-        where = and_(scope.visible(providers), *filters.conditions())
-        query = select(*_ROW_COLUMNS).where(where).order_by(
-            providers.c.created_at.desc(), providers.c.id.desc())
+        query = select(*_ROW_COLUMNS).where(self._where(scope, filters)).order_by(
+            providers.c.id.desc())
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=batch_size).execute(query).mappings()
             for row in result:
                 yield ProviderRow.from_mapping(row)
 
-    def creators(self, scope: Scope) -> list[str]:
+    def creators(self, scope: Scope, limit: int = 200) -> list[str]:
+        """Who created rows here: one index probe per distinct name (a loose index scan),
+        not a pass over every row."""
+        names: list[str] = []
         with self.engine.connect() as conn:
-            return list(conn.execute(select(providers.c.created_by).where(
-                scope.visible(providers)).distinct().order_by(providers.c.created_by)).scalars())
+            while len(names) < limit:
+                query = select(func.min(providers.c.created_by)).where(scope.visible(providers))
+                if names:
+                    query = query.where(providers.c.created_by > names[-1])
+                name = conn.execute(query).scalar()
+                if name is None:
+                    break
+                names.append(name)
+        return names
 
     def pending(self, scope: Scope) -> list[ProviderRow]:
         with self.engine.connect() as conn:

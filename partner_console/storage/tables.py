@@ -51,6 +51,9 @@ providers = Table(
     Column("invite_url", Text),
     Column("private_room_link", Text),
     Column("error_text", Text),
+    Column("name_normalized", String(401)),  # "first last", lower case: prefix search
+    Column("last_name_normalized", String(200)),
+    Column("partner_user_id_normalized", String(200)),
 )
 
 key_organisations = Table(

@@ -1,0 +1,151 @@
+"""B4 (History page script runs at 10k/100k/1M rows) and B5 (exports of 100k rows)."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+from bench.harness import Result, median_ms
+from bench.seed import seed_history
+from partner_console.exports import HEADERS, history_csv, history_xlsx, table_rows
+from partner_console.storage import History, HistoryFilter, fingerprint, make_engine, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sandbox-demo-key"
+SECRET = "bench-secret"  # noqa: S105  (a benchmark constant, not a credential)
+ORG = "5a4d0b7e-0000-4000-8000-00000000c11c"
+BLANK_APP = "import streamlit as st\nst.write('')\n"
+
+
+def seeded_url(make_url: Callable[[str], str], rows: int, label: str) -> str:
+    url = make_url(label)
+    engine = make_engine(url)
+    migrate(engine)
+    seed_history(engine, rows, fingerprint(SECRET.encode(), KEY), ORG)
+    engine.dispose()
+    return url
+
+
+def _history_app(url: str, data_dir: str) -> AppTest:
+    os.environ.update({"DATABASE_URL": url, "PARTNER_CONSOLE_SECRET": SECRET,
+                       "PARTNER_CONSOLE_DATA_DIR": data_dir})
+    os.environ.pop("UPHEAL_API_BASE_URL", None)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["api_key"] = KEY
+    at.run()
+    at.switch_page("pages/history.py")
+    return at
+
+
+def history_runs(url: str, repeat: int) -> dict[str, float]:
+    """Median ms of: first render, a search, a page change (each a full script run)."""
+    data_dir = tempfile.mkdtemp()
+    timings: dict[str, list[float]] = {"first render": [], "search": [], "page change": []}
+    for i in range(repeat):
+        at = _history_app(url, data_dir)
+        start = time.perf_counter()
+        at.run()
+        timings["first render"].append((time.perf_counter() - start) * 1000)
+        assert not at.exception, at.exception
+        at.text_input(key="hi_search").input(f"emp-00{i % 10}1")
+        start = time.perf_counter()
+        at.run()
+        timings["search"].append((time.perf_counter() - start) * 1000)
+        at.text_input(key="hi_search").input("")
+        at.run()
+        at.number_input(key="hi_page").set_value(2)
+        start = time.perf_counter()
+        at.run()
+        timings["page change"].append((time.perf_counter() - start) * 1000)
+    return {k: sorted(v)[len(v) // 2] for k, v in timings.items()}
+
+
+def blank_run_ms(repeat: int) -> float:
+    path = Path(tempfile.mkdtemp()) / "blank.py"
+    path.write_text(BLANK_APP)
+    at = AppTest.from_file(str(path))
+    at.run()
+    return median_ms(at.run, repeat)
+
+
+def b4(make_url: Callable[[str], str], sizes: list[int], database: str,
+       repeat: int) -> list[Result]:
+    blank = blank_run_ms(repeat * 3)
+    by_size: dict[int, dict[str, float]] = {}
+    for rows in sizes:
+        url = seeded_url(make_url, rows, f"b4_{rows}")
+        by_size[rows] = history_runs(url, repeat)
+    results = []
+    middle = sizes[1] if len(sizes) > 1 else sizes[0]
+    for rows, runs in by_size.items():
+        worst = max(runs.values())
+        results.append(Result(
+            f"B4 {database} {rows:,}", f"History page runs at {rows:,} rows ({database}): "
+            + ", ".join(f"{k} {v:.0f} ms" for k, v in runs.items()),
+            worst, "ms (slowest p50)", blank, "blank page run",
+            "p50 <= 150 ms at 100k" if rows == middle else "", worst <= 150 or rows != middle,
+            runs))
+    if len(sizes) >= 3:
+        small, large = by_size[sizes[0]], by_size[sizes[-1]]
+        growth = max(large[k] / small[k] for k in small)
+        results.append(Result(
+            f"B4 {database} growth", f"History runs at {sizes[-1]:,} vs {sizes[0]:,} rows "
+            f"({database}), worst of the three", growth, "x", None,
+            "", "<= 2x", growth <= 2.0, {"small": small, "large": large}))
+    return results
+
+
+def b5(make_url: Callable[[str], str], rows: int, database: str) -> list[Result]:
+    url = seeded_url(make_url, rows, f"b5_{rows}")
+    history = History(make_engine(url))
+    scope = history.scope_for(fingerprint(SECRET.encode(), KEY))
+    everything = HistoryFilter()
+
+    def ours_csv() -> bytes:
+        return history_csv(history.iter_rows(scope, everything))
+
+    def baseline_csv() -> bytes:  # pandas to_csv of the same frame (built outside the timing)
+        return frame.to_csv(index=False).encode("utf-8")
+
+    frame = pd.DataFrame(list(table_rows(history.iter_rows(scope, everything))),
+                         columns=HEADERS)
+    times = {"csv": [], "pandas": []}
+    for _ in range(3):
+        for name, run in (("csv", ours_csv), ("pandas", baseline_csv)):
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    csv_s, pandas_s = (sorted(times[k])[1] for k in ("csv", "pandas"))
+    start = time.perf_counter()
+    xlsx = history_xlsx(history.iter_rows(scope, everything))
+    xlsx_s = time.perf_counter() - start
+    assert len(pd.read_excel(io.BytesIO(xlsx), engine="calamine")) == rows
+
+    def peak_mb(count: int) -> float:
+        limited = HistoryFilter(date_to=None)
+        tracemalloc.start()
+        data = history_csv(r for r, _ in zip(history.iter_rows(scope, limited), range(count),
+                                               strict=False))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return (peak - len(data)) / 1e6
+
+    small_peak, large_peak = peak_mb(rows // 10), peak_mb(rows)
+    return [
+        Result(f"B5 {database} CSV", f"CSV export of {rows:,} rows ({database})", csv_s, "s",
+               pandas_s, "pandas to_csv", "<= 1.5x", csv_s <= 1.5 * pandas_s),
+        Result(f"B5 {database} Excel", f"Excel export of {rows:,} rows ({database})", xlsx_s,
+               "s", None, "", "<= 10 s", xlsx_s <= 10),
+        Result(f"B5 {database} memory", f"CSV export working memory beyond the file itself, "
+               f"{rows:,} vs {rows // 10:,} rows ({database})", large_peak, "MB", small_peak,
+               f"at {rows // 10:,} rows", "flat (<= 2x the 10x smaller export)",
+               large_peak <= 2 * max(small_peak, 1.0)),
+    ]

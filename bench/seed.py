@@ -1,0 +1,58 @@
+"""Seeded synthetic histories for the benchmarks (generated, never committed)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, insert
+
+from partner_console.api.models import NoteIdentifier
+from partner_console.storage.history import utcnow
+from partner_console.storage.search import normalise
+from partner_console.storage.tables import key_organisations, providers
+
+FIRST = ["Jane", "Ravi", "Zoë", "Omar", "Mei", "Lucas", "Amara", "Noah", "Ines", "Tom"]
+LAST = ["Smith", "Patel", "Müller", "Haddad", "Chen", "Silva", "Okafor", "Berg", "Rossi", "Kim"]
+STATUSES = ["created"] * 17 + ["failed", "links_lost", "pending"]
+
+
+def seed_history(engine: Engine, count: int, key_fingerprint: str, organization_id: str,
+                 seed: int = 1, batch: int = 20_000) -> None:
+    rng = random.Random(seed)
+    notes = [n.value for n in NoteIdentifier]
+    start = utcnow() - timedelta(days=400)
+    with engine.begin() as conn:
+        conn.execute(insert(key_organisations).values(
+            key_fingerprint=key_fingerprint, organization_id=organization_id,
+            first_seen=start))
+    for offset in range(0, count, batch):
+        rows = []
+        for i in range(offset, min(count, offset + batch)):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            created: datetime = start + timedelta(seconds=i * 400 * 86400 // max(count, 1))
+            status = rng.choice(STATUSES)
+            rows.append({
+                "created_at": created, "updated_at": created,
+                "created_by": rng.choice(["Ann", "Bob", "Cleo", ""]),
+                "key_fingerprint": key_fingerprint, "organization_id": organization_id,
+                "status": status, "request_token": None, "source": "bench",
+                "email": f"{first.lower()}.{last.lower()}.{i}@example.com",
+                "email_normalized": f"{first.lower()}.{last.lower()}.{i}@example.com",
+                "first_name": first, "last_name": last, "partner_user_id": f"emp-{i:07d}",
+                "name_normalized": normalise(f"{first} {last}"),
+                "last_name_normalized": normalise(last),
+                "partner_user_id_normalized": f"emp-{i:07d}",
+                "phone_number": None, "phone_country_code": None, "locale": "en-US",
+                "default_note_template_ids": json.dumps([]),
+                "national_provider_identifier": None, "therapy_licence": "LCSW",
+                "note_identifier": rng.choice(notes), "user_id": f"user-{i}",
+                "invite_url": f"https://sandbox.invalid/invite/{i}" if status == "created"
+                else None,
+                "private_room_link": f"https://sandbox.invalid/room/{i}"
+                if status == "created" else None,
+                "error_text": None,
+            })
+        with engine.begin() as conn:
+            conn.execute(insert(providers), rows)
