@@ -34,6 +34,10 @@ soak: $(DEV_STAMP)
 	SOAK=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/test_reliability_kill.py
 	$(BIN)/python -m tests.report
 
+# Benchmarks at full size (several minutes): figures in bench/results/full.json.
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench.run --size full
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -35,8 +35,8 @@ def _find_chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
+def ensure_chromium() -> str | None:
+    """Debian's chromium, installed with apt when missing (as root); None when unavailable."""
     path = _find_chromium()
     if path is None and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -44,6 +44,12 @@ def chromium_path() -> str:
         subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env,
                        capture_output=True)
         path = _find_chromium()
+    return path
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = ensure_chromium()
     if path is None:
         if IN_CI:
             pytest.fail("Chromium is missing and could not be installed with apt-get")
