@@ -38,6 +38,9 @@ class SandboxServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: SandboxServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY a kept-alive client waits
+    # ~40 ms for the body (Nagle's algorithm against delayed ACKs).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass  # the app keeps its own call log, without keys

@@ -135,7 +135,8 @@ class HistoryPage:
 @dataclass
 class History:
     engine: Engine
-    _scopes: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # (key fingerprint, organisation) pairs already recorded: learning them is permanent.
+    _learned: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     # -- scoping ---------------------------------------------------------------------------------
     def scope_for(self, key_fingerprint: str) -> Scope:
@@ -208,9 +209,12 @@ class History:
         self._learn_quietly(key_fingerprint, provider.organization_id)
 
     def _learn_quietly(self, key_fingerprint: str, organization_id: str | None) -> None:
+        if not organization_id or (key_fingerprint, organization_id) in self._learned:
+            return
         try:
             with self.engine.begin() as conn:
                 self.learn_organisation(conn, key_fingerprint, organization_id)
+            self._learned.add((key_fingerprint, organization_id))
         except SQLAlchemyError:  # only visibility to colleagues waits; retried on the next save
             log.warning("could not record the organisation of a key", exc_info=True)
 
