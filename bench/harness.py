@@ -7,7 +7,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ class Result:
     baseline_what: str
     goal: str
     met: bool
-    details: dict[str, object] = field(default_factory=dict)
+    details: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float | None:
@@ -43,7 +43,8 @@ def median_ms(run: Callable[[], object], repeat: int) -> float:
 def interleaved(subject: Callable[[], object], baseline: Callable[[], object],
                 rounds: int) -> tuple[float, float]:
     """Median seconds of each, alternating A, B, A, B... so machine noise hits both alike."""
-    a, b = [], []
+    a: list[float] = []
+    b: list[float] = []
     for _ in range(rounds):
         for run, into in ((subject, a), (baseline, b)):
             start = time.perf_counter()

@@ -117,7 +117,7 @@ def b5(make_url: Callable[[str], str], rows: int, database: str) -> list[Result]
 
     frame = pd.DataFrame(list(table_rows(history.iter_rows(scope, everything))),
                          columns=HEADERS)
-    times = {"csv": [], "pandas": []}
+    times: dict[str, list[float]] = {"csv": [], "pandas": []}
     for _ in range(3):
         for name, run in (("csv", ours_csv), ("pandas", baseline_csv)):
             start = time.perf_counter()

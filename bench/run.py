@@ -9,11 +9,12 @@ import argparse
 import sys
 import tempfile
 from collections.abc import Callable
+from typing import Any
 
 from bench import api_bench, files_bench, history_bench, server_bench
 from bench.harness import Result, save, table
 
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {
     "full": {"b1": 200, "b2": 1000, "b3": 200, "b4": [10_000, 100_000, 1_000_000],
              "b4_repeat": 5, "b5": 100_000, "b6": 5000, "b7": 5, "b8_rows": 100_000,
              "b8_sessions": 5},

@@ -74,7 +74,8 @@ def _one_line_script() -> Path:
 def b7(rounds: int) -> list[Result]:
     env = {"PARTNER_CONSOLE_DATA_DIR": tempfile.mkdtemp()}
     blank = _one_line_script()
-    ours, theirs = [], []
+    ours: list[float] = []
+    theirs: list[float] = []
     for _ in range(rounds):
         for script, into in ((ROOT / "app.py", ours), (blank, theirs)):
             process, _, seconds = start(script, env)

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 from partner_console.api.client import UphealClient
+from partner_console.api.errors import ApiError
 from partner_console.bulk.jobs import JobStore
 from partner_console.bulk.run import JobRegistry
 from partner_console.config import ConfigError, Settings, load_settings
 from partner_console.connection import build_client
-from partner_console.creation import ProviderCreator, replay_journal
+from partner_console.creation import CreationOutcome, ProviderCreator, replay_journal
+from partner_console.messages import explain
 from partner_console.sandbox import SANDBOX_KEYS, SandboxApp
 from partner_console.storage import (
     History,
@@ -115,3 +117,23 @@ def session_lock(name: str) -> threading.Lock:
             lock = threading.Lock()
             st.session_state[name] = lock
         return lock
+
+
+def scope_or_prompt(purpose: str) -> Scope | None:
+    """This session's scope, or a prompt to enter the key (e.g. purpose "to see its templates")."""
+    scope = current_scope()
+    if scope is None:
+        st.info(f"Paste your organisation's API key in the sidebar {purpose}.",
+                icon=":material/key:")
+    return scope
+
+
+def check_with_upheal(row_id: int) -> tuple[CreationOutcome | None, str | None]:
+    """"Check with Upheal" for a row whose outcome is unknown: (outcome, None) or (None, words)."""
+    scope = current_scope()
+    if scope is None:
+        return None, "Enter your organisation's API key in the sidebar first."
+    try:
+        return services().creator.settle(api_key(), scope, row_id), None
+    except ApiError as exc:
+        return None, explain(exc)

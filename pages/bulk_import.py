@@ -9,7 +9,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from components.deps import Services, api_key, current_scope, services, session_lock, your_name
+from components.deps import (
+    Services,
+    api_key,
+    current_scope,
+    scope_or_prompt,
+    services,
+    session_lock,
+    your_name,
+)
 from components.router import ensure_router
 from components.text import safe
 from partner_console.api.errors import ApiError
@@ -138,7 +146,7 @@ def _start(file_name: str) -> None:
     """The confirmed click: one job per click (the start token), started on the server."""
     svc = services()
     scope = current_scope()
-    prepared = (st.session_state.get("bi_prepared") or (None, []))[1]
+    prepared: list[PreparedRow] = (st.session_state.get("bi_prepared") or (None, []))[1]
     if scope is None or not prepared:
         return
     token = st.session_state.setdefault("bi_start_token", uuid.uuid4().hex)
@@ -342,8 +350,6 @@ def render() -> None:
     st.title("Bulk import")
     st.caption("Create a whole practice at once from a spreadsheet. Nothing is sent until you "
                "check the rows and press Start.")
-    scope = current_scope()
-
     st.subheader("1. Get the template")
     left, right = st.columns(2)
     left.download_button("Download template (Excel)", template_xlsx(),
@@ -355,9 +361,8 @@ def render() -> None:
     st.caption("Your own spreadsheet works too: columns such as “First Name”, “E-mail” or "
                "“NPI” are recognised, and you can match the rest below.")
 
+    scope = scope_or_prompt("to import")
     if scope is None:
-        st.info("Paste your organisation's API key in the sidebar to import.",
-                icon=":material/key:")
         return
 
     job_id = st.session_state.get("bi_job")

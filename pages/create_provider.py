@@ -7,7 +7,14 @@ from typing import Any
 
 import streamlit as st
 
-from components.deps import api_key, current_scope, services, session_lock, your_name
+from components.deps import (
+    api_key,
+    check_with_upheal,
+    current_scope,
+    services,
+    session_lock,
+    your_name,
+)
 from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from components.router import ensure_router
@@ -144,13 +151,9 @@ def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str)
 
 
 def _settle(row_id: int) -> None:
-    scope = current_scope()
-    if scope is None:
-        return
-    try:
-        outcome = services().creator.settle(api_key(), scope, row_id)
-    except ApiError as exc:
-        _notice("error", explain(exc))
+    outcome, problem = check_with_upheal(row_id)
+    if outcome is None:
+        _notice("error", problem or "")
         return
     current = st.session_state.get("cp_outcome") or {}
     st.session_state["cp_outcome"] = {**current, **outcome.__dict__}
@@ -234,7 +237,7 @@ def render() -> None:
     with st.expander("Contact details (optional)"):
         country, number = st.columns([2, 3])
         country.selectbox("Phone country", list(COUNTRIES), key="cp_phone_country",
-                          format_func=COUNTRIES.get, index=None,
+                          format_func=lambda c: COUNTRIES.get(c, c), index=None,
                           placeholder="Choose a country",
                           help="Needed unless you type the number with its + country code.")
         with number:

@@ -7,15 +7,19 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from components.deps import api_key, current_scope, services, your_name
+from components.deps import (
+    check_with_upheal,
+    current_scope,
+    scope_or_prompt,
+    services,
+    your_name,
+)
 from components.links import copy_box, invite_email_box
 from components.router import ensure_router
 from components.text import safe
-from partner_console.api.errors import ApiError
 from partner_console.api.models import NoteIdentifier
 from partner_console.exports import STATUS_LABELS, history_csv, history_xlsx, links_text
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
-from partner_console.messages import explain
 from partner_console.storage import HistoryFilter, NotFoundError
 from partner_console.storage.tables import CREATED, PENDING
 
@@ -23,14 +27,9 @@ PAGE_SIZE = 50
 
 
 def _settle(row_id: int) -> None:
-    scope = current_scope()
-    if scope is None:
-        return
-    try:
-        outcome = services().creator.settle(api_key(), scope, row_id)
-        st.session_state["hi_notice"] = ("ok", "Settled: " + STATUS_LABELS[outcome.status] + ".")
-    except ApiError as exc:
-        st.session_state["hi_notice"] = ("error", explain(exc))
+    outcome, problem = check_with_upheal(row_id)
+    st.session_state["hi_notice"] = ("ok", f"Settled: {STATUS_LABELS[outcome.status]}.") \
+        if outcome else ("error", problem or "")
 
 
 def _filters(creators: list[str]) -> HistoryFilter:
@@ -39,10 +38,11 @@ def _filters(creators: list[str]) -> HistoryFilter:
                          help="Finds providers whose name, last name, email or reference "
                               "starts with what you type.")
     col_dates, col_status, col_note, col_by = st.columns(4)
-    dates = col_dates.date_input("Created between", value=(), key="hi_dates",
+    dates = col_dates.date_input("Created between", value=[], key="hi_dates",
                                  max_value=date.today(), format="YYYY-MM-DD")
     statuses = col_status.multiselect("Status", list(STATUS_LABELS), key="hi_status",
-                                      format_func=STATUS_LABELS.get, placeholder="Any status")
+                                      format_func=lambda s: STATUS_LABELS.get(s, s),
+                                      placeholder="Any status")
     notes = col_note.multiselect("Name in notes", [n.value for n in NoteIdentifier],
                                  key="hi_note", format_func=lambda v: NoteIdentifier(v).label,
                                  placeholder="Any")
@@ -58,10 +58,8 @@ def _filters(creators: list[str]) -> HistoryFilter:
 def render() -> None:
     svc = services()
     st.title("History")
-    scope = current_scope()
+    scope = scope_or_prompt("to see its providers")
     if scope is None:
-        st.info("Paste your organisation's API key in the sidebar to see its providers.",
-                icon=":material/key:")
         return
     notice = st.session_state.pop("hi_notice", None)
     if notice:

@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import streamlit as st
 
-from components.deps import current_scope, services
+from components.deps import current_scope, scope_or_prompt, services
 from components.router import ensure_router
 from components.text import safe
 from partner_console.exports import csv_bytes
@@ -55,10 +55,8 @@ def _read_catalog_csv(data: bytes) -> list[NoteTemplate]:
 def render() -> None:
     svc = services()
     st.title("Note templates")
-    scope = current_scope()
+    scope = scope_or_prompt("to see its templates")
     if scope is None:
-        st.info("Paste your organisation's API key in the sidebar to see its templates.",
-                icon=":material/key:")
         return
     st.caption("Give each Upheal note template a name your team recognises. Ticked "
                "(“preselected”) templates are chosen automatically for every new provider.")

@@ -56,7 +56,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
-    if skipped:
+    if skipped and reporter is not None:
         reporter.write_line(f"CI=true: {skipped} test(s) skipped; skips are failures here.",
                             red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
