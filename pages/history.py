@@ -107,10 +107,10 @@ def render() -> None:
     csv_col, xlsx_col, links_col = st.columns(3)
     stamp = date.today().isoformat()
     csv_col.download_button("Download CSV", lambda: history_csv(
-        svc.history.iter_rows(scope, filters)), file_name=f"providers-{stamp}.csv",
+        svc.history, scope, filters), file_name=f"providers-{stamp}.csv",
         mime="text/csv", key="hi_csv", icon=":material/description:", on_click="ignore")
     xlsx_col.download_button("Download Excel", lambda: history_xlsx(
-        svc.history.iter_rows(scope, filters)), file_name=f"providers-{stamp}.xlsx",
+        svc.history, scope, filters), file_name=f"providers-{stamp}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="hi_xlsx", icon=":material/table_view:", on_click="ignore")
     if links_col.toggle("Copy all links", key="hi_copy_all",

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import xlsxwriter
+from sqlalchemy import Integer, String, and_, case, cast, func, literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
-from partner_console.storage.history import ProviderRow
+from partner_console.storage.history import History, HistoryFilter, ProviderRow
+from partner_console.storage.scope import Scope
+from partner_console.storage.tables import providers
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset(FORMULA_PREFIXES)
 
 STATUS_LABELS = {
     "created": "Created",
@@ -25,56 +31,96 @@ STATUS_LABELS = {
     "links_lost": "Created, link not returned",
 }
 
-# (header, value) for each exported column, in order.
-COLUMNS: list[tuple[str, Callable[[ProviderRow], Any]]] = [
-    ("Created at (UTC)", lambda r: r.created_at.strftime("%Y-%m-%d %H:%M:%S")),
-    ("First name", lambda r: r.first_name),
-    ("Last name", lambda r: r.last_name),
-    ("Email", lambda r: r.email),
-    ("Status", lambda r: STATUS_LABELS.get(r.status, r.status)),
-    ("Invite link", lambda r: r.invite_url),
-    ("Room link", lambda r: r.private_room_link),
-    ("Your reference", lambda r: r.partner_user_id),
-    ("Phone country code", lambda r: r.phone_country_code),
-    ("Phone number", lambda r: r.phone_number),
-    ("Language", lambda r: r.locale),
-    ("NPI", lambda r: r.national_provider_identifier),
-    ("Therapy licence", lambda r: r.therapy_licence),
-    ("Name in notes", lambda r: r.note_identifier),
-    ("Note templates", lambda r: ", ".join(r.default_note_template_ids)),
-    ("Upheal user id", lambda r: r.user_id),
-    ("Organisation id", lambda r: r.organization_id),
-    ("Created by", lambda r: r.created_by),
-    ("Problem", lambda r: r.error_text),
+class first_code(FunctionElement[int]):  # noqa: N801  (an SQL function's name)
+    """The code point of a text's first character (SQLite unicode(), PostgreSQL ascii())."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(first_code, "sqlite")
+def _first_code_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"unicode({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(first_code, "postgresql")
+def _first_code_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"ascii({compiler.process(element.clauses, **kw)})"
+
+
+_FORMULA_CODES = [ord(prefix) for prefix in FORMULA_PREFIXES]
+
+
+def _guarded(column: Any) -> Any:
+    """The column with the formula guard applied by the database. Every formula character
+    sorts below "A", so most values are passed on after one cheap comparison."""
+    return case((and_(column < "A", first_code(column).in_(_FORMULA_CODES)),
+                 literal("'") + column), else_=column)
+
+
+def _templates(column: Any) -> Any:
+    """'["a","b"]' -> 'a, b' (template ids are checked UUIDs: nothing to guard)."""
+    bare = func.replace(func.replace(func.replace(column, '["', ""), '"]', ""), '","', ", ")
+    return case((column == "[]", ""), else_=bare)
+
+
+_c = providers.c
+# (header, cell) for each exported column, in order; each cell is computed by the database as
+# export-ready text, so rows go straight from the cursor to the writer. Free text gets the
+# formula guard; columns whose values were checked to be links, digits, tags or one of a
+# fixed set cannot start with a formula character and go out as they are. Never the
+# fingerprint.
+COLUMNS: list[tuple[str, Any]] = [
+    ("Created at (UTC)", func.substr(cast(_c.created_at, String), 1, 19)),
+    ("First name", _guarded(_c.first_name)),
+    ("Last name", _guarded(_c.last_name)),
+    ("Email", _guarded(_c.email)),
+    ("Status", case(STATUS_LABELS, value=_c.status, else_=_c.status)),
+    ("Invite link", _c.invite_url),  # checked http(s) links
+    ("Room link", _c.private_room_link),
+    ("Your reference", _guarded(_c.partner_user_id)),
+    ("Phone country code", _guarded(_c.phone_country_code)),
+    ("Phone number", _c.phone_number),  # digits
+    ("Language", _c.locale),  # a checked language tag
+    ("NPI", _c.national_provider_identifier),  # digits
+    ("Therapy licence", _guarded(_c.therapy_licence)),
+    ("Name in notes", _c.note_identifier),  # one of the 16 values
+    ("Note templates", _templates(_c.default_note_template_ids)),
+    ("Upheal user id", _guarded(_c.user_id)),
+    ("Organisation id", _guarded(_c.organization_id)),
+    ("Created by", _guarded(_c.created_by)),
+    ("Problem", _guarded(_c.error_text)),
 ]
-HEADERS = [name for name, _ in COLUMNS]
+HEADERS = [header for header, _ in COLUMNS]
+EXPORT_CELLS = [cell for _, cell in COLUMNS]
 
 
 def neutralise(value: Any) -> str:
     """The cell as text, made inert if a spreadsheet would evaluate it."""
     if value is None:
         return ""
-    text = value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
-    if text.startswith(FORMULA_PREFIXES):
+    text = value if isinstance(value, str) else (
+        value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value))
+    if text and text[0] in _FORMULA_STARTS:
         return "'" + text
     return text
 
 
-def table_rows(rows: Iterable[ProviderRow]) -> Iterator[list[str]]:
-    for row in rows:
-        yield [neutralise(get(row)) for _, get in COLUMNS]
-
-
-def csv_bytes(headers: list[str], rows: Iterable[list[str]]) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel opens accents and emoji correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+def csv_bytes(headers: list[str], rows: Iterable[Sequence[str]]) -> bytes:
+    """UTF-8 with a byte-order mark (so Excel opens accents and emoji right), written once
+    into one buffer: memory beyond the file itself stays flat however many rows."""
+    buffer = io.BytesIO()
+    buffer.write(b"\xef\xbb\xbf")
+    text = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+    writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow([neutralise(h) for h in headers])
     writer.writerows(rows)
-    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
+    text.flush()
+    text.detach()
+    return buffer.getvalue()
 
 
-def xlsx_bytes(headers: list[str], rows: Iterable[list[str]], sheet: str = "Providers",
+def xlsx_bytes(headers: list[str], rows: Iterable[Sequence[str]], sheet: str = "Providers",
                notes: list[tuple[str, str]] | None = None) -> bytes:
     """An Excel workbook (XlsxWriter, constant-memory mode); every cell written as text."""
     buffer = io.BytesIO()
@@ -90,7 +136,8 @@ def xlsx_bytes(headers: list[str], rows: Iterable[list[str]], sheet: str = "Prov
         worksheet.set_column(index, index, width)
     for number, row in enumerate(rows, start=1):
         for column, value in enumerate(row):
-            worksheet.write_string(number, column, value)
+            if value:  # empty cells are simply left out
+                worksheet.write_string(number, column, value)
     if notes:
         help_sheet = workbook.add_worksheet("Notes")
         help_sheet.set_column(0, 0, 28)
@@ -103,12 +150,16 @@ def xlsx_bytes(headers: list[str], rows: Iterable[list[str]], sheet: str = "Prov
     return buffer.getvalue()
 
 
-def history_csv(rows: Iterable[ProviderRow]) -> bytes:
-    return csv_bytes(HEADERS, table_rows(rows))
+def history_csv(history: History, scope: Scope, filters: HistoryFilter = HistoryFilter()
+                ) -> bytes:
+    """The organisation's providers matching `filters`, as a CSV file."""
+    return csv_bytes(HEADERS, history.export_values(scope, filters, EXPORT_CELLS))
 
 
-def history_xlsx(rows: Iterable[ProviderRow]) -> bytes:
-    return xlsx_bytes(HEADERS, table_rows(rows))
+def history_xlsx(history: History, scope: Scope, filters: HistoryFilter = HistoryFilter()
+                 ) -> bytes:
+    """The same as an Excel workbook."""
+    return xlsx_bytes(HEADERS, history.export_values(scope, filters, EXPORT_CELLS))
 
 
 def links_text(rows: Iterable[ProviderRow]) -> str:

@@ -104,10 +104,10 @@ def test_hostile_names_are_refused_or_shown_inert_and_exports_stay_safe(name):
     at.switch_page("pages/history.py").run()
     assert not at.exception and not UNSAFE_LINK.search(everything_shown(at))
     svc = services_of(at)
-    rows = list(svc.history.iter_rows(svc.history.scope_for(fingerprint(svc.secret, DEMO_KEY))))
-    for frame in (pd.read_csv(io.BytesIO(history_csv(rows)), dtype=str, keep_default_na=False,
-                              encoding="utf-8-sig"),
-                  pd.read_excel(io.BytesIO(history_xlsx(rows)), dtype=str,
+    scope = svc.history.scope_for(fingerprint(svc.secret, DEMO_KEY))
+    for frame in (pd.read_csv(io.BytesIO(history_csv(svc.history, scope)), dtype=str,
+                              keep_default_na=False, encoding="utf-8-sig"),
+                  pd.read_excel(io.BytesIO(history_xlsx(svc.history, scope)), dtype=str,
                                 keep_default_na=False, engine="calamine")):
         assert not any(str(c).startswith(FORMULA_PREFIXES) for c in frame.to_numpy().ravel())
 

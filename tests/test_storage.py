@@ -269,12 +269,15 @@ def test_exports_neutralise_formulas_and_open_in_pandas_with_the_same_rows(histo
     row_id, _ = history.record_pending(scope, evil, created_by="-Ann")
     history.complete(row_id, FP_A, created(1))
     seed(history, 4)
-    rows = list(history.iter_rows(history.scope_for(FP_A)))
-    frames = [pd.read_csv(io.BytesIO(history_csv(rows)), dtype=str, keep_default_na=False,
+    scope = history.scope_for(FP_A)
+    rows = list(history.iter_rows(scope))
+    csv_file = history_csv(history, scope)
+    frames = [pd.read_csv(io.BytesIO(csv_file), dtype=str, keep_default_na=False,
                           encoding="utf-8-sig"),
-              pd.read_excel(io.BytesIO(history_xlsx(rows)), dtype=str, keep_default_na=False,
+              pd.read_excel(io.BytesIO(history_xlsx(history, scope)), dtype=str,
+                            keep_default_na=False,
                             engine="calamine")]
-    assert history_csv(rows).startswith(b"\xef\xbb\xbf")
+    assert csv_file.startswith(b"\xef\xbb\xbf")
     for frame in frames:
         assert list(frame.columns) == HEADERS and len(frame) == 5
         assert list(frame["Email"]) == [r.email for r in rows]

@@ -132,6 +132,16 @@ class HistoryPage:
         return max(1, -(-min(self.total, COUNT_CAP) // self.page_size))
 
 
+def _newest_first(filters: HistoryFilter, matches: int) -> Any:
+    """Newest first. For a search with at most COUNT_CAP matches, "id + 0" keeps the planner
+    from walking the primary key hoping for early matches (a scan of every row when the
+    matches are old): the prefix indexes find them and they are sorted. With more matches
+    they are dense, and walking newest-first finds a page at once."""
+    if normalise(filters.text) and matches <= COUNT_CAP:
+        return (providers.c.id + 0).desc()
+    return providers.c.id.desc()
+
+
 @dataclass
 class History:
     engine: Engine
@@ -323,7 +333,7 @@ class History:
             pages = max(1, -(-min(total, COUNT_CAP) // page_size))
             page = min(max(1, page), pages)
             rows = conn.execute(select(*_ROW_COLUMNS).where(where).order_by(
-                providers.c.id.desc()).limit(page_size).offset(
+                _newest_first(filters, total)).limit(page_size).offset(
                 (page - 1) * page_size)).mappings().all()
         return HistoryPage([ProviderRow.from_mapping(r) for r in rows], total, page, page_size)
 
@@ -331,11 +341,22 @@ class History:
                   batch_size: int = 2000) -> Iterator[ProviderRow]:
         """Every matching row, newest first, fetched in batches (exports stay flat in memory)."""
         query = select(*_ROW_COLUMNS).where(self._where(scope, filters)).order_by(
-            providers.c.id.desc())
+            _newest_first(filters, matches=0))
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=batch_size).execute(query).mappings()
             for row in result:
                 yield ProviderRow.from_mapping(row)
+
+    def export_values(self, scope: Scope, filters: HistoryFilter, cells: list[Any],
+                      batch_size: int = 5000) -> Iterator[Any]:
+        """Every matching row as the values of `cells` (column expressions), newest first,
+        fetched in batches: no per-row objects, so a 100k-row export stays quick and flat."""
+        query = select(*cells).where(self._where(scope, filters)).order_by(
+            _newest_first(filters, matches=0))
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch_size).execute(query)
+            for partition in result.partitions():
+                yield from partition
 
     def creators(self, scope: Scope, limit: int = 200) -> list[str]:
         """Who created rows here: one index probe per distinct name (a loose index scan),
