@@ -66,9 +66,10 @@ def render() -> None:
         (st.success if notice[0] == "ok" else st.error)(safe(notice[1]))
 
     filters = _filters(svc.history.creators(scope))
-    pending = svc.history.search(scope, HistoryFilter(statuses=(PENDING,)), page_size=1).total
+    pending = svc.history.count(scope, HistoryFilter(statuses=(PENDING,)), cap=99)
     if pending:
-        st.warning(f"{pending:,} provider(s) have an unknown outcome (the console stopped or "
+        shown = "99+" if pending > 99 else str(pending)
+        st.warning(f"{shown} provider(s) have an unknown outcome (the console stopped or "
                    "Upheal did not answer). Open one below and press “Check with Upheal”.")
 
     page_number = int(st.session_state.get("hi_page", 1))
