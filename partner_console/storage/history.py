@@ -356,12 +356,17 @@ class History:
             for row in result:
                 yield ProviderRow.from_mapping(row)
 
+    def export_query(self, scope: Scope, filters: HistoryFilter, cells: list[Any]) -> Any:
+        """The query behind an export: `cells` (column expressions) of every matching row,
+        newest first."""
+        return select(*cells).where(self._where(scope, filters)).order_by(
+            _newest_first(filters, matches=0))
+
     def export_values(self, scope: Scope, filters: HistoryFilter, cells: list[Any],
                       batch_size: int = 5000) -> Iterator[Any]:
-        """Every matching row as the values of `cells` (column expressions), newest first,
-        fetched in batches: no per-row objects, so a 100k-row export stays quick and flat."""
-        query = select(*cells).where(self._where(scope, filters)).order_by(
-            _newest_first(filters, matches=0))
+        """Every matching row as the values of `cells`, fetched in batches: no per-row
+        objects, so a 100k-row export stays quick and flat in memory."""
+        query = self.export_query(scope, filters, cells)
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=batch_size).execute(query)
             for partition in result.partitions():
