@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import io
-import multiprocessing
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -302,13 +304,14 @@ def _writer(url: str, worker: int, count: int) -> None:
 
 
 def test_two_processes_writing_at_once_lose_nothing(database_url, engine):
-    spawn = multiprocessing.get_context("spawn")
-    workers = [spawn.Process(target=_writer, args=(database_url, n, 150)) for n in (1, 2)]
+    # Plain subprocesses: multiprocessing's spawn would re-run whatever __main__ an earlier
+    # AppTest left behind in this worker.
+    root = Path(__file__).resolve().parent.parent
+    workers = [subprocess.Popen([sys.executable, "-c", "import sys; from tests.test_storage "
+                                 "import _writer; _writer(sys.argv[1], int(sys.argv[2]), 150)",
+                                 database_url, str(n)], cwd=root) for n in (1, 2)]
     for w in workers:
-        w.start()
-    for w in workers:
-        w.join(120)
-        assert w.exitcode == 0
+        assert w.wait(120) == 0
     with engine.connect() as conn:
         total, links = conn.execute(select(func.count(), func.count(
             func.distinct(providers.c.invite_url)))).one()
