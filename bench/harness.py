@@ -40,19 +40,6 @@ def median_ms(run: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def interleaved(subject: Callable[[], object], baseline: Callable[[], object],
-                rounds: int) -> tuple[float, float]:
-    """Median seconds of each, alternating A, B, A, B... so machine noise hits both alike."""
-    a: list[float] = []
-    b: list[float] = []
-    for _ in range(rounds):
-        for run, into in ((subject, a), (baseline, b)):
-            start = time.perf_counter()
-            run()
-            into.append(time.perf_counter() - start)
-    return statistics.median(a), statistics.median(b)
-
-
 def machine() -> dict[str, object]:
     return {"python": platform.python_version(), "machine": platform.machine(),
             "cores": os.cpu_count(), "system": platform.platform(),

@@ -7,7 +7,6 @@ understands; responses tolerate fields we do not know yet.
 from __future__ import annotations
 
 import re
-import uuid
 from enum import StrEnum
 from typing import Any
 
@@ -390,7 +389,3 @@ class ProviderDetails(_Response):
     phone_country_code: str | None = None
     organization_id: str | None = None
     note_identifier: str | None = None
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())

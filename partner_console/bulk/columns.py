@@ -62,7 +62,6 @@ COLUMNS: tuple[ImportColumn, ...] = (
                                                        "externalid", "id"), False, "emp-0042",
                  "Optional. Your own id for this person; Upheal recognises them by it."),
 )
-BY_FIELD = {c.field: c for c in COLUMNS}
 HEADERS = [c.header for c in COLUMNS]
 
 

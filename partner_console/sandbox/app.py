@@ -249,12 +249,6 @@ class SandboxApp:
                     return _json(200, details)
         return _json(404, {"message": "Provider not found."})
 
-    def organisation_name(self, organization_id: str) -> str | None:
-        for org in SANDBOX_KEYS.values():
-            if org.organization_id == organization_id:
-                return org.name
-        return None
-
 
 def _route(method: str, path: str) -> tuple[str, str] | None:
     if method == "POST" and path == "/users/providers":
