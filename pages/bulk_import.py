@@ -314,8 +314,10 @@ def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
     invalid = [r for r in rows if r.status == INVALID]
     if invalid:
         st.download_button(f"Download the {len(invalid)} row(s) that need fixing",
-                           fix_up_csv(read.headers, [(r.cells, r.problem) for r in invalid]),
-                           file_name="rows-to-fix.csv", mime="text/csv", key="bi_fix_rows")
+                           lambda: fix_up_csv(read.headers, [(r.cells, r.problem)
+                                                             for r in invalid]),
+                           file_name="rows-to-fix.csv", mime="text/csv", key="bi_fix_rows",
+                           on_click="ignore")
     ready = tally[READY]
     if not ready:
         st.warning("No row is ready to import.")
@@ -352,12 +354,12 @@ def render() -> None:
                "check the rows and press Start.")
     st.subheader("1. Get the template")
     left, right = st.columns(2)
-    left.download_button("Download template (Excel)", template_xlsx(),
+    left.download_button("Download template (Excel)", template_xlsx,
                          file_name="provider-import-template.xlsx", mime=XLSX,
-                         key="bi_template_xlsx", icon=":material/table_view:")
-    right.download_button("Download template (CSV)", template_csv(),
+                         key="bi_template_xlsx", icon=":material/table_view:", on_click="ignore")
+    right.download_button("Download template (CSV)", template_csv,
                           file_name="provider-import-template.csv", mime="text/csv",
-                          key="bi_template_csv", icon=":material/description:")
+                          key="bi_template_csv", icon=":material/description:", on_click="ignore")
     st.caption("Your own spreadsheet works too: columns such as “First Name”, “E-mail” or "
                "“NPI” are recognised, and you can match the rest below.")
 

@@ -81,9 +81,9 @@ def render() -> None:
     st.button("Save templates", type="primary", key="nt_save", on_click=_save, args=(edited,))
 
     with st.expander("Import or export the list as CSV"):
-        st.download_button("Download templates (CSV)", csv_bytes(CSV_HEADERS, [
+        st.download_button("Download templates (CSV)", lambda: csv_bytes(CSV_HEADERS, [
             [t.name, t.template_id, "yes" if t.preselected else "no"] for t in templates]),
-            file_name="note-templates.csv", mime="text/csv", key="nt_export")
+            file_name="note-templates.csv", mime="text/csv", key="nt_export", on_click="ignore")
         upload = st.file_uploader("Replace the list with a CSV file", type=["csv"],
                                   key="nt_upload")
         if upload is not None and st.button("Replace with this file", key="nt_import"):
