@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.text import safe
-from partner_console.api.models import NoteIdentifier
+from partner_console.api.models import NoteIdentifier, template_ids_from
 from partner_console.storage.catalog import NoteTemplate
 
 NOT_SET = "Upheal's default"
@@ -42,9 +42,4 @@ def template_picker(key: str, extra_key: str, catalog: list[NoteTemplate]) -> li
                           placeholder="2fb81b0a-611b-11ed-9b6a-0242ac120002",
                           help="For a template that is not in your list yet; separate several "
                                "with commas.")
-    ids = list(chosen)
-    for item in extra.replace(";", ",").split(","):
-        item = item.strip()
-        if item and item not in ids:
-            ids.append(item)  # checked with the rest of the form
-    return ids
+    return template_ids_from(chosen, extra)

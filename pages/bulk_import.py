@@ -49,7 +49,7 @@ from partner_console.bulk.prepare import (
     prepare_rows,
 )
 from partner_console.bulk.read import ImportFileError, ReadResult, read_file
-from partner_console.bulk.run import build_runner, paced_client, pacer_for
+from partner_console.bulk.run import build_runner, emails_in_upheal, pacer_for
 from partner_console.messages import explain
 from partner_console.storage import NotFoundError, Scope
 
@@ -118,27 +118,21 @@ def _prepare(svc: Services, scope: Scope, read: ReadResult,
 
 
 def _check_with_upheal(rows: list[PreparedRow]) -> None:
-    """Ask Upheal about each ready row (paced like an import); a progress bar meanwhile."""
+    """Ask Upheal about each ready row (paced like an import), with a progress bar."""
     svc = services()
     scope = current_scope()
     if scope is None:
         return
-    pacer = pacer_for(scope.key_fingerprint, svc.settings.rate_limit_per_minute)
-    client = paced_client(svc.client, pacer)
-    ready = [r for r in rows if r.status == READY and r.request is not None]
-    found: set[str] = set(st.session_state.get("bi_in_upheal", set()))
+    emails = [r.request.email for r in rows if r.status == READY and r.request is not None]
     bar = st.progress(0.0, text="Checking with Upheal…")
     try:
-        for number, row in enumerate(ready, start=1):
-            assert row.request is not None
-            if client.check_user(api_key(), row.request.email).is_user_exists:
-                found.add(row.request.email.lower())
-            bar.progress(number / len(ready), text=f"Checked {number} of {len(ready)}")
+        found = emails_in_upheal(
+            svc.client, api_key(), emails,
+            pacer_for(scope.key_fingerprint, svc.settings.rate_limit_per_minute),
+            lambda done, total: bar.progress(done / total, text=f"Checked {done} of {total}"))
+        st.session_state["bi_in_upheal"] = set(st.session_state.get("bi_in_upheal", set())) | found
     except ApiError as exc:
         st.session_state["bi_check_error"] = explain(exc)
-    finally:
-        client.close()
-        st.session_state["bi_in_upheal"] = found
     st.rerun()
 
 

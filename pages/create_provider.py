@@ -20,7 +20,7 @@ from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from components.router import ensure_router
 from components.text import safe
 from partner_console.api.errors import ApiError
-from partner_console.api.models import validate_provider
+from partner_console.api.models import template_ids_from, validate_provider
 from partner_console.choices import calling_code, country_choices, locale_choices
 from partner_console.creation import CreationOutcome
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
@@ -47,19 +47,10 @@ def _form_values() -> dict[str, Any]:
     values: dict[str, Any] = {field: state.get(key) for key, field in FIELDS.items()}
     values["phone_country_code"] = calling_code(state.get("cp_phone_country"))
     note = state.get("cp_note_identifier")
-    values["note_identifier"] = note if note in _note_values() else None
-    ids = list(state.get("cp_templates") or [])
-    for extra in str(state.get("cp_template_extra") or "").replace(";", ",").split(","):
-        if extra.strip() and extra.strip() not in ids:
-            ids.append(extra.strip())
-    values["default_note_template_ids"] = ids
+    values["note_identifier"] = None if note in (None, NOT_SET) else note
+    values["default_note_template_ids"] = template_ids_from(
+        list(state.get("cp_templates") or []), str(state.get("cp_template_extra") or ""))
     return values
-
-
-def _note_values() -> set[str]:
-    from partner_console.api.models import NoteIdentifier
-
-    return {item.value for item in NoteIdentifier}
 
 
 def _clear_form() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 import streamlit as st
 
@@ -17,9 +15,13 @@ from partner_console.invite_email import (
     PLACEHOLDERS,
     check_template,
 )
-from partner_console.storage.catalog import CatalogError, NoteTemplate, check_templates
-
-CSV_HEADERS = ["Name", "Template id", "Preselected"]
+from partner_console.storage.catalog import (
+    CSV_HEADERS,
+    CatalogError,
+    catalog_rows,
+    check_templates,
+    read_catalog_file,
+)
 
 
 def _save(edited: pd.DataFrame) -> None:
@@ -34,22 +36,6 @@ def _save(edited: pd.DataFrame) -> None:
     services().catalog.save_templates(scope, templates)
     st.session_state["nt_notice"] = ("ok", f"Saved {len(templates)} template(s).")
     st.session_state.pop("nt_editor", None)
-
-
-def _read_catalog_csv(data: bytes) -> list[NoteTemplate]:
-    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
-                        encoding="utf-8-sig", sep=None, engine="python")
-    columns = {c.strip().lower().replace("_", " "): c for c in frame.columns}
-    name_col = columns.get("name")
-    id_col = columns.get("template id") or columns.get("id")
-    if name_col is None or id_col is None:
-        raise CatalogError("The file needs the columns “Name” and “Template id”.")
-    pre_col = columns.get("preselected")
-    return check_templates([{
-        "name": row[name_col], "template_id": row[id_col],
-        "preselected": pre_col is not None and str(row[pre_col]).strip().lower()
-        in ("yes", "true", "1", "y", "x"),
-    } for _, row in frame.iterrows()])
 
 
 def render() -> None:
@@ -81,17 +67,16 @@ def render() -> None:
     st.button("Save templates", type="primary", key="nt_save", on_click=_save, args=(edited,))
 
     with st.expander("Import or export the list as CSV"):
-        st.download_button("Download templates (CSV)", lambda: csv_bytes(CSV_HEADERS, [
-            [t.name, t.template_id, "yes" if t.preselected else "no"] for t in templates]),
+        st.download_button("Download templates (CSV)",
+                           lambda: csv_bytes(CSV_HEADERS, catalog_rows(templates)),
             file_name="note-templates.csv", mime="text/csv", key="nt_export", on_click="ignore")
-        upload = st.file_uploader("Replace the list with a CSV file", type=["csv"],
-                                  key="nt_upload")
+        upload = st.file_uploader("Replace the list with a CSV or Excel file",
+                                  type=["csv", "xlsx"], key="nt_upload")
         if upload is not None and st.button("Replace with this file", key="nt_import"):
             try:
-                imported = _read_catalog_csv(upload.getvalue())
-            except (CatalogError, ValueError, UnicodeDecodeError) as exc:
-                st.error(safe(exc) if isinstance(exc, CatalogError) else
-                         "This file could not be read as a CSV list of templates.")
+                imported = read_catalog_file(upload.getvalue(), upload.name)
+            except CatalogError as exc:
+                st.error(safe(exc))
             else:
                 svc.catalog.save_templates(scope, imported)
                 st.session_state["nt_notice"] = ("ok", f"Imported {len(imported)} template(s).")

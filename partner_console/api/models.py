@@ -152,6 +152,16 @@ def _text(value: str | None, what: str) -> str | None:
     return value or None
 
 
+def template_ids_from(chosen: list[str], typed: str) -> list[str]:
+    """Templates picked from the catalog plus ids typed in, separated by commas or semicolons
+    (checked later with the rest of the request)."""
+    ids = list(chosen)
+    for item in typed.replace(";", ",").split(","):
+        if item.strip() and item.strip() not in ids:
+            ids.append(item.strip())
+    return ids
+
+
 class ProviderRequest(BaseModel):
     """Create provider user v2: the body we send, checked the way Upheal checks it."""
 

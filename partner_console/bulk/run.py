@@ -295,3 +295,20 @@ def build_runner(*, job_id: int, api_key: str, scope: Scope, created_by: str, st
     pacer = pacer or pacer_for(scope.key_fingerprint, rate_per_minute)
     creator = ProviderCreator(paced_client(client, pacer), history, journal)
     return JobRunner(job_id, api_key, scope, created_by, store, creator, workers)
+
+
+def emails_in_upheal(client: UphealClient, api_key: str, emails: list[str], pacer: Pacer,
+                     on_progress: Callable[[int, int], object] | None = None) -> set[str]:
+    """Which of `emails` already have an Upheal account, asked one by one at the key's pace.
+    Raises ApiError when Upheal cannot answer; `on_progress(done, total)` after each."""
+    paced = paced_client(client, pacer)
+    found: set[str] = set()
+    try:
+        for number, email in enumerate(emails, start=1):
+            if paced.check_user(api_key, email).is_user_exists:
+                found.add(email.lower())
+            if on_progress is not None:
+                on_progress(number, len(emails))
+    finally:
+        paced.close()
+    return found
