@@ -126,17 +126,18 @@ def test_300_rows_with_503s_lost_answers_and_a_429_storm(served, engine, tmp_pat
 
 def test_pacing_never_exceeds_the_configured_rate(served, engine, tmp_path):
     sandbox, server = served
-    store, history, scope, job_id = new_job(engine, spreadsheet(150))
+    store, history, scope, job_id = new_job(engine, spreadsheet(200))
     runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
     runner.start()
     runner.join(60)
-    assert_guarantees(sandbox, store, history, scope, job_id, 150)
-    assert len(sandbox.calls) == 300  # check + create per row
+    assert_guarantees(sandbox, store, history, scope, job_id, 200)
+    assert len(sandbox.calls) == 400  # check + create per row: unpaced, all in ~2 s
     # The sandbox's own limiter, at the same calls per minute, never had to refuse a call.
     assert not any(c.status == 429 for c in sandbox.calls)
-    # Sent evenly, 20 ms apart. Arrivals bunch a little when the machine is busy (the server
-    # thread picks up queued requests together), so bursts are judged over 5-second windows.
-    assert max_calls_in_any_window(sandbox, 5.0) <= RATE / 12 + 3
+    # Sent evenly, 20 ms apart. Arrivals bunch when the machine is busy (the server's threads
+    # pick up queued requests together), so bursts are judged over 5-second windows with up
+    # to 200 ms of such delay allowed (10 slots); unpaced, all 400 calls land within one.
+    assert max_calls_in_any_window(sandbox, 5.0) <= RATE / 12 + 10
 
 
 def test_rerunning_the_same_file_creates_nobody_twice(served, engine, tmp_path):

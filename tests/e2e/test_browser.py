@@ -51,6 +51,7 @@ def test_enter_key_create_provider_see_both_links_double_click_makes_one(
     assert page.get_by_role("textbox", name="First name", exact=True).input_value() == ""
     users = sandbox.users()
     assert len(users) == 1  # a double click made one provider
+    page.locator("code", has_text=users[0]["privateRoomLink"]).first.wait_for()
     body = page.inner_text("body")
     assert users[0]["inviteUrl"] in body and users[0]["privateRoomLink"] in body
     page.screenshot(path=str(tmp_path / "created.png"), full_page=True)
