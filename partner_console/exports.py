@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,8 +60,9 @@ def _guarded(column: Any) -> Any:
 
 
 def _templates(column: Any) -> Any:
-    """'["a","b"]' -> 'a, b' (template ids are checked UUIDs: nothing to guard)."""
-    bare = func.replace(func.replace(func.replace(column, '["', ""), '"]', ""), '","', ", ")
+    """'["a", "b"]' (as json.dumps stored it) -> 'a, b' (template ids are checked UUIDs:
+    nothing to guard)."""
+    bare = func.replace(func.replace(func.replace(column, '["', ""), '"]', ""), '", "', ", ")
     return case((column == "[]", ""), else_=bare)
 
 
@@ -93,6 +95,9 @@ COLUMNS: list[tuple[str, Any]] = [
 ]
 HEADERS = [header for header, _ in COLUMNS]
 EXPORT_CELLS = [cell for _, cell in COLUMNS]
+_TEXT_CELLS = [func.coalesce(cell, "") for cell in EXPORT_CELLS]  # no None to join
+# COPY writes an empty text as "" (to tell it from NULL); the file should not care.
+_COPY_CELLS = [func.nullif(cell, "") for cell in EXPORT_CELLS]
 
 
 def neutralise(value: Any) -> str:
@@ -106,17 +111,59 @@ def neutralise(value: Any) -> str:
     return text
 
 
-def csv_bytes(headers: list[str], rows: Iterable[Sequence[str]]) -> bytes:
-    """UTF-8 with a byte-order mark (so Excel opens accents and emoji right), written once
-    into one buffer: memory beyond the file itself stays flat however many rows."""
+def csv_chunks(batches: Iterable[Sequence[Sequence[str | None]]], width: int
+               ) -> Iterator[str]:
+    """CSV text (comma-separated, "\\n" line ends, minimal quoting: exactly what `csv.writer`
+    writes), one chunk per batch of rows.
+
+    Most cells need no quoting, so a batch is first joined as it is; the join is kept when
+    counting separators proves that no cell held a comma, quote or line break. Only the rows
+    that fail that check, and a batch holding anything but text, go through `csv.writer`."""
+    separators = width - 1
+    for batch in batches:
+        try:
+            lines = [",".join(row) for row in batch]  # type: ignore[arg-type]
+        except TypeError:  # a None or a number: the csv module writes it as csv would
+            lines = []
+        # (csv writes a lone empty cell as "", and rows of another width defeat the count)
+        if not lines or width < 2 or any(len(row) != width for row in batch):
+            if batch:
+                yield _written(batch)
+            continue
+        text = "\n".join(lines)
+        if (text.count(",") != separators * len(lines) or text.count("\n") != len(lines) - 1
+                or '"' in text or "\r" in text):
+            text = "\n".join([line if _plain(line, separators) else _written([row])[:-1]
+                              for line, row in zip(lines, batch, strict=True)])
+        yield text + "\n"
+
+
+def _plain(line: str, separators: int) -> bool:
+    return (line.count(",") == separators and '"' not in line and "\n" not in line
+            and "\r" not in line)
+
+
+def _written(rows: Iterable[Sequence[str | None]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def csv_bytes(headers: list[str], rows: Iterable[Sequence[str | None]],
+              batch_size: int = 5000) -> bytes:
+    """UTF-8 with a byte-order mark (so Excel opens accents and emoji right), written into
+    one buffer batch by batch: memory beyond the file itself stays flat however many rows."""
+    iterator = iter(rows)
+    return csv_file(headers, iter(lambda: list(itertools.islice(iterator, batch_size)), []))
+
+
+def csv_file(headers: list[str], batches: Iterable[Sequence[Sequence[str | None]]]) -> bytes:
+    """The same, from rows already fetched in batches."""
     buffer = io.BytesIO()
     buffer.write(b"\xef\xbb\xbf")
-    text = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
-    writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow([neutralise(h) for h in headers])
-    writer.writerows(rows)
-    text.flush()
-    text.detach()
+    buffer.write(_written([[neutralise(h) for h in headers]]).encode())
+    for chunk in csv_chunks(batches, len(headers)):
+        buffer.write(chunk.encode())
     return buffer.getvalue()
 
 
@@ -155,20 +202,17 @@ def history_csv(history: History, scope: Scope, filters: HistoryFilter = History
     """The organisation's providers matching `filters`, as a CSV file."""
     if history.engine.dialect.name == "postgresql":
         return _postgresql_csv(history, scope, filters)
-    return csv_bytes(HEADERS, history.export_values(scope, filters, EXPORT_CELLS))
+    return csv_file(HEADERS, history.export_batches(scope, filters, _TEXT_CELLS))
 
 
 def _postgresql_csv(history: History, scope: Scope, filters: HistoryFilter) -> bytes:
     """The same file, written by PostgreSQL itself (COPY ... TO STDOUT, in C), streamed into
     one buffer. The query is the export query, with its values bound by the driver."""
-    compiled = history.export_query(scope, filters, EXPORT_CELLS).compile(
+    compiled = history.export_query(scope, filters, _COPY_CELLS).compile(
         history.engine, compile_kwargs={"render_postcompile": True})
     buffer = io.BytesIO()
     buffer.write(b"\xef\xbb\xbf")
-    text = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
-    csv.writer(text, lineterminator="\r\n").writerow(HEADERS)
-    text.flush()
-    text.detach()
+    buffer.write(_written([HEADERS]).encode())
     with history.engine.connect() as conn:
         driver = conn.connection.driver_connection
         assert driver is not None
@@ -183,7 +227,8 @@ def _postgresql_csv(history: History, scope: Scope, filters: HistoryFilter) -> b
 def history_xlsx(history: History, scope: Scope, filters: HistoryFilter = HistoryFilter()
                  ) -> bytes:
     """The same as an Excel workbook."""
-    return xlsx_bytes(HEADERS, history.export_values(scope, filters, EXPORT_CELLS))
+    return xlsx_bytes(HEADERS, (row for batch in history.export_batches(
+        scope, filters, EXPORT_CELLS) for row in batch))
 
 
 def links_text(rows: Iterable[ProviderRow]) -> str:

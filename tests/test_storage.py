@@ -3,7 +3,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -290,6 +290,48 @@ def test_exports_neutralise_formulas_and_open_in_pandas_with_the_same_rows(histo
         assert evil_row["Created by"] == "'-Ann"
         assert FP_A not in "".join(map(str, cells)) and DEMO_KEY not in "".join(map(str, cells))
     assert links_text(rows).splitlines()[0] == f"{rows[0].email}\t{rows[0].invite_url}"
+
+
+def _export_sample(url: str) -> bytes:
+    """A history holding every status and cells that need quoting, exported as CSV."""
+    engine = make_engine(url)
+    migrate(engine)
+    history = History(engine)
+    scope = history.scope_for(FP_A)
+    templates = ["3f2504e0-4f89-41d3-9a0c-0305e82c3301", "7c9e6679-7425-40de-944b-e07fc1f90ae7"]
+    for i in range(7):
+        request = req(i, partner_user_id=f"emp,{i}", therapy_licence='LCSW "senior"',
+                      default_note_template_ids=templates if i % 2 else [])
+        row_id, _ = history.record_pending(scope, request, created_by="Ann\nthe second")
+        if i % 4 == 0:
+            history.complete(row_id, FP_A, created(i))
+        elif i % 4 == 1:
+            history.mark_failed(row_id, "Upheal said: \"no\", try\r\nagain")
+        elif i % 4 == 2:
+            history.mark_links_lost(row_id, f"user-{i}")
+    data = history_csv(history, scope)
+    engine.dispose()
+    return data
+
+
+@pytest.mark.postgres
+def test_the_csv_export_is_the_same_file_from_sqlite_and_postgresql(
+        tmp_path, postgres_server, monkeypatch):
+    import partner_console.storage.history as history_module
+
+    monkeypatch.setattr(history_module, "utcnow", lambda: datetime(2026, 11, 29, 9, 30, 5, 123))
+    from_sqlite = _export_sample(f"sqlite:///{tmp_path / 'h.db'}")
+    from_postgres = _export_sample(postgres_server.create_database("t_same_file"))
+    assert from_sqlite.decode().splitlines() == from_postgres.decode().splitlines()
+    frame = pd.read_csv(io.BytesIO(from_sqlite), dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
+    assert len(frame) == 7 and set(frame["Created by"]) == {"Ann\nthe second"}
+    assert set(frame["Status"]) == {"Created", "Failed", "Created, link not returned",
+                                    "Outcome unknown"}
+    assert frame["Created at (UTC)"].iloc[0] == "2026-11-29 09:30:05"
+    assert "Upheal said: \"no\", try\r\nagain" in set(frame["Problem"])
+    assert frame["Note templates"].iloc[1] == ", ".join(
+        ["3f2504e0-4f89-41d3-9a0c-0305e82c3301", "7c9e6679-7425-40de-944b-e07fc1f90ae7"])
 
 
 def _writer(url: str, worker: int, count: int) -> None:

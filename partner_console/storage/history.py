@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -362,15 +362,22 @@ class History:
         return select(*cells).where(self._where(scope, filters)).order_by(
             _newest_first(filters, matches=0))
 
-    def export_values(self, scope: Scope, filters: HistoryFilter, cells: list[Any],
-                      batch_size: int = 5000) -> Iterator[Any]:
-        """Every matching row as the values of `cells`, fetched in batches: no per-row
-        objects, so a 100k-row export stays quick and flat in memory."""
+    def export_batches(self, scope: Scope, filters: HistoryFilter, cells: list[Any],
+                       batch_size: int = 5000) -> Iterator[Sequence[Sequence[Any]]]:
+        """Every matching row as a plain tuple of the values of `cells`, in batches: no
+        per-row objects, so a 100k-row export stays quick and flat in memory. The cells must
+        need no conversion from the driver's values (exports ask for text)."""
         query = self.export_query(scope, filters, cells)
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=batch_size).execute(query)
-            for partition in result.partitions():
-                yield from partition
+            if self.engine.dialect.name == "sqlite":
+                # sqlite3 steps the statement as rows are fetched, and nothing has been
+                # read ahead of its cursor: read the tuples straight from it.
+                cursor = conn.execute(query).cursor
+                while batch := cursor.fetchmany(batch_size):
+                    yield batch
+            else:  # a server-side cursor, read through SQLAlchemy
+                result = conn.execution_options(yield_per=batch_size).execute(query)
+                yield from result.partitions()
 
     def creators(self, scope: Scope, limit: int = 200) -> list[str]:
         """Who created rows here: one index probe per distinct name (a loose index scan),
