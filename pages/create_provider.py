@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import streamlit as st
 
+from components.create_queue import CreateQueue, CreateRequest
 from components.deps import (
     api_key,
     check_with_upheal,
@@ -63,8 +63,8 @@ def _clear_form() -> None:
     st.session_state.pop("cp_templates", None)  # back to the catalog's preselection
 
 
-def _new_token() -> None:
-    st.session_state["cp_token"] = uuid.uuid4().hex
+def _queue() -> CreateQueue:
+    return CreateQueue(st.session_state, session_lock("cp_queue_lock"))
 
 
 def _notice(kind: str, text: str) -> None:
@@ -76,7 +76,8 @@ def _submit(anyway: bool = False) -> None:
     state = st.session_state
     state.pop("cp_notice", None)
     state.pop("cp_duplicate", None)
-    request, errors = validate_provider(_form_values())
+    values = _form_values()
+    request, errors = validate_provider(values)
     state["cp_errors"] = errors
     if request is None:
         _notice("error", "Some details need fixing before the provider can be created: see the "
@@ -85,27 +86,24 @@ def _submit(anyway: bool = False) -> None:
     if current_scope() is None:
         _notice("error", "Enter your organisation's API key in the sidebar first.")
         return
-    # The token is read now, at the click: a second click that lands while the first is still
-    # in its call carries the same token and is shown the first one's result.
-    token = state.setdefault("cp_token", uuid.uuid4().hex)
-    state["cp_go"] = {"token": token, "anyway": anyway, "values": _form_values()}
+    _queue().click(request.email, values, anyway)
 
 
-def _create(token: str, anyway: bool, values: dict[str, Any]) -> None:
+def _create(queued: CreateRequest) -> None:
     """Runs in the page body under a spinner; makes no drawing calls of its own."""
     state = st.session_state
-    request, _ = validate_provider(values)
+    request, _ = validate_provider(queued.values)
     scope = current_scope()
     if request is None or scope is None:
         return
     svc = services()
     with session_lock("cp_create_lock"):
-        done = svc.history.find_by_token(scope, token)
+        done = svc.history.find_by_token(scope, queued.token)
         if done is not None:  # a double click: show what the first click did
             _show(CreationOutcome.from_row(done, repeated=True), request.email,
                   request.first_name, request.last_name)
             return
-        if not anyway:
+        if not queued.anyway:
             earlier = svc.history.find_by_email(scope, request.email)
             if earlier:
                 state["cp_duplicate"] = earlier[0].id
@@ -121,24 +119,25 @@ def _create(token: str, anyway: bool, values: dict[str, Any]) -> None:
                                "invite if they cannot find it.")
             return
         outcome = svc.creator.create(api_key(), scope, request, created_by=your_name(),
-                                     token=token)
+                                     token=queued.token)
     _show(outcome, request.email, request.first_name, request.last_name)
 
 
 def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str) -> None:
     state = st.session_state
-    state["cp_outcome"] = {**outcome.__dict__, "email": email, "first_name": first_name,
-                           "last_name": last_name}
-    _new_token()
+    shown = {**outcome.__dict__, "email": email, "first_name": first_name,
+             "last_name": last_name}
     if outcome.status == FAILED:
         state["cp_errors"] = outcome.field_errors or {}
         _notice("error", outcome.message)
-        state.pop("cp_outcome")
+        _queue().answered(None, clear_form=False)
     elif outcome.status == PENDING:
         _notice("warning", outcome.message)
+        _queue().answered(shown, clear_form=False)
     else:
         state["cp_toast"] = f"{first_name} {last_name} was created."
-        state["cp_reset_form"] = True  # widgets are drawn already: reset them on the next run
+        # The widgets are drawn already: the form is emptied on the next run.
+        _queue().answered(shown, clear_form=True)
 
 
 def _settle(row_id: int) -> None:
@@ -204,7 +203,8 @@ def render() -> None:
         st.info("To start, paste your organisation's API key in the sidebar on the left.",
                 icon=":material/key:")
 
-    if st.session_state.pop("cp_reset_form", False):
+    queue = _queue()
+    if queue.form_cleared():
         _clear_form()
     toast = st.session_state.pop("cp_toast", None)
     if toast:
@@ -288,12 +288,15 @@ def render() -> None:
 
     st.button("Create provider", type="primary", key="cp_submit", on_click=_submit,
               disabled=scope is None, icon=":material/person_add:")
-    go = st.session_state.pop("cp_go", None)
-    if go is not None:
-        who = f"{go['values'].get('first_name') or ''} {go['values'].get('last_name') or ''}"
+    queued = queue.next()
+    if queued is not None:
+        who = f"{queued.values.get('first_name') or ''} {queued.values.get('last_name') or ''}"
         with st.spinner(f"Creating {safe(who)} in Upheal… If Upheal is busy this can take up "
                         "to a minute; the page will update by itself."):
-            _create(go["token"], go["anyway"], go["values"])
+            try:
+                _create(queued)
+            finally:  # (a run stopped before this point leaves the request to the next run)
+                queue.done(queued)
         st.rerun()
     outcome = st.session_state.get("cp_outcome")
     if outcome and scope is not None:  # right under the button, where the person is looking

@@ -6,6 +6,7 @@ find things by label and role, no fixed sleeps. Chromium is installed with apt w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from partner_console.sandbox import SandboxApp, SandboxServer
 from tests.conftest import IN_CI
@@ -130,3 +132,34 @@ def loopback_sandbox() -> Iterator[SandboxServer]:
 def wait_for_app_run(page, timeout: float = 30_000) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
                            timeout=timeout)
+
+
+FAILURES = ROOT / "build" / "e2e-failures"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.call_report = report
+
+
+@pytest.fixture(autouse=True)
+def _screenshot_on_failure(request):
+    """A failed browser test leaves a screenshot of each open page, and its app's files, in
+    build/e2e-failures/."""
+    yield
+    report = getattr(request.node, "call_report", None)
+    if report is None or not report.failed or "browser" not in request.fixturenames:
+        return
+    browser = request.getfixturevalue("browser")
+    FAILURES.mkdir(parents=True, exist_ok=True)
+    if "tmp_path" in request.fixturenames:  # the app's log and database, for the post-mortem
+        shutil.copytree(request.getfixturevalue("tmp_path"), FAILURES / request.node.name,
+                        dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.png"))
+    for c, context in enumerate(browser.contexts):
+        for p, page in enumerate(context.pages):
+            with contextlib.suppress(PlaywrightError):  # a page already closed
+                page.screenshot(path=str(FAILURES / f"{request.node.name}-{c}-{p}.png"),
+                                full_page=True)
