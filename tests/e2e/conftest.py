@@ -139,27 +139,21 @@ FAILURES = ROOT / "build" / "e2e-failures"
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """A failed browser test leaves a screenshot of each open page and its app's files in
+    build/e2e-failures/, and the end of the app's log in the failure report (CI shows it)."""
     outcome = yield
     report = outcome.get_result()
-    if report.when == "call":
-        item.call_report = report
-
-
-@pytest.fixture(autouse=True)
-def _screenshot_on_failure(request):
-    """A failed browser test leaves a screenshot of each open page, and its app's files, in
-    build/e2e-failures/."""
-    yield
-    report = getattr(request.node, "call_report", None)
-    if report is None or not report.failed or "browser" not in request.fixturenames:
+    if report.when != "call" or not report.failed:
         return
-    browser = request.getfixturevalue("browser")
+    browser, tmp_path = item.funcargs.get("browser"), item.funcargs.get("tmp_path")
     FAILURES.mkdir(parents=True, exist_ok=True)
-    if "tmp_path" in request.fixturenames:  # the app's log and database, for the post-mortem
-        shutil.copytree(request.getfixturevalue("tmp_path"), FAILURES / request.node.name,
-                        dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.png"))
-    for c, context in enumerate(browser.contexts):
+    for c, context in enumerate(browser.contexts if browser is not None else []):
         for p, page in enumerate(context.pages):
             with contextlib.suppress(PlaywrightError):  # a page already closed
-                page.screenshot(path=str(FAILURES / f"{request.node.name}-{c}-{p}.png"),
-                                full_page=True)
+                page.screenshot(path=str(FAILURES / f"{item.name}-{c}-{p}.png"), full_page=True)
+    if tmp_path is not None:
+        shutil.copytree(tmp_path, FAILURES / item.name, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.png"))
+        for log in sorted(tmp_path.rglob("*.log")):
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+            report.sections.append((f"last lines of {log.name}", tail))
