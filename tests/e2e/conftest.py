@@ -7,6 +7,7 @@ find things by label and role, no fixed sleeps. Chromium is installed with apt w
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import socket
@@ -41,11 +42,17 @@ def ensure_chromium() -> str | None:
     """Debian's chromium, installed with apt when missing (as root); None when unavailable."""
     path = _find_chromium()
     if path is None and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env,
-                       capture_output=True)
-        path = _find_chromium()
+        # pytest-xdist workers all get here at once: one installs, the others wait for it.
+        with open("/tmp/partner-console-chromium.lock", "w") as lock:  # noqa: S108
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = _find_chromium()
+            if path is None:
+                env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+                wait = ["-o", "DPkg::Lock::Timeout=600"]
+                subprocess.run(["apt-get", *wait, "update", "-qq"], env=env, capture_output=True)
+                subprocess.run(["apt-get", *wait, "install", "-y", "-qq", "chromium"], env=env,
+                               capture_output=True)
+                path = _find_chromium()
     return path
 
 
