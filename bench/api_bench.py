@@ -91,7 +91,8 @@ def _import(rows: int, rate: int, latency_ms: float, workers: int) -> dict[str, 
                           store=store, history=history,
                           journal=LinkJournal(folder / "journal.jsonl"),
                           client=UphealClient(server.base_url, timeout=10),
-                          rate_per_minute=rate, workers=workers, pacer=Pacer(rate))
+                          pacing=Pacer(rate), owner="bench#1", settle_after=1.0,
+                          workers=workers)
     start = time.perf_counter()
     runner.start()
     runner.join()

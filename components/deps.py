@@ -7,7 +7,7 @@ never an argument of a cached function and never set on the shared client.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -31,6 +31,13 @@ from partner_console.storage import (
     migrate,
 )
 from partner_console.storage.catalog import Catalog
+from partner_console.storage.coordination import (
+    KeyPacing,
+    Leases,
+    RateBudget,
+    lease_owner,
+    replica_name,
+)
 from partner_console.storage.engine import refresh_statistics
 
 API_KEY = "api_key"  # plain session key holding the key (never a widget key)
@@ -44,13 +51,20 @@ class Services:
     history: History
     catalog: Catalog
     journal: LinkJournal
-    client: UphealClient
+    client: UphealClient  # paced in the key's shared budget, as a person's calls
     creator: ProviderCreator
     sandbox: SandboxApp | None
     secret: bytes
     journal_waiting: int
     jobs: JobStore
     runners: JobRegistry
+    budget: RateBudget
+    leases: Leases
+    owner: str  # this server's name on the job leases it holds
+
+    def background_pacing(self) -> KeyPacing:
+        """Pacing for imports and preview checks: they give way to people's own calls."""
+        return KeyPacing(self.budget, self.secret, background=True)
 
 
 @st.cache_resource(show_spinner=False)
@@ -63,11 +77,18 @@ def _services(settings: Settings) -> Services:
     _, waiting = replay_journal(journal, history)
     sandbox = SandboxApp(rate_per_minute=settings.rate_limit_per_minute) \
         if settings.uses_sandbox else None
-    client = build_client(settings, sandbox)
     secret = load_or_create_secret(settings.secret, settings.data_dir)
+    budget = RateBudget(engine, settings.rate_limit_per_minute)
+    client = replace(build_client(settings, sandbox),
+                     pacing=KeyPacing(budget, secret, background=False))
+    leases = Leases(engine)
+    replica = replica_name(st.get_option("server.port"))
+    owner = lease_owner(replica)
+    leases.release_replica(replica, owner)  # this server's jobs from before a crash: paused
     return Services(settings, history, Catalog(engine), journal, client,
-                    ProviderCreator(client, history, journal), sandbox, secret, waiting,
-                    JobStore(engine), JobRegistry())
+                    ProviderCreator(client, history, journal, settings.settle_after_seconds),
+                    sandbox, secret, waiting, JobStore(engine), JobRegistry(), budget, leases,
+                    owner)
 
 
 def services() -> Services:

@@ -49,9 +49,10 @@ from partner_console.bulk.prepare import (
     prepare_rows,
 )
 from partner_console.bulk.read import ImportFileError, ReadResult, read_file
-from partner_console.bulk.run import build_runner, emails_in_upheal, pacer_for
+from partner_console.bulk.run import build_runner, emails_in_upheal
 from partner_console.messages import explain
 from partner_console.storage import NotFoundError, Scope
+from partner_console.storage.coordination import CANCEL, PAUSE, rows_done_recently
 
 IGNORE = "(ignore this column)"
 PREVIEW_CHECK_LIMIT = 200  # larger files are checked row by row during the import
@@ -127,8 +128,7 @@ def _check_with_upheal(rows: list[PreparedRow]) -> None:
     bar = st.progress(0.0, text="Checking with Upheal…")
     try:
         found = emails_in_upheal(
-            svc.client, api_key(), emails,
-            pacer_for(scope.key_fingerprint, svc.settings.rate_limit_per_minute),
+            svc.client, api_key(), emails, svc.background_pacing(),
             lambda done, total: bar.progress(done / total, text=f"Checked {done} of {total}"))
         st.session_state["bi_in_upheal"] = set(st.session_state.get("bi_in_upheal", set())) | found
     except ApiError as exc:
@@ -157,34 +157,37 @@ def _start(file_name: str) -> None:
         "bi_uploader_generation", 0) + 1
 
 
-def _run(svc: Services, scope: Scope, job_id: int) -> None:
+def _run(svc: Services, scope: Scope, job_id: int) -> bool:
+    """Start a runner for the job here, if no runner on any replica has it (False)."""
     runner = build_runner(job_id=job_id, api_key=api_key(), scope=scope,
                           created_by=your_name(), store=svc.jobs, history=svc.history,
                           journal=svc.journal, client=svc.client,
-                          rate_per_minute=svc.settings.rate_limit_per_minute)
-    svc.runners.start(runner)
+                          pacing=svc.background_pacing(), owner=svc.owner,
+                          settle_after=svc.settings.settle_after_seconds, leases=svc.leases)
+    return svc.runners.start(runner)
 
 
 def _pause(job_id: int) -> None:
-    runner = services().runners.get(job_id)
-    if runner is not None:
+    """Written to the job: whichever replica runs it stops within a second or two."""
+    svc = services()
+    runner = svc.runners.get(job_id)
+    if runner is not None and runner.alive:
         runner.pause()
+    svc.leases.ask(job_id, PAUSE)
 
 
 def _cancel(job_id: int) -> None:
     svc = services()
-    runner = svc.runners.get(job_id)
-    if runner is not None and runner.alive:
-        runner.cancel()
-    else:
-        svc.jobs.set_status(job_id, CANCELLED)
+    svc.leases.ask(job_id, CANCEL)
     st.session_state.pop("bi_cancel_ask", None)
 
 
 def _resume(job_id: int) -> None:
     scope = current_scope()
-    if scope is not None:
-        _run(services(), scope, job_id)
+    if scope is not None and not _run(services(), scope, job_id):
+        st.session_state["bi_notice"] = (
+            "This import is already running on another console server (or in another tab). "
+            "Its progress is shown here as it goes.")
 
 
 def _minutes(value: float) -> str:
@@ -203,14 +206,15 @@ def _job_panel(job_id: int) -> None:
     except NotFoundError:
         st.session_state.pop("bi_job", None)
         return
-    runner = svc.runners.get(job_id)
-    live = runner is not None and runner.alive
-    status = RUNNING if live else (PAUSED if job.interrupted else job.status)
+    live = job.live
+    status = RUNNING if live else job.shown_status
+    if job.control and live:
+        status = "stopping"
 
     @st.fragment(run_every=1.0 if live else None)
     def progress() -> None:
         current = svc.jobs.get(scope, job_id)
-        now_live = runner is not None and runner.alive
+        now_live = current.live
         p = svc.jobs.progress(job_id)
         by = f" by {current.created_by}" if current.created_by else ""
         st.markdown(f"**{safe(current.file_name)}** · started{safe(by)} on "
@@ -222,18 +226,24 @@ def _job_panel(job_id: int) -> None:
         b.metric("Failed", p.failed)
         c.metric("Skipped", p.skipped)
         d.metric("Waiting", p.total - p.done)
-        if now_live and runner is not None:
-            rate = runner.rows_per_minute
+        if now_live:
+            rate = rows_done_recently(svc.jobs.engine, job_id)
             left = p.total - p.done
             st.caption(f"{rate:.0f} rows a minute · {_minutes(left / rate) if rate else '…'} "
                        "left · it keeps going if you close this tab")
-        elif live:
-            st.rerun(scope="app")  # the job just stopped: redraw the panel with its results
+            if p.counts.get("sending") and not p.counts.get("queued"):
+                st.caption("Waiting for Upheal to confirm the last rows (nothing is sent "
+                           "twice).")
+        if now_live != live or (current.control is None) != (job.control is None):
+            st.rerun(scope="app")  # started, stopped or asked to stop: redraw the panel
 
     with st.container(border=True, key="bi_job_panel"):
         labels = {RUNNING: "Importing…", PAUSED: "Paused", CANCELLED: "Cancelled",
-                  FINISHED: "Finished"}
+                  FINISHED: "Finished", "stopping": "Stopping…"}
         st.subheader(f"Import {job.id}: {labels.get(status, status)}")
+        notice = st.session_state.pop("bi_notice", None)
+        if notice:
+            st.info(safe(notice), icon=":material/info:")
         progress()
         buttons = st.columns(4)
         if status == RUNNING:

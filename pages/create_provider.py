@@ -19,12 +19,11 @@ from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from components.router import ensure_router
 from components.text import safe
-from partner_console.api.errors import ApiError
 from partner_console.api.models import template_ids_from, validate_provider
 from partner_console.choices import calling_code, country_choices, locale_choices
-from partner_console.creation import CreationOutcome
+from partner_console.creation import BUSY, DUPLICATE, EXISTS, CreationOutcome
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
-from partner_console.messages import explain
+from partner_console.storage import NotFoundError, Scope
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
 
 FIELDS = {  # widget key -> request field
@@ -76,6 +75,7 @@ def _submit(anyway: bool = False) -> None:
     state = st.session_state
     state.pop("cp_notice", None)
     state.pop("cp_duplicate", None)
+    state.pop("cp_busy", None)
     values = _form_values()
     request, errors = validate_provider(values)
     state["cp_errors"] = errors
@@ -98,29 +98,23 @@ def _create(queued: CreateRequest) -> None:
         return
     svc = services()
     with session_lock("cp_create_lock"):
-        done = svc.history.find_by_token(scope, queued.token)
-        if done is not None:  # a double click: show what the first click did
-            _show(CreationOutcome.from_row(done, repeated=True), request.email,
-                  request.first_name, request.last_name)
-            return
-        if not queued.anyway:
-            earlier = svc.history.find_by_email(scope, request.email)
-            if earlier:
-                state["cp_duplicate"] = earlier[0].id
-                return
-        try:
-            check = svc.client.check_user(api_key(), request.email)
-        except ApiError as exc:
-            _notice("error", explain(exc))
-            return
-        if check.is_user_exists:
-            _notice("warning", f"{request.email} already has an Upheal account, so no new "
-                               "provider was created. Ask Upheal support to resend their "
-                               "invite if they cannot find it.")
-            return
+        # One reservation per email in the database: another tab, session or replica creating
+        # the same email at this moment is answered BUSY, never a second create.
         outcome = svc.creator.create(api_key(), scope, request, created_by=your_name(),
-                                     token=queued.token)
-    _show(outcome, request.email, request.first_name, request.last_name)
+                                     token=queued.token, check_first=True,
+                                     refuse_duplicate=not queued.anyway)
+    if outcome.status == DUPLICATE:
+        state["cp_duplicate"] = outcome.row_id
+    elif outcome.status == BUSY:
+        state["cp_busy"] = outcome.row_id
+    elif outcome.status == EXISTS:
+        _notice("warning", f"{request.email} already has an Upheal account, so no new "
+                           "provider was created. Ask Upheal support to resend their invite "
+                           "if they cannot find it.")
+    elif outcome.status == FAILED and outcome.row_id is None:
+        _notice("error", outcome.message)  # Upheal could not be asked; nothing was sent
+    else:
+        _show(outcome, request.email, request.first_name, request.last_name)
 
 
 def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str) -> None:
@@ -148,6 +142,50 @@ def _settle(row_id: int) -> None:
     current = st.session_state.get("cp_outcome") or {}
     st.session_state["cp_outcome"] = {**current, **outcome.__dict__}
     st.session_state.pop("cp_notice", None)
+    if outcome.status in (PENDING, LINKS_LOST) and outcome.message:
+        _notice("warning", outcome.message)  # not yet: it says when to ask again
+
+
+def _busy_box(scope: Scope, row_id: int) -> None:
+    """Someone else is creating this email: follow their create until it settles."""
+    svc = services()
+
+    @st.fragment(run_every=1.0)
+    def follow() -> None:
+        try:
+            row = svc.history.get(scope, row_id)
+        except NotFoundError:  # their create never went out (the email was known to Upheal)
+            st.session_state.pop("cp_busy", None)
+            st.rerun(scope="app")
+            return
+        if row.status == PENDING:
+            who = safe(row.created_by) or "A colleague"
+            st.warning(f"{who} is creating **{safe(row.full_name)}** ({safe(row.email)}) right "
+                       "now, so it was not created a second time. Their result appears here "
+                       "when it is ready.", icon=":material/group:")
+            if svc.creator.seconds_until_settle(row) == 0:
+                st.caption("Upheal has not confirmed it yet. You can ask it now.")
+                st.button("Check with Upheal", key="cp_busy_settle", on_click=_settle_busy,
+                          args=(row_id,))
+            return
+        st.session_state.pop("cp_busy", None)
+        if row.status in (CREATED, LINKS_LOST):
+            st.session_state["cp_duplicate"] = row_id
+        else:
+            _notice("warning", f"{row.created_by or 'A colleague'}'s create of {row.email} did "
+                               "not go through. You can create the provider now.")
+        st.rerun(scope="app")
+
+    with st.container(border=True, key="cp_busy_box"):
+        follow()
+
+
+def _settle_busy(row_id: int) -> None:
+    outcome, problem = check_with_upheal(row_id)
+    if outcome is None:
+        _notice("error", problem or "")
+    elif outcome.status == PENDING and outcome.message:
+        _notice("warning", outcome.message)
 
 
 def _field_error(field: str) -> None:
@@ -178,10 +216,11 @@ def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
                              room_link=outcome["private_room_link"], sender_name=your_name(),
                              key="cp_email_text")
         elif status == LINKS_LOST:
-            st.warning(f"**{name}** was created in Upheal, but Upheal's answer with the invite "
-                       "link was lost on the way. The link cannot be fetched again from here: "
-                       "ask Upheal to resend the invite to the provider.",
-                       icon=":material/warning:")
+            st.warning(f"**{name}** was created in Upheal, but its invite link could not be "
+                       "fetched from Upheal yet. Try again in a moment; if it keeps failing, ask "
+                       "Upheal to resend the invite.", icon=":material/warning:")
+            st.button("Fetch the links again", key="cp_fetch_links", on_click=_settle,
+                      args=(outcome["row_id"],), type="primary")
         elif status == PENDING:
             st.warning(f"We could not confirm whether **{name}** was created. Nothing will be "
                        "sent twice.", icon=":material/hourglass_top:")
@@ -272,6 +311,10 @@ def render() -> None:
     notice = st.session_state.get("cp_notice")
     if notice:
         (st.error if notice[0] == "error" else st.warning)(safe(notice[1]))
+
+    busy_id = st.session_state.get("cp_busy")
+    if busy_id is not None and scope is not None:
+        _busy_box(scope, busy_id)
 
     duplicate_id = st.session_state.get("cp_duplicate")
     if duplicate_id is not None and scope is not None:

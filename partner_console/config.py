@@ -32,6 +32,8 @@ class Settings:
     database_url: str = ""
     request_timeout_seconds: float = 30.0
     rate_limit_per_minute: int = 300
+    # After a create whose outcome is unknown, how long until Upheal is asked what became of it.
+    settle_after_seconds: float = 60.0
     data_dir: Path = field(default=PROJECT_ROOT / "data")
     # Keys the HMAC that fingerprints API keys; generated once into data_dir when unset.
     secret: str | None = None
@@ -119,6 +121,9 @@ def load_settings(
     rate = _positive_number(
         "UPHEAL_RATE_LIMIT_PER_MINUTE", get("UPHEAL_RATE_LIMIT_PER_MINUTE") or "300", int
     )
+    settle_after = _positive_number(
+        "UPHEAL_SETTLE_AFTER_SECONDS",
+        get("UPHEAL_SETTLE_AFTER_SECONDS") or str(max(30.0, 2 * float(timeout))), float)
     return Settings(
         api_base_url=base_url,
         auth_header=header,
@@ -126,6 +131,7 @@ def load_settings(
         database_url=database_url,
         request_timeout_seconds=float(timeout),
         rate_limit_per_minute=int(rate),
+        settle_after_seconds=float(settle_after),
         data_dir=data_dir,
         secret=get("PARTNER_CONSOLE_SECRET"),
     )

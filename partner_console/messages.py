@@ -24,8 +24,8 @@ def explain(error: ApiError) -> str:
     if isinstance(error, ApiStatusError) and error.upheal_message:
         said = f" Upheal said: “{error.upheal_message}”"
     if isinstance(error, OutcomeUnknownError):
-        return ("Upheal could not be reached, so we cannot tell yet whether the provider was "
-                "created. Nothing will be sent twice: use “Check with Upheal” in a moment.")
+        return ("Upheal did not answer in time, so we cannot tell yet whether the provider was "
+                "created. Nothing will be sent twice: use “Check with Upheal” in a minute.")
     if isinstance(error, AuthenticationError):
         return ("The API key was not accepted. Check that you pasted the whole key, or ask your "
                 "administrator for a new one." )

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from partner_console.api.client import UphealClient
 from partner_console.bulk.jobs import JobStore
 from partner_console.bulk.run import build_runner
 from partner_console.storage import History, LinkJournal, fingerprint, make_engine
+from partner_console.storage.coordination import KeyPacing, Leases, RateBudget, lease_owner
 
 SECRET = b"bulk-test-secret"
+REPLICA = os.environ.get("BULK_CHILD_REPLICA", "bulk-child")
 KEY = "sandbox-demo-key"
 
 
@@ -25,9 +28,13 @@ def main() -> None:
     runner = build_runner(job_id=int(job_id), api_key=KEY, scope=scope, created_by="child",
                           store=JobStore(engine), history=history,
                           journal=LinkJournal(Path(journal)),
-                          client=UphealClient(sandbox_url, timeout=5), rate_per_minute=int(rate))
-    runner.start()
-    print("started", flush=True)
+                          client=UphealClient(sandbox_url, timeout=5),
+                          pacing=KeyPacing(RateBudget(engine, int(rate)), SECRET, background=True),
+                          owner=lease_owner(REPLICA), settle_after=1.0)
+    # As a restarted console server does: its earlier life's jobs are free again at once.
+    Leases(engine).release_replica(REPLICA, lease_owner(REPLICA))
+    started = runner.start()
+    print("started" if started else "refused", flush=True)
     runner.join()
 
 

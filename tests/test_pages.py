@@ -159,7 +159,21 @@ def test_429_storm_is_explained_after_waiting():
     assert svc.sandbox.users() == []
 
 
-def test_timeout_leaves_outcome_unknown_and_check_with_upheal_settles_it():
+class CallHook:
+    """Pacing that runs `fn` before every call made with a key (then paces as before)."""
+
+    def __init__(self, inner, fn):
+        self.inner, self.fn = inner, fn
+
+    def before_call(self, api_key):
+        self.fn()
+        self.inner.before_call(api_key)
+
+    def rate_limited(self, api_key, seconds):
+        self.inner.rate_limited(api_key, seconds)
+
+
+def test_timeout_leaves_outcome_unknown_and_check_with_upheal_settles_it_when_safe():
     at = fill(app())
     svc = services_of(at)
     calls = []
@@ -168,25 +182,55 @@ def test_timeout_leaves_outcome_unknown_and_check_with_upheal_settles_it():
         calls.append(1)
         svc.sandbox.faults.timeout_rate = 1.0 if len(calls) >= 2 else 0.0
 
-    svc.client.before_request = lose_upheal_after_the_first_check
+    paced = svc.client.pacing
+    svc.client.pacing = CallHook(paced, lose_upheal_after_the_first_check)
     svc.client.sleep = lambda _seconds: None
     at.button(key="cp_submit").click().run()
     assert any("could not confirm whether" in w.value for w in at.warning)
     assert any("Check with Upheal" in w.value for w in at.warning)
-    svc.client.before_request = None
+    svc.client.pacing = paced
     svc.sandbox.faults.timeout_rate = 0.0
+    # Too early: Upheal may still be creating it. Nothing is asked, nothing changes.
+    at.button(key="cp_settle").click().run()
+    assert any("may still be working on this create" in w.value for w in at.warning)
+    assert len(svc.history.pending(svc.history.scope_for(_fp(svc)))) == 1
+    svc.creator.settle_after = 0  # the safe wait has passed
     at.button(key="cp_settle").click().run()
     assert any("it was not created" in i.value for i in at.info)
     assert svc.sandbox.users() == []
 
 
-def test_lost_response_then_check_with_upheal():
+def _fp(svc):
+    from partner_console.storage import fingerprint
+
+    return fingerprint(svc.secret, DEMO_KEY)
+
+
+def test_lost_response_is_recovered_with_both_links():
     at = fill(app())
     svc = services_of(at)
     svc.sandbox.faults.lost_response_rate = 1.0
     at.button(key="cp_submit").click().run()
-    assert any("answer with the invite link was lost" in w.value for w in at.warning)
+    user = svc.sandbox.users()[0]
     assert len(svc.sandbox.users()) == 1
+    assert any("was created in Upheal" in s.value for s in at.success)
+    assert {user["inviteUrl"], user["privateRoomLink"]} <= {c.value for c in at.code}
+
+
+def test_links_that_cannot_be_fetched_offer_a_retry_that_recovers_them():
+    at = fill(app())
+    svc = services_of(at)
+    svc.sandbox.faults.lost_response_rate = 1.0
+    svc.client.recover = lambda *args, **kwargs: None  # get-user-by-id fails this time
+    at.button(key="cp_submit").click().run()
+    assert any("could not be fetched from Upheal yet" in w.value for w in at.warning)
+    del svc.client.recover
+    at.button(key="cp_fetch_links").click().run()
+    user = svc.sandbox.users()[0]
+    assert any("was created in Upheal" in s.value for s in at.success)
+    assert user["inviteUrl"] in {c.value for c in at.code}
+    row = svc.history.find_by_email(svc.history.scope_for(_fp(svc)), "jane@example.com")[0]
+    assert (row.status, row.invite_url) == ("created", user["inviteUrl"])
 
 
 def test_duplicate_in_history_requires_create_anyway_and_upheal_check_blocks():

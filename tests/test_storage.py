@@ -56,7 +56,9 @@ def history(engine):
 def creator(history, sandbox, sleeps, tmp_path):
     client = UphealClient("https://sandbox.invalid/api/", transport=SandboxTransport(sandbox),
                           sleep=sleeps)
-    return ProviderCreator(client, history, LinkJournal(tmp_path / "journal.jsonl"))
+    # settle_after=0: these tests settle rows whose create is known to be over
+    return ProviderCreator(client, history, LinkJournal(tmp_path / "journal.jsonl"),
+                           settle_after=0)
 
 
 def test_fingerprint_is_keyed_and_does_not_contain_the_key(tmp_path):
@@ -166,7 +168,10 @@ def test_crash_between_call_and_write_leaves_pending_that_check_settles(creator,
     never_sent, _ = history.record_pending(scope, req(2), created_by="Ann")
     assert [r.id for r in history.pending(scope)] == [row_id, never_sent]
     settled = creator.settle(DEMO_KEY, scope, row_id)
-    assert settled.status == "links_lost" and settled.user_id == sandbox.users()[0]["userId"]
+    user = sandbox.users()[0]
+    assert settled.status == "created" and settled.user_id == user["userId"]
+    # the links, fetched again with get-user-by-id, are stored
+    assert history.get(scope, row_id).invite_url == user["inviteUrl"] == settled.invite_url
     assert creator.settle(DEMO_KEY, scope, never_sent).status == "failed"
     assert history.pending(scope) == []
 
@@ -178,9 +183,16 @@ def test_failed_database_write_after_a_200_keeps_the_links(creator, history, eng
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE providers RENAME TO providers_away"))
 
-    creator.client.before_request = break_the_database
+    class Breaker:  # runs just before the call, after the write-ahead row
+        def before_call(self, api_key):
+            break_the_database()
+
+        def rate_limited(self, api_key, seconds):
+            pass
+
+    creator.client.pacing = Breaker()
     outcome = creator.create(DEMO_KEY, scope, req(), created_by="Ann")
-    creator.client.before_request = None
+    creator.client.pacing = None
     assert outcome.status == "created" and not outcome.saved
     assert outcome.invite_url == sandbox.users()[0]["inviteUrl"]  # the person still sees it
     assert len(creator.journal.entries()) == 1

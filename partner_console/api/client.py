@@ -6,12 +6,18 @@ pool) can serve every session. Library exceptions are translated at this boundar
 Retry policy (written down, openai `_base_client.py` style):
 - 429: wait `Retry-After` (seconds or an HTTP date), capped at `max_retry_after`; without it,
   exponential backoff with jitter. The request was refused, so re-sending is safe for every call.
+  The wait is also told to the pacing hook, so every replica using the key holds off.
 - 5xx, timeouts and lost connections: check and get are retried with backoff.
-- A create is never re-sent blindly: after a 5xx, a timeout, a lost connection or a 200 it cannot
-  read (Upheal may have created the provider all the same) the client asks
-  /users/check whether the email now exists. If it does, the create went through and its answer
-  was lost (the invite link cannot be fetched again: `CreateResult.links_lost`). If it does not,
-  the create is sent again. If even the check fails, `OutcomeUnknownError`.
+- A create is never re-sent while its outcome is unknown:
+  - refused before it left (connection refused): sent again after backoff;
+  - a 5xx answer: Upheal answered, so /users/check can tell. If the email exists the create
+    went through; if not, it is sent again after backoff;
+  - a timeout, a dropped connection or a 200 it cannot read: Upheal may still be working on it.
+    /users/check is asked once: if the email exists, the create went through; if not (or the
+    check fails) `OutcomeUnknownError`, and nothing is sent again until someone settles it
+    after a safe wait (creation.py).
+  When the create went through but its answer was lost, the links are fetched again with
+  get-user-by-id (`recover`); only if that fails too is the result `links_lost`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -38,10 +44,27 @@ from partner_console.api.errors import (
     ServerError,
     make_status_error,
 )
-from partner_console.api.models import CreatedProvider, ProviderDetails, ProviderRequest, UserCheck
+from partner_console.api.models import (
+    CreatedProvider,
+    ProviderDetails,
+    ProviderRequest,
+    UserCheck,
+    UserDetails,
+)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_RESPONSE_BYTES = 1_000_000
+# Assumption (api-contract.md): v1 "get user by id" is GET /users/{userId}, the resource of the
+# documented DELETE /users/{userId}. This is the one place that says so.
+USER_BY_ID_PATH = "users/{user_id}"
+
+
+class Pacing(Protocol):
+    """Where every call waits its turn in the key's budget (coordination.KeyPacing)."""
+
+    def before_call(self, api_key: str) -> None: ...
+
+    def rate_limited(self, api_key: str, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -104,8 +127,8 @@ class UphealClient:
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
-    # Called before each request; the bulk importer paces through it.
-    before_request: Callable[[], None] | None = None
+    # Every request takes a slot of its key's budget through it (None: unpaced, for tests).
+    pacing: Pacing | None = None
     _http: httpx.Client = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -120,44 +143,93 @@ class UphealClient:
     # -- public calls ----------------------------------------------------------------------------
     def check_user(self, api_key: str, email_address: str) -> UserCheck:
         return self._with_retries(
-            lambda: self._call(api_key, "POST", "users/check", {"email": email_address}, UserCheck)
-        )[0]
+            lambda: self._call(api_key, "POST", "users/check", {"email": email_address},
+                               UserCheck), api_key)[0]
 
     def get_provider(self, api_key: str, provider_user_id: str) -> ProviderDetails:
         path = "users/providers/" + httpx.URL(provider_user_id).raw_path.decode()
         return self._with_retries(
-            lambda: self._call(api_key, "GET", path, None, ProviderDetails)
-        )[0]
+            lambda: self._call(api_key, "GET", path, None, ProviderDetails), api_key)[0]
 
-    def create_provider(self, api_key: str, request: ProviderRequest) -> CreateResult:
+    def get_user(self, api_key: str, user_id: str) -> UserDetails:
+        path = USER_BY_ID_PATH.format(user_id=httpx.URL(user_id).raw_path.decode())
+        return self._with_retries(
+            lambda: self._call(api_key, "GET", path, None, UserDetails), api_key)[0]
+
+    def recover(self, api_key: str, user_id: str,
+                organization_id: str | None = None) -> CreatedProvider | None:
+        """The links of a provider whose create answer was lost, asked again of Upheal; None
+        when Upheal cannot give them now."""
+        if not user_id:
+            return None
+        try:
+            user = self.get_user(api_key, user_id)
+        except ApiError:
+            return None
+        if not user.invite_url:
+            return None
+        return CreatedProvider(user_id=user.user_id or user_id, invite_url=user.invite_url,
+                               private_room_link=user.private_room_link,
+                               organization_id=user.organization_id or organization_id)
+
+    def create_provider(self, api_key: str, request: ProviderRequest,
+                        before_send: Callable[[], None] | None = None) -> CreateResult:
+        """Create once. `before_send` runs before each sending (the write-ahead row's clock)."""
         body = request.to_json()
         waited = 0.0
         attempt = 0
         while True:
             attempt += 1
             try:
+                if before_send is not None:
+                    before_send()
                 created = self._call(api_key, "POST", "users/providers", body, CreatedProvider)
                 return CreateResult(created.user_id, created, attempt, waited)
             except RateLimitError as exc:
                 if attempt >= self.retry.max_attempts:
                     raise
                 pause = self.retry.wait_for(exc, attempt)
-            except (ServerError, ApiConnectionError, InvalidResponseError) as exc:
-                # The create may have happened: ask before sending it again.
+                if self.pacing is not None:
+                    self.pacing.rate_limited(api_key, pause)
+            except ApiConnectionError as exc:
+                if exc.request_sent:
+                    return self._after_unknown(api_key, request, exc, attempt, waited)
+                if attempt >= self.retry.max_attempts:
+                    raise
+                pause = self.retry.wait_for(exc, attempt)
+            except InvalidResponseError as exc:
+                return self._after_unknown(api_key, request, exc, attempt, waited)
+            except ServerError as exc:  # Upheal answered: it can tell whether it created
                 try:
                     check = self.check_user(api_key, request.email)
                 except ApiError as check_error:
                     raise OutcomeUnknownError(request.email, check_error) from exc
                 if check.is_user_exists:
-                    return CreateResult(check.user_id or "", None, attempt, waited)
-                if attempt >= self.retry.max_attempts or isinstance(exc, InvalidResponseError):
-                    raise  # an answer we cannot read is not retried: it would read the same
+                    return self._found(api_key, check, attempt, waited)
+                if attempt >= self.retry.max_attempts:
+                    raise
                 pause = self.retry.wait_for(exc, attempt)
             waited += pause
             self.sleep(pause)
 
+    def _after_unknown(self, api_key: str, request: ProviderRequest, cause: ApiError,
+                       attempt: int, waited: float) -> CreateResult:
+        """The create may be under way at Upheal: ask once, never send it again from here."""
+        try:
+            check = self.check_user(api_key, request.email)
+        except ApiError as check_error:
+            raise OutcomeUnknownError(request.email, check_error) from cause
+        if not check.is_user_exists:
+            raise OutcomeUnknownError(request.email, cause) from cause
+        return self._found(api_key, check, attempt, waited)
+
+    def _found(self, api_key: str, check: UserCheck, attempt: int,
+               waited: float) -> CreateResult:
+        user_id = check.user_id or ""
+        return CreateResult(user_id, self.recover(api_key, user_id), attempt, waited)
+
     # -- plumbing --------------------------------------------------------------------------------
-    def _with_retries(self, call: Callable[[], ModelT]) -> tuple[ModelT, int]:
+    def _with_retries(self, call: Callable[[], ModelT], api_key: str) -> tuple[ModelT, int]:
         attempt = 0
         while True:
             attempt += 1
@@ -166,7 +238,10 @@ class UphealClient:
             except (RateLimitError, ServerError, ApiConnectionError) as exc:
                 if attempt >= self.retry.max_attempts:
                     raise
-                self.sleep(self.retry.wait_for(exc, attempt))
+                pause = self.retry.wait_for(exc, attempt)
+                if isinstance(exc, RateLimitError) and self.pacing is not None:
+                    self.pacing.rate_limited(api_key, pause)
+                self.sleep(pause)
 
     def _headers(self, api_key: str) -> dict[str, str]:
         value = f"{self.auth_prefix} {api_key}" if self.auth_prefix else api_key
@@ -176,13 +251,18 @@ class UphealClient:
         self, api_key: str, method: str, path: str, body: dict[str, Any] | None,
         model: type[ModelT],
     ) -> ModelT:
-        if self.before_request is not None:
-            self.before_request()
+        if self.pacing is not None:
+            self.pacing.before_call(api_key)
         try:
             with self._http.stream(method, path, json=body,
                                    headers=self._headers(api_key)) as response:
                 status, retry_after = response.status_code, response.headers.get("Retry-After")
                 content = _read_limited(response)
+        except httpx.ConnectTimeout as exc:  # nothing was sent
+            raise ApiTimeoutError("Upheal did not answer in time.", request_sent=False) from exc
+        except httpx.ConnectError as exc:  # nothing was sent
+            raise ApiConnectionError(f"Could not reach Upheal ({type(exc).__name__}).",
+                                     request_sent=False) from exc
         except httpx.TimeoutException as exc:
             raise ApiTimeoutError("Upheal did not answer in time.") from exc
         except httpx.TransportError as exc:

@@ -10,11 +10,12 @@ The whole tree:
     |   +-- NotFoundError         404
     |   +-- RateLimitError        429: too many requests (retry_after seconds, when given)
     |   +-- ServerError           5xx
-    +-- ApiConnectionError        no response came back (refused, dropped, unreadable)
+    +-- ApiConnectionError        no response came back (refused, dropped, unreadable);
+    |   |                         request_sent is False when the request never left (refused)
     |   +-- ApiTimeoutError       no response within the timeout
     +-- InvalidResponseError      a response came back but is not what the contract promises
-    +-- OutcomeUnknownError       a create may or may not have happened, and Upheal could not
-                                  be asked (the person is offered "Check with Upheal")
+    +-- OutcomeUnknownError       a create may or may not have happened and Upheal cannot tell
+                                  yet (the person is offered "Check with Upheal" once it can)
 
 None of them ever holds the API key: messages carry the status, Upheal's short text and our words.
 """
@@ -70,7 +71,9 @@ class ServerError(ApiStatusError):
 
 
 class ApiConnectionError(ApiError):
-    pass
+    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
 
 
 class ApiTimeoutError(ApiConnectionError):
@@ -82,7 +85,8 @@ class InvalidResponseError(ApiError):
 
 
 class OutcomeUnknownError(ApiError):
-    """A create was sent, no answer came back, and /users/check could not settle it."""
+    """A create was sent, no answer came back, and Upheal could not (yet) say it has the user:
+    it may still be working on it, so nothing is sent again until it can know."""
 
     def __init__(self, email: str, cause: ApiError) -> None:
         self.email = email

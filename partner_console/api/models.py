@@ -354,10 +354,21 @@ def plain_errors(exc: ValidationError) -> dict[str, str]:
 # ---- responses: tolerant of fields added later ------------------------------------------------
 
 def _web_link(value: Any) -> str:
+    """A link as Upheal gave it, if it is a web (http or https) address. Spaces, quotes and
+    accents are kept: links are stored as given and rendered as inert text or escaped."""
     text = str(value).strip() if value is not None else ""
-    if not re.match(r"^https?://[^\s/]+", text, re.IGNORECASE) or any(c in text for c in "\"'<> "):
+    if not re.match(r"^https?://[^\s/?#]+", text, re.IGNORECASE) or not text.isprintable():
         raise ValueError("is not a web link")
     return text
+
+
+def _room_link(value: Any) -> str | None:
+    """The room link is kept when it is a web address and dropped (None) otherwise: an odd
+    room link must never cost the invite link that came with it."""
+    try:
+        return _web_link(value)
+    except ValueError:
+        return None
 
 
 class _Response(BaseModel):
@@ -367,16 +378,21 @@ class _Response(BaseModel):
 class CreatedProvider(_Response):
     user_id: str
     invite_url: str
-    private_room_link: str
+    private_room_link: str | None = None
     partner_user_id: str | None = None
     default_note_template_ids: list[str] | None = None
     organization_id: str | None = None
     note_identifier: str | None = None
 
-    @field_validator("invite_url", "private_room_link", mode="before")
+    @field_validator("invite_url", mode="before")
     @classmethod
     def _link(cls, value: Any) -> str:
         return _web_link(value)
+
+    @field_validator("private_room_link", mode="before")
+    @classmethod
+    def _room(cls, value: Any) -> str | None:
+        return _room_link(value)
 
 
 class UserCheck(_Response):
@@ -399,3 +415,24 @@ class ProviderDetails(_Response):
     phone_country_code: str | None = None
     organization_id: str | None = None
     note_identifier: str | None = None
+
+
+class UserDetails(_Response):
+    """v1 get user by id: the one call besides create that answers with the links."""
+
+    user_id: str | None = None
+    email: str | None = None
+    user_type: str | None = None
+    invite_url: str | None = None
+    private_room_link: str | None = None
+    organization_id: str | None = None
+
+    @field_validator("invite_url", mode="before")
+    @classmethod
+    def _invite(cls, value: Any) -> str | None:
+        return _room_link(value)  # an unusable invite link counts as none given
+
+    @field_validator("private_room_link", mode="before")
+    @classmethod
+    def _room(cls, value: Any) -> str | None:
+        return _room_link(value)

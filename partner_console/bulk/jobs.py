@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
@@ -35,8 +35,6 @@ RUNNING = "running"
 PAUSED = "paused"
 CANCELLED = "cancelled"
 FINISHED = "finished"
-# A running job whose worker has written no heartbeat for this long was interrupted.
-STALE_AFTER = timedelta(seconds=15)  # three missed heartbeats
 
 
 @dataclass(frozen=True)
@@ -48,11 +46,18 @@ class Job:
     status: str
     total: int
     heartbeat_at: datetime | None
+    lease_expires_at: datetime | None = None
+    control: str | None = None  # a pause or cancel asked for, not yet obeyed
+
+    @property
+    def live(self) -> bool:
+        """A runner on some replica holds the job's lease right now."""
+        return self.lease_expires_at is not None and self.lease_expires_at >= utcnow()
 
     @property
     def interrupted(self) -> bool:
-        return self.status == RUNNING and (
-            self.heartbeat_at is None or utcnow() - self.heartbeat_at > STALE_AFTER)
+        """Marked running, but no runner holds it any more (its server stopped)."""
+        return self.status == RUNNING and not self.live
 
     @property
     def shown_status(self) -> str:
@@ -71,6 +76,8 @@ class JobRow:
     provider_id: int | None
     invite_url: str | None
     private_room_link: str | None
+    attempts: int = 0
+    claimed_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,13 +106,14 @@ class Progress:
 
 def _job(row: Any) -> Job:
     return Job(row.id, row.created_at, row.created_by, row.file_name, row.status, row.total,
-               row.heartbeat_at)
+               row.heartbeat_at, row.lease_expires_at, row.control)
 
 
 def _job_row(row: Any) -> JobRow:
     return JobRow(row.id, row.row_number, row.state, row.email, json.loads(row.cells),
                   json.loads(row.request) if row.request else None, row.message,
-                  row.provider_id, row.invite_url, row.private_room_link)
+                  row.provider_id, row.invite_url, row.private_room_link, row.attempts,
+                  row.claimed_by)
 
 
 @dataclass
@@ -183,6 +191,20 @@ class JobStore:
         with self.engine.begin() as conn:
             conn.execute(update(bulk_job_rows).where(bulk_job_rows.c.id == row_id).values(
                 state=state, updated_at=utcnow(), **values))
+
+    def finish_row(self, row: JobRow, state: str, **values: Any) -> bool:
+        """Write this attempt's result, only if the row is still this attempt's (a runner that
+        lost its lease never overwrites what the next runner decided)."""
+        c = bulk_job_rows.c
+        with self.engine.begin() as conn:
+            return bool(conn.execute(update(bulk_job_rows).where(
+                c.id == row.id, c.state == SENDING, c.attempts == row.attempts,
+                c.claimed_by.is_(None) if row.claimed_by is None
+                else c.claimed_by == row.claimed_by,
+            ).values(state=state, updated_at=utcnow(), **values)).rowcount)
+
+    def claimed(self, row: Any) -> JobRow:
+        return _job_row(row)
 
     def progress(self, job_id: int) -> Progress:
         with self.engine.connect() as conn:

@@ -1,22 +1,28 @@
 """The bulk import job: a worker on the server, paced under the rate limit, resumable.
 
-Each row goes the way of a single create: check Upheal, then the write-ahead create of
-`ProviderCreator`. Every call (checks included) takes a slot from the key's `Pacer`, so the
-job never sends more than the configured calls per minute. A 429 holds every worker of that key
-for its Retry-After. The worker makes no streamlit calls; pages read its progress from the
-database. The API key lives only in the worker's memory, never in the database.
+One runner per job across every replica: it must win the job's lease first (coordination.py),
+renews it every second, reads Pause and Cancel from the database at each renewal, and claims
+rows one at a time in one statement each, so a row is sent by at most one worker ever. Each row
+goes the way of a single create: the write-ahead row with the email's reservation, a check with
+Upheal, the create. Every call takes a slot of the key's budget, shared by all replicas. The
+worker makes no streamlit calls; pages read its progress from the database. The API key lives
+only in the runner's memory, never in the database.
+
+A row whose create had an unknown outcome (timeout, lost answer, a runner killed mid-call) is
+never sent again until Upheal can know: it stays "sending" until the safe wait after its last
+sending has passed, is then settled with Upheal, and only a row Upheal never created is queued
+again, under a new attempt token.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from partner_console.api.client import UphealClient
+from partner_console.api.client import Pacing, UphealClient
 from partner_console.api.errors import ApiError
 from partner_console.api.models import ProviderRequest
 from partner_console.bulk.jobs import (
@@ -28,13 +34,25 @@ from partner_console.bulk.jobs import (
     FINISHED,
     PAUSED,
     QUEUED,
-    RUNNING,
     SENDING,
     JobRow,
     JobStore,
 )
-from partner_console.creation import CreationOutcome, ProviderCreator
+from partner_console.creation import (
+    BUSY,
+    DUPLICATE,
+    EXISTS,
+    CreationOutcome,
+    ProviderCreator,
+)
 from partner_console.messages import explain
+from partner_console.storage.coordination import (
+    CANCEL,
+    PAUSE,
+    RENEW_SECONDS,
+    Leases,
+    skip_queued_rows,
+)
 from partner_console.storage.engine import refresh_statistics
 from partner_console.storage.history import History
 from partner_console.storage.journal import LinkJournal
@@ -42,12 +60,13 @@ from partner_console.storage.scope import Scope
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
 
 log = logging.getLogger(__name__)
-HEARTBEAT_SECONDS = 5.0
 DEFAULT_WORKERS = 6
 
 
 class Pacer:
-    """Evenly spaced call slots: at most `per_minute` calls in any minute, no bursts."""
+    """Evenly spaced call slots in this process only: at most `per_minute` calls in any
+    minute, no bursts. For tests and single-process tools; the console itself paces through
+    the shared budget (coordination.KeyPacing)."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -65,24 +84,13 @@ class Pacer:
         if slot > now:
             self._sleep(slot - now)
 
-    def hold(self, seconds: float) -> None:
-        """Upheal said wait: no worker of this key sends anything for `seconds`."""
+    def before_call(self, api_key: str) -> None:
+        self.acquire()
+
+    def rate_limited(self, api_key: str, seconds: float) -> None:
+        """Upheal said wait: no worker sends anything for `seconds`."""
         with self._lock:
             self._next = max(self._next, self._clock() + seconds)
-        self._sleep(seconds)
-
-
-_pacers: dict[tuple[str, int], Pacer] = {}
-_pacers_lock = threading.Lock()
-
-
-def pacer_for(key_fingerprint: str, per_minute: int) -> Pacer:
-    """One pacer per key in this process, shared by all of that key's jobs."""
-    with _pacers_lock:
-        pacer = _pacers.get((key_fingerprint, per_minute))
-        if pacer is None:
-            pacer = _pacers[(key_fingerprint, per_minute)] = Pacer(per_minute)
-        return pacer
 
 
 @dataclass
@@ -93,13 +101,13 @@ class JobRunner:
     created_by: str
     store: JobStore
     creator: ProviderCreator  # built on this job's own paced client, never a shared one
+    leases: Leases
+    owner: str  # this process's lease name (coordination.lease_owner)
     workers: int = DEFAULT_WORKERS
-    _pause: threading.Event = field(default_factory=threading.Event, init=False)
-    _cancel: threading.Event = field(default_factory=threading.Event, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
-    started: float = field(default=0.0, init=False)
-    done_here: int = field(default=0, init=False)
-    _count_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _asked: str | None = field(default=None, init=False)  # PAUSE or CANCEL, from anywhere
+    _lost: bool = field(default=False, init=False)
 
     @property
     def client(self) -> UphealClient:
@@ -109,19 +117,22 @@ class JobRunner:
     def history(self) -> History:
         return self.creator.history
 
-    def start(self) -> None:
-        self.store.set_status(self.job_id, RUNNING)
-        self.started = time.monotonic()
+    def start(self) -> bool:
+        """Take the job's lease and start; False (nothing started) when a runner on this or
+        another replica holds it."""
+        if not self.leases.claim(self.job_id, self.owner):
+            self.client.close()
+            return False
         supervisor = threading.Thread(target=self._run, name=f"bulk-job-{self.job_id}",
                                       daemon=True)
         self._threads = [supervisor]
         supervisor.start()
+        return True
 
     def pause(self) -> None:
-        self._pause.set()
-
-    def cancel(self) -> None:
-        self._cancel.set()
+        """Stop soon (the key was forgotten here): no new row is claimed."""
+        self._asked = self._asked or PAUSE
+        self._stop.set()
 
     @property
     def alive(self) -> bool:
@@ -131,130 +142,147 @@ class JobRunner:
         for thread in list(self._threads):
             thread.join(timeout)
 
-    @property
-    def rows_per_minute(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return self.done_here / elapsed * 60 if elapsed > 0 else 0.0
-
     # -- the work --------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
-            # Rows that were being sent when the last worker died are settled first.
-            for row in self.store.rows(self.job_id, (SENDING,)):
-                self._resolve_interrupted(row)
-            work: queue.Queue[JobRow] = queue.Queue()
-            for row in self.store.rows(self.job_id, (QUEUED,)):
-                work.put(row)
-            threads = [threading.Thread(target=self._work, args=(work,), daemon=True,
-                                        name=f"bulk-job-{self.job_id}-{n}")
-                       for n in range(max(1, self.workers))]
-            for thread in threads:
-                thread.start()
-            while any(t.is_alive() for t in threads):
-                self.store.heartbeat(self.job_id)
-                for thread in threads:
-                    thread.join(HEARTBEAT_SECONDS / len(threads))
-            # A row a worker could not finish (its error is logged) is settled like after a crash.
-            for row in self.store.rows(self.job_id, (SENDING,)):
-                self._resolve_interrupted(row)
-                if self.store.row(row.id).state == QUEUED:
-                    self._process_safely(row)
-            if self._cancel.is_set():
-                self._skip_remaining()
-                self.store.set_status(self.job_id, CANCELLED)
-            elif self._pause.is_set():
-                self.store.set_status(self.job_id, PAUSED)
-            else:
-                self.store.set_status(self.job_id, FINISHED)
+            self._settle_interrupted(wait=False)
+            self._work_until_done()
+            while not self._stop.is_set() and self._settle_interrupted(wait=True):
+                self._work_until_done()  # rows Upheal never created are sent again
+            if self._lost:
+                log.warning("bulk job %s: lease lost; another runner has it", self.job_id)
+                return
+            self._finish()
             refresh_statistics(self.history.engine)  # thousands of new rows: keep plans good
-        except Exception:  # the job must never die silently: it shows as interrupted
+        except Exception:  # the job must never die silently: it shows as paused
             log.exception("bulk job %s stopped", self.job_id)
-            self.store.set_status(self.job_id, PAUSED)
+            self.leases.release(self.job_id, self.owner, PAUSED)
         finally:
             self.client.close()
 
-    def _work(self, work: queue.Queue[JobRow]) -> None:
-        while not (self._pause.is_set() or self._cancel.is_set()):
-            try:
-                row = work.get_nowait()
-            except queue.Empty:
+    def _work_until_done(self) -> None:
+        threads = [threading.Thread(target=self._work, daemon=True,
+                                    name=f"bulk-job-{self.job_id}-{n}")
+                   for n in range(max(1, self.workers))]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            self._renew()
+            for thread in threads:
+                thread.join(RENEW_SECONDS / len(threads))
+        self._renew()
+
+    def _renew(self) -> None:
+        renewal = self.leases.renew(self.job_id, self.owner)
+        if not renewal.held:
+            self._lost = True
+            self._stop.set()
+        elif renewal.control:
+            self._asked = renewal.control
+            self._stop.set()
+
+    def _finish(self) -> None:
+        if self._asked == CANCEL:
+            with self.store.engine.begin() as conn:
+                skip_queued_rows(conn, self.job_id, "Import cancelled before this row.")
+            self.leases.release(self.job_id, self.owner, CANCELLED)
+        elif self._asked == PAUSE or self.store.rows(self.job_id, (QUEUED,)):
+            self.leases.release(self.job_id, self.owner, PAUSED)
+        else:
+            self.leases.release(self.job_id, self.owner, FINISHED)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            claimed = self.leases.claim_row(self.job_id, self.owner)
+            if claimed is None:
                 return
-            self._process_safely(row)
-            with self._count_lock:
-                self.done_here += 1
+            self._process_safely(self.store.claimed(claimed))
 
     def _process_safely(self, row: JobRow) -> None:
         try:
             self._process(row)
-        except Exception:  # left "sending": the supervisor settles it once the workers stop
+        except Exception:  # left "sending": settled once the workers stop
             log.exception("bulk job %s: row %s could not be finished", self.job_id,
                           row.row_number)
 
     def _process(self, row: JobRow) -> None:
         assert row.request is not None
         request = ProviderRequest.model_validate(row.request)
-        self.store.set_row(row.id, SENDING)
-        earlier = self.history.find_by_email(self.scope, request.email)
-        if earlier:
-            self.store.set_row(row.id, DONE_SKIPPED, message="Already created (in History).",
-                               provider_id=earlier[0].id, invite_url=earlier[0].invite_url,
-                               private_room_link=earlier[0].private_room_link)
-            return
-        try:
-            check = self.client.check_user(self.api_key, request.email)
-        except ApiError as exc:
-            self.store.set_row(row.id, DONE_FAILED, message=explain(exc))
-            return
-        if check.is_user_exists:
-            self.store.set_row(row.id, DONE_SKIPPED, message="Already has an Upheal account.")
-            return
         outcome = self.creator.create(self.api_key, self.scope, request,
                                       created_by=self.created_by, token=_token(self, row),
-                                      source="bulk")
+                                      source="bulk", check_first=True, refuse_duplicate=True)
         self._record(row, outcome)
 
     def _record(self, row: JobRow, outcome: CreationOutcome) -> None:
-        state = {CREATED: DONE_CREATED, LINKS_LOST: DONE_LINKS_LOST, FAILED: DONE_FAILED,
-                 PENDING: DONE_FAILED}[outcome.status]
-        self.store.set_row(row.id, state, message=outcome.message or None,
-                           provider_id=outcome.row_id, invite_url=outcome.invite_url,
-                           private_room_link=outcome.private_room_link)
+        if outcome.status == PENDING:
+            return  # unknown: stays "sending" until Upheal can know (_settle_interrupted)
+        if outcome.status == DUPLICATE:
+            self.store.finish_row(row, DONE_SKIPPED, message="Already created (in History).",
+                                  provider_id=outcome.row_id, invite_url=outcome.invite_url,
+                                  private_room_link=outcome.private_room_link)
+            return
+        if outcome.status == EXISTS:
+            self.store.finish_row(row, DONE_SKIPPED, message="Already has an Upheal account.")
+            return
+        if outcome.status == BUSY:
+            self.store.finish_row(row, DONE_SKIPPED, provider_id=outcome.row_id, message=(
+                f"{outcome.holder or 'A colleague'} was creating this provider at the same "
+                "moment: see History."))
+            return
+        state = {CREATED: DONE_CREATED, LINKS_LOST: DONE_LINKS_LOST, FAILED: DONE_FAILED}[
+            outcome.status]
+        self.store.finish_row(row, state, message=outcome.message or None,
+                              provider_id=outcome.row_id, invite_url=outcome.invite_url,
+                              private_room_link=outcome.private_room_link)
 
-    def _resolve_interrupted(self, row: JobRow) -> None:
-        """A row a worker was sending when it died: find out what happened, before anything
-        is sent again. Every attempt is in History under this row's token prefix."""
-        attempts = self.history.attempts(self.scope, _token_prefix(self, row))
+    def _settle_interrupted(self, wait: bool) -> bool:
+        """Rows left "sending" (a runner killed mid-call, or an unknown outcome): settle each
+        whose safe wait has passed, waiting for the rest when `wait`. Returns whether any row
+        went back to the queue."""
+        requeued = False
+        for row in self.store.rows(self.job_id, (SENDING,)):
+            while True:
+                attempts = self.history.attempts(self.scope, _token_prefix(self, row))
+                unsettled = [a for a in attempts if a.status == PENDING]
+                due = max((self.creator.seconds_until_settle(a) for a in unsettled), default=0)
+                if due <= 0 or not wait or self._stop.is_set():
+                    break
+                self._stop.wait(min(due, RENEW_SECONDS))
+                self._renew()
+            if due > 0:
+                continue  # not yet: Upheal may still be creating it
+            requeued |= self._settle_row(row, attempts)
+        return requeued
+
+    def _settle_row(self, row: JobRow, attempts: list) -> bool:  # type: ignore[type-arg]
         for attempt in attempts:
             if attempt.status == PENDING:
                 try:
                     self.creator.settle(self.api_key, self.scope, attempt.id)
                 except ApiError as exc:  # cannot tell yet: History offers "Check with Upheal"
-                    self.store.set_row(row.id, DONE_FAILED, provider_id=attempt.id,
-                                       message=explain(exc))
-                    return
+                    self.store.finish_row(row, DONE_FAILED, provider_id=attempt.id,
+                                          message=explain(exc))
+                    return False
         for attempt in self.history.attempts(self.scope, _token_prefix(self, row)):
             if attempt.status in (CREATED, LINKS_LOST):
                 self._record(row, CreationOutcome.from_row(attempt))
-                return
-        self.store.set_row(row.id, QUEUED)  # never created: it is sent again
+                return False
+        # Never created: back to the queue, for a new attempt under a new token.
+        return self.store.finish_row(row, QUEUED)
 
-    def _skip_remaining(self) -> None:
-        for row in self.store.rows(self.job_id, (QUEUED,)):
-            self.store.set_row(row.id, DONE_SKIPPED, message="Import cancelled before this row.")
 
 def _token_prefix(runner: JobRunner, row: JobRow) -> str:
     return f"job{runner.job_id}-row{row.id}-try"
 
 
 def _token(runner: JobRunner, row: JobRow) -> str:
-    """A new attempt's token: the row's prefix and the number of attempts before it."""
-    prefix = _token_prefix(runner, row)
-    return f"{prefix}{len(runner.history.attempts(runner.scope, prefix))}"
+    """This attempt's token: the row's prefix and its attempt number, counted in the claim."""
+    return f"{_token_prefix(runner, row)}{row.attempts}"
 
 
 @dataclass
 class JobRegistry:
-    """The jobs running in this process: one runner per job, never two."""
+    """The runners this process started (to pause them when their key is forgotten here)."""
 
     _runners: dict[int, JobRunner] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -271,37 +299,41 @@ class JobRegistry:
             runner.pause()
         return len(holding)
 
-    def start(self, runner: JobRunner) -> JobRunner:
+    def start(self, runner: JobRunner) -> bool:
+        """Start `runner` if it wins the job's lease; False when a runner (here or on another
+        replica) has the job already."""
         with self._lock:
             current = self._runners.get(runner.job_id)
             if current is not None and current.alive:
-                return current
-            self._runners[runner.job_id] = runner
-        runner.start()
-        return runner
+                runner.client.close()
+                return False
+            started = runner.start()
+            if started:
+                self._runners[runner.job_id] = runner
+            return started
 
 
-def paced_client(client: UphealClient, pacer: Pacer) -> UphealClient:
-    """A copy of `client` for one job: every request waits for a pacer slot, and a 429's
-    Retry-After holds the whole key, not just one worker."""
-    return replace(client, before_request=pacer.acquire, sleep=pacer.hold)
+def paced_client(client: UphealClient, pacing: Pacing) -> UphealClient:
+    """A copy of `client` (its own connections) whose every request takes a slot through
+    `pacing`, and whose 429 waits hold the whole key."""
+    return replace(client, pacing=pacing)
 
 
 def build_runner(*, job_id: int, api_key: str, scope: Scope, created_by: str, store: JobStore,
-                 history: History, journal: LinkJournal, client: UphealClient,
-                 rate_per_minute: int, workers: int = DEFAULT_WORKERS,
-                 pacer: Pacer | None = None) -> JobRunner:
-    """A runner on its own paced copy of `client`, sharing the key's pacer in this process."""
-    pacer = pacer or pacer_for(scope.key_fingerprint, rate_per_minute)
-    creator = ProviderCreator(paced_client(client, pacer), history, journal)
-    return JobRunner(job_id, api_key, scope, created_by, store, creator, workers)
+                 history: History, journal: LinkJournal, client: UphealClient, pacing: Pacing,
+                 owner: str, settle_after: float, workers: int = DEFAULT_WORKERS,
+                 leases: Leases | None = None) -> JobRunner:
+    """A runner on its own paced copy of `client`."""
+    creator = ProviderCreator(paced_client(client, pacing), history, journal, settle_after)
+    return JobRunner(job_id, api_key, scope, created_by, store, creator,
+                     leases or Leases(store.engine), owner, workers)
 
 
-def emails_in_upheal(client: UphealClient, api_key: str, emails: list[str], pacer: Pacer,
+def emails_in_upheal(client: UphealClient, api_key: str, emails: list[str], pacing: Pacing,
                      on_progress: Callable[[int, int], object] | None = None) -> set[str]:
     """Which of `emails` already have an Upheal account, asked one by one at the key's pace.
     Raises ApiError when Upheal cannot answer; `on_progress(done, total)` after each."""
-    paced = paced_client(client, pacer)
+    paced = paced_client(client, pacing)
     found: set[str] = set()
     try:
         for number, email in enumerate(emails, start=1):

@@ -56,6 +56,9 @@ class Faults:
     drop_rate: float = 0.0  # the connection is closed with no answer, nothing done
     lost_response_rate: float = 0.0  # creates only: the user IS created, then the answer is lost
     rate_limit_storm: bool = False  # answer 429 to everything (with Retry-After)
+    # Creates only: Upheal takes this long to create (the user exists once it is over), as a
+    # slow create that outlives the client's timeout does.
+    create_latency_ms: float = 0.0
     # A canned answer (status, headers, body) for every create, nothing done: malformed JSON,
     # an HTML error page, a huge body, a 200 with unsafe links...
     create_answer: tuple[int, dict[str, str], bytes] | None = None
@@ -154,9 +157,13 @@ class SandboxApp:
             if not isinstance(payload, dict):
                 return _json(400, {"message": "The request body must be a JSON object."})
         if name == "create":
+            if self.faults.create_latency_ms:
+                time.sleep(self.faults.create_latency_ms / 1000)
             return self._create(org, payload)
         if name == "check":
             return self._check(org, payload)
+        if name == "user":
+            return self._get_user(org, argument)
         return self._get(org, argument)
 
     def _rate_limited(self, key: str) -> SandboxResponse | None:
@@ -208,12 +215,13 @@ class SandboxApp:
                                                "message": "A user with this email already "
                                                           "exists."}]})
             user_id = str(uuid.uuid4())
-            slug = re.sub(r"[^a-z0-9]+", "-", f"{request.first_name} {request.last_name}".lower())
+            # Like the real API's (evidence in issue 10): the names as typed, so "Mary Ann" or
+            # "D'Angelo" give a room link with a space or an apostrophe in it.
+            slug = f"{request.first_name}-{request.last_name}".lower()
             user = {
                 "userId": user_id,
                 "inviteUrl": f"https://{SANDBOX_LINK_HOST}/invite/{uuid.uuid4()}",
-                "privateRoomLink": f"https://{SANDBOX_LINK_HOST}/room/{slug.strip('-')}-"
-                                   f"{len(users) + 1}",
+                "privateRoomLink": f"https://{SANDBOX_LINK_HOST}/room/{slug}-{len(users) + 1}",
                 "organizationId": org.organization_id,
                 **request.to_json(),
             }
@@ -240,6 +248,19 @@ class SandboxApp:
         return _json(200, {"isUserExists": True, "userId": user["userId"],
                            "email": user["email"], "isActive": False})
 
+    def _get_user(self, org: SandboxOrganisation, user_id: str) -> SandboxResponse:
+        """v1 get user by id: the user's details with both links again."""
+        with self._lock:
+            for user in self._users.get(org.organization_id, {}).values():
+                if user["userId"] == user_id:
+                    details = {k: user.get(k) for k in (
+                        "userId", "firstName", "lastName", "email", "phoneNumber",
+                        "phoneCountryCode", "inviteUrl", "privateRoomLink", "partnerUserId",
+                        "organizationId")}
+                    details["userType"] = "HealthcareProvider"
+                    return _json(200, {k: v for k, v in details.items() if v is not None})
+        return _json(404, {"message": "User not found."})
+
     def _get(self, org: SandboxOrganisation, provider_id: str) -> SandboxResponse:
         with self._lock:
             for user in self._users.get(org.organization_id, {}).values():
@@ -258,6 +279,9 @@ def _route(method: str, path: str) -> tuple[str, str] | None:
     match = re.fullmatch(r"/users/providers/([^/]+)", path)
     if method == "GET" and match:
         return "get", match.group(1)
+    match = re.fullmatch(r"/users/([^/]+)", path)
+    if method == "GET" and match and match.group(1) not in ("providers", "check"):
+        return "user", match.group(1)
     return None
 
 

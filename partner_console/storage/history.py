@@ -6,16 +6,18 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from partner_console.api.models import CreatedProvider, ProviderRequest
-from partner_console.storage.errors import NotFoundError
+from partner_console.storage.clock import utcnow
+from partner_console.storage.coordination import Holder, release_email, reserve_email
+from partner_console.storage.errors import NotFoundError, StorageError
 from partner_console.storage.scope import Scope
 from partner_console.storage.search import normalise, starts_with
 from partner_console.storage.tables import (
@@ -31,11 +33,10 @@ from partner_console.storage.tables import (
 )
 
 log = logging.getLogger(__name__)
+LINKS_LOST_TEXT = ("Upheal created this provider, but the invite link could not be fetched from "
+                   "Upheal yet. Press “Fetch the links again”; if that keeps failing, ask Upheal "
+                   "to resend the invite.")
 SCOPED_TABLES = (providers, note_templates, organisation_settings, bulk_jobs)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,25 @@ class ProviderRow:
 
 
 _ROW_COLUMNS = [providers.c[f.name] for f in fields(ProviderRow)]
+
+
+NEW, REPEATED, BUSY, DUPLICATE = "new", "repeated", "busy", "duplicate"
+
+
+class EmailReservedError(StorageError):
+    """Another create of this email is in flight, or its outcome is not settled yet."""
+
+    def __init__(self, holder: Holder) -> None:
+        super().__init__("This email is being created by someone else right now.")
+        self.holder = holder
+
+
+@dataclass(frozen=True)
+class Reserved:
+    state: str  # NEW, REPEATED, BUSY or DUPLICATE
+    row_id: int  # the new row, the earlier click's, the holder's, or the earlier provider's
+    holder: Holder | None = None
+    earlier: ProviderRow | None = None
 
 
 @dataclass(frozen=True)
@@ -178,15 +198,34 @@ class History:
     # -- write-ahead -----------------------------------------------------------------------------
     def record_pending(self, scope: Scope, request: ProviderRequest, *, created_by: str,
                        source: str = "form", token: str | None = None) -> tuple[int, bool]:
-        """Record a create before it is sent. Returns (row id, True) or, when this token was
-        recorded already (a double click), (that row's id, False)."""
+        """Record a create before it is sent, reserving its email. Returns (row id, True) or,
+        when this token was recorded already (a double click), (that row's id, False). Raises
+        EmailReservedError while another create of the same email is in flight."""
+        reserved = self.reserve(scope, request, created_by=created_by, source=source,
+                                token=token)
+        if reserved.holder is not None:
+            raise EmailReservedError(reserved.holder)
+        assert reserved.row_id is not None
+        return reserved.row_id, reserved.state == NEW
+
+    def reserve(self, scope: Scope, request: ProviderRequest, *, created_by: str,
+                source: str = "form", token: str | None = None,
+                refuse_duplicate: bool = False) -> Reserved:
+        """The write-ahead row and the email's reservation, in one transaction.
+
+        - a token seen before (a double click): that row, state REPEATED;
+        - the email reserved by a create still in flight or unsettled: BUSY, with its holder;
+        - `refuse_duplicate` and the email already created here: DUPLICATE, with that row;
+        - else a new pending row, state NEW.
+        Only NEW writes anything."""
+        email = request.email.lower()
         values = {
             "created_at": utcnow(), "updated_at": utcnow(), "created_by": created_by.strip(),
             "key_fingerprint": scope.key_fingerprint,
             "organization_id": scope.organization_ids[0] if len(scope.organization_ids) == 1
             else None,
             "status": PENDING, "request_token": token, "source": source,
-            "email": request.email, "email_normalized": request.email.lower(),
+            "email": request.email, "email_normalized": email,
             "name_normalized": normalise(f"{request.first_name} {request.last_name}"),
             "last_name_normalized": normalise(request.last_name),
             "partner_user_id_normalized": normalise(request.partner_user_id) or None,
@@ -198,25 +237,62 @@ class History:
             "therapy_licence": request.therapy_licence,
             "note_identifier": request.note_identifier.value if request.note_identifier else None,
         }
-        try:
-            with self.engine.begin() as conn:
-                row_id = conn.execute(insert(providers).values(**values).returning(
-                    providers.c.id)).scalar_one()
-            return int(row_id), True
-        except IntegrityError:
-            if token is None:
-                raise
-            with self.engine.connect() as conn:
-                existing = conn.execute(select(providers.c.id).where(
-                    providers.c.request_token == token)).scalar_one()
-            return int(existing), False
+        for _ in range(3):  # a holder that let go between two statements: ask again
+            if token is not None:
+                earlier = self.find_by_token(scope, token)
+                if earlier is not None:
+                    return Reserved(REPEATED, earlier.id)
+            try:
+                with self.engine.begin() as conn:
+                    row_id = int(conn.execute(insert(providers).values(**values).returning(
+                        providers.c.id)).scalar_one())
+                    holder = reserve_email(conn, scope, email, row_id, created_by.strip())
+                    if holder is not None:
+                        conn.rollback()
+                        if holder.provider_id:
+                            return Reserved(BUSY, holder.provider_id, holder=holder)
+                        continue
+                    if refuse_duplicate:
+                        # After the reservation: a create settled a moment ago is seen here.
+                        found = conn.execute(select(*_ROW_COLUMNS).where(
+                            providers.c.email_normalized == email, providers.c.id != row_id,
+                            providers.c.status.in_((CREATED, LINKS_LOST)),
+                            scope.visible(providers)).order_by(providers.c.id.desc()).limit(1)
+                        ).mappings().first()
+                        if found is not None:
+                            conn.rollback()
+                            earlier_row = ProviderRow.from_mapping(found)
+                            return Reserved(DUPLICATE, earlier_row.id, earlier=earlier_row)
+                return Reserved(NEW, row_id)
+            except IntegrityError:
+                if token is None:
+                    raise
+                continue  # the same token, written by a run at the same moment
+        raise EmailReservedError(Holder(0, "", utcnow()))
 
-    def complete(self, row_id: int, key_fingerprint: str, provider: CreatedProvider) -> None:
-        """Save the links (one short transaction), then learn the key's organisation apart:
-        saving a link must never wait on, or fail for, anything else."""
+    def touch(self, row_id: int) -> None:
+        """A create of this pending row is about to be sent (again): settling waits from now."""
         with self.engine.begin() as conn:
-            self._complete(conn, row_id, provider)
+            conn.execute(update(providers).where(
+                providers.c.id == row_id, providers.c.status == PENDING).values(
+                updated_at=utcnow()))
+
+    def abandon(self, row_id: int) -> None:
+        """Nothing was sent for this pending row (Upheal already knew the email): it goes."""
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(providers).where(
+                providers.c.id == row_id, providers.c.status == PENDING)).rowcount
+            if gone:
+                release_email(conn, row_id)
+
+    def complete(self, row_id: int, key_fingerprint: str, provider: CreatedProvider) -> bool:
+        """Save the links (one short transaction), then learn the key's organisation apart:
+        saving a link must never wait on, or fail for, anything else. Links win over any
+        earlier verdict; a row that has links already keeps them (False)."""
+        with self.engine.begin() as conn:
+            saved = self._complete(conn, row_id, provider)
         self._learn_quietly(key_fingerprint, provider.organization_id)
+        return saved
 
     def _learn_quietly(self, key_fingerprint: str, organization_id: str | None) -> None:
         if not organization_id or (key_fingerprint, organization_id) in self._learned:
@@ -228,7 +304,7 @@ class History:
         except SQLAlchemyError:  # only visibility to colleagues waits; retried on the next save
             log.warning("could not record the organisation of a key", exc_info=True)
 
-    def _complete(self, conn: Connection, row_id: int, provider: CreatedProvider) -> None:
+    def _complete(self, conn: Connection, row_id: int, provider: CreatedProvider) -> bool:
         values: dict[str, Any] = {
             "status": CREATED, "updated_at": utcnow(), "user_id": provider.user_id,
             "invite_url": provider.invite_url, "private_room_link": provider.private_room_link,
@@ -236,20 +312,28 @@ class History:
         }
         if provider.organization_id:
             values["organization_id"] = provider.organization_id
-        conn.execute(update(providers).where(providers.c.id == row_id).values(**values))
+        saved = conn.execute(update(providers).where(
+            providers.c.id == row_id, providers.c.status != CREATED).values(**values)).rowcount
+        release_email(conn, row_id)
+        return bool(saved)
 
-    def mark_links_lost(self, row_id: int, user_id: str) -> None:
-        self._set(row_id, status=LINKS_LOST, user_id=user_id or None, error_text=(
-            "Upheal created this provider, but its answer with the invite link was lost on the "
-            "way. The link cannot be fetched again here: ask Upheal to resend the invite."))
+    def mark_links_lost(self, row_id: int, user_id: str) -> bool:
+        """Created, but its links could not be had (compare-and-set: pending rows only)."""
+        return self._settle(row_id, (PENDING,), status=LINKS_LOST, user_id=user_id or None,
+                            error_text=LINKS_LOST_TEXT)
 
-    def mark_failed(self, row_id: int, reason: str) -> None:
-        self._set(row_id, status=FAILED, error_text=reason)
+    def mark_failed(self, row_id: int, reason: str) -> bool:
+        """Not created (compare-and-set: pending rows only; links are never overwritten)."""
+        return self._settle(row_id, (PENDING,), status=FAILED, error_text=reason)
 
-    def _set(self, row_id: int, **values: Any) -> None:
+    def _settle(self, row_id: int, only_from: tuple[str, ...], **values: Any) -> bool:
         with self.engine.begin() as conn:
-            conn.execute(update(providers).where(providers.c.id == row_id).values(
-                updated_at=utcnow(), **values))
+            changed = conn.execute(update(providers).where(
+                providers.c.id == row_id, providers.c.status.in_(only_from)).values(
+                updated_at=utcnow(), **values)).rowcount
+            if changed:
+                release_email(conn, row_id)
+        return bool(changed)
 
     # -- the journal's way back in -------------------------------------------------------------
     def apply_journal_entry(self, entry: dict[str, Any]) -> None:

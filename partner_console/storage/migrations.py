@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -169,11 +170,42 @@ def _v4_search_columns(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_providers_status ON providers (status)"))
 
 
+def _v5_coordination(conn: Connection) -> None:
+    """What must happen once across replicas is decided here: a job's lease and its control
+    requests, each row's claim and attempt count, the key's shared rate budget, and the
+    reservation of an email while its create is in flight."""
+    for statement in (
+        "ALTER TABLE bulk_jobs ADD COLUMN lease_owner VARCHAR(120)",
+        "ALTER TABLE bulk_jobs ADD COLUMN lease_expires_at TIMESTAMP",
+        "ALTER TABLE bulk_jobs ADD COLUMN control VARCHAR(20)",
+        "ALTER TABLE bulk_job_rows ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE bulk_job_rows ADD COLUMN claimed_by VARCHAR(120)",
+    ):
+        conn.execute(text(statement))
+    meta = MetaData()
+    Table(
+        "rate_budgets", meta,
+        Column("key_fingerprint", String(64), primary_key=True),
+        # GCRA's theoretical arrival time, in seconds since the epoch: the next free slot.
+        Column("next_slot", Float(precision=53), nullable=False),
+    )
+    Table(
+        "email_reservations", meta,
+        Column("scope_key", String(100), primary_key=True),
+        Column("email_normalized", String(320), primary_key=True),
+        Column("provider_id", Integer, nullable=False),
+        Column("created_by", String(200), nullable=False),
+        Column("reserved_at", DateTime, nullable=False),
+    )
+    meta.create_all(conn)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_providers),
     (2, _v2_templates_and_settings),
     (3, _v3_bulk_jobs),
     (4, _v4_search_columns),
+    (5, _v5_coordination),
 ]
 LATEST = MIGRATIONS[-1][0]
 

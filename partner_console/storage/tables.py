@@ -6,6 +6,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Integer,
     MetaData,
     String,
@@ -101,6 +102,9 @@ bulk_jobs = Table(
     Column("status", String(20), nullable=False),
     Column("start_token", String(64), unique=True),
     Column("total", Integer, nullable=False),
+    Column("lease_owner", String(120)),  # the runner that may work on it (coordination.py)
+    Column("lease_expires_at", DateTime),
+    Column("control", String(20)),  # "pause" or "cancel", asked from any replica
 )
 
 bulk_job_rows = Table(
@@ -118,6 +122,25 @@ bulk_job_rows = Table(
     Column("invite_url", Text),
     Column("private_room_link", Text),
     Column("updated_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_by", String(120)),
+)
+
+rate_budgets = Table(
+    "rate_budgets",
+    metadata,
+    Column("key_fingerprint", String(64), primary_key=True),
+    Column("next_slot", Float(precision=53), nullable=False),
+)
+
+email_reservations = Table(
+    "email_reservations",
+    metadata,
+    Column("scope_key", String(100), primary_key=True),
+    Column("email_normalized", String(320), primary_key=True),
+    Column("provider_id", Integer, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("reserved_at", DateTime, nullable=False),
 )
 
 schema_migrations = Table(
