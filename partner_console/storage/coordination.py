@@ -74,10 +74,13 @@ def _greatest(conn: Connection, *values: Any) -> Any:
     return func.greatest(*values) if conn.dialect.name == "postgresql" else func.max(*values)
 
 
-def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> int:
+def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """Insert unless the key is taken; True when inserted. (RETURNING, not rowcount: psycopg
+    reports -1 for an INSERT ... ON CONFLICT DO NOTHING.)"""
     statement = (postgresql_insert(table) if conn.dialect.name == "postgresql"
                  else sqlite_insert(table)).values(**values).on_conflict_do_nothing()
-    return int(conn.execute(statement).rowcount or 0)
+    key = next(iter(table.primary_key.columns))
+    return conn.execute(statement.returning(key)).first() is not None
 
 
 # -- the key's rate budget ----------------------------------------------------------------------
@@ -115,7 +118,7 @@ class RateBudget:
         c = rate_budgets.c
         with self.engine.begin() as conn:
             if key_fingerprint not in self._known:
-                _insert_ignore(conn, rate_budgets, {"key_fingerprint": key_fingerprint,
+                insert_ignore(conn, rate_budgets, {"key_fingerprint": key_fingerprint,
                                                     "next_slot": now})
             statement = update(rate_budgets).where(c.key_fingerprint == key_fingerprint).values(
                 next_slot=_greatest(conn, c.next_slot, now) + self.interval,
@@ -136,7 +139,7 @@ class RateBudget:
         c = rate_budgets.c
         until = self.clock() + seconds
         with self.engine.begin() as conn:
-            _insert_ignore(conn, rate_budgets, {"key_fingerprint": key_fingerprint,
+            insert_ignore(conn, rate_budgets, {"key_fingerprint": key_fingerprint,
                                                 "next_slot": until})
             conn.execute(update(rate_budgets).where(c.key_fingerprint == key_fingerprint).values(
                 next_slot=_greatest(conn, c.next_slot, until)))
@@ -302,7 +305,7 @@ def reserve_email(conn: Connection, scope: Scope, email_normalized: str, provide
     """Reserve the email for the create written as `provider_id` (same transaction). None when
     reserved; else who holds it (their create is in flight or its outcome is still unknown)."""
     key = reservation_scope(scope)
-    added = _insert_ignore(conn, email_reservations, {
+    added = insert_ignore(conn, email_reservations, {
         "scope_key": key, "email_normalized": email_normalized, "provider_id": provider_id,
         "created_by": created_by, "reserved_at": utcnow()})
     if added:

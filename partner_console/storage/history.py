@@ -10,13 +10,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from partner_console.api.models import CreatedProvider, ProviderRequest
 from partner_console.storage.clock import utcnow
-from partner_console.storage.coordination import Holder, release_email, reserve_email
+from partner_console.storage.coordination import (
+    Holder,
+    insert_ignore,
+    release_email,
+    reserve_email,
+)
 from partner_console.storage.errors import NotFoundError, StorageError
 from partner_console.storage.scope import Scope
 from partner_console.storage.search import normalise, starts_with
@@ -182,13 +185,9 @@ class History:
         Safe when several workers learn the same pair at once (insert-or-ignore)."""
         if not organization_id:
             return
-        values = {"key_fingerprint": key_fingerprint, "organization_id": organization_id,
-                  "first_seen": utcnow()}
-        statement = (postgresql_insert(key_organisations).values(**values).on_conflict_do_nothing()
-                     if conn.dialect.name == "postgresql" else
-                     sqlite_insert(key_organisations).values(**values).on_conflict_do_nothing())
-        added = conn.execute(statement).rowcount
-        if not added:
+        if not insert_ignore(conn, key_organisations, {
+                "key_fingerprint": key_fingerprint, "organization_id": organization_id,
+                "first_seen": utcnow()}):
             return
         for table in SCOPED_TABLES:
             conn.execute(update(table).where(
