@@ -216,8 +216,8 @@ def _job_panel(job_id: int) -> None:
         current = svc.jobs.get(scope, job_id)
         now_live = current.live
         p = svc.jobs.progress(job_id)
-        by = f" by {current.created_by}" if current.created_by else ""
-        st.markdown(f"**{safe(current.file_name)}** · started{safe(by)} on "
+        by = f" by {safe(current.created_by)}" if current.created_by else ""
+        st.markdown(f"**{safe(current.file_name)}** · started{by} on "
                     f"{current.created_at:%Y-%m-%d %H:%M} UTC")
         st.progress(p.done / p.total if p.total else 1.0,
                     text=f"{p.done} of {p.total} rows done")
@@ -241,7 +241,9 @@ def _job_panel(job_id: int) -> None:
         labels = {RUNNING: "Importing…", PAUSED: "Paused", CANCELLED: "Cancelled",
                   FINISHED: "Finished", "stopping": "Stopping…"}
         st.subheader(f"Import {job.id}: {labels.get(status, status)}")
-        notice = st.session_state.pop("bi_notice", None)
+        # "Running elsewhere" stays while the job runs (the panel redraws as it goes).
+        notice = st.session_state.get("bi_notice") if live else \
+            st.session_state.pop("bi_notice", None)
         if notice:
             st.info(safe(notice), icon=":material/info:")
         progress()

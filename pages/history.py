@@ -21,15 +21,20 @@ from partner_console.api.models import NoteIdentifier
 from partner_console.exports import STATUS_LABELS, history_csv, history_xlsx, links_text
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
 from partner_console.storage import HistoryFilter, NotFoundError
-from partner_console.storage.tables import CREATED, PENDING
+from partner_console.storage.tables import CREATED, LINKS_LOST, PENDING
 
 PAGE_SIZE = 50
 
 
 def _settle(row_id: int) -> None:
+    """"Check with Upheal" (an unknown outcome) or "Fetch the links again" (links lost)."""
     outcome, problem = check_with_upheal(row_id)
-    st.session_state["hi_notice"] = ("ok", f"Settled: {STATUS_LABELS[outcome.status]}.") \
-        if outcome else ("error", problem or "")
+    if outcome is None:
+        st.session_state["hi_notice"] = ("error", problem or "")
+    elif outcome.status in (PENDING, LINKS_LOST) and outcome.message:
+        st.session_state["hi_notice"] = ("warning", outcome.message)  # not yet: says when
+    else:
+        st.session_state["hi_notice"] = ("ok", f"Upheal says: {STATUS_LABELS[outcome.status]}.")
 
 
 def _filters(creators: list[str]) -> HistoryFilter:
@@ -63,7 +68,8 @@ def render() -> None:
         return
     notice = st.session_state.pop("hi_notice", None)
     if notice:
-        (st.success if notice[0] == "ok" else st.error)(safe(notice[1]))
+        show = {"ok": st.success, "warning": st.warning}.get(notice[0], st.error)
+        show(safe(notice[1]))
 
     filters = _filters(svc.history.creators(scope))
     pending = svc.history.count(scope, HistoryFilter(statuses=(PENDING,)), cap=99)
@@ -138,6 +144,9 @@ def _details(row_id: int) -> None:
         if row.status == PENDING:
             st.button("Check with Upheal", key="hi_settle", on_click=_settle, args=(row.id,),
                       type="primary")
+        if row.status == LINKS_LOST:
+            st.button("Fetch the links again", key="hi_fetch_links", on_click=_settle,
+                      args=(row.id,), type="primary")
         if row.status == CREATED:
             left, right = st.columns(2)
             with left:

@@ -5,6 +5,7 @@ Used by the Create provider page and, row by row, by the bulk importer. No strea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from math import ceil
@@ -33,7 +34,12 @@ NOT_CREATED_TEXT = {
     "bulk": "Not created: this attempt was interrupted before Upheal created the provider. The "
             "import's results show what happened next.",
 }
+HALTED = "halted"  # an import asked to stop before this create left: nothing was sent
 DEFAULT_SETTLE_AFTER = 60.0
+
+
+class _Halted(Exception):
+    """Raised right before a create would leave, when its import was asked to stop."""
 
 
 @dataclass(frozen=True)
@@ -73,10 +79,13 @@ class ProviderCreator:
 
     def create(self, api_key: str, scope: Scope, request: ProviderRequest, *, created_by: str,
                token: str | None = None, source: str = "form", check_first: bool = False,
-               refuse_duplicate: bool = False) -> CreationOutcome:
+               refuse_duplicate: bool = False,
+               halted: Callable[[], bool] | None = None) -> CreationOutcome:
         """Reserve the email with a write-ahead row, optionally ask Upheal whether the email
         exists (`check_first`), then create once. `refuse_duplicate`: an email created here
-        before is answered DUPLICATE (the person's explicit "Create anyway" turns it off)."""
+        before is answered DUPLICATE (the person's explicit "Create anyway" turns it off).
+        `halted`: asked right before each sending; True stops a create that has not left
+        (HALTED: nothing was sent, the row and its reservation are gone)."""
         reserved = self.history.reserve(scope, request, created_by=created_by, source=source,
                                         token=token, refuse_duplicate=refuse_duplicate)
         if reserved.state == REPEATED:
@@ -100,9 +109,18 @@ class ProviderCreator:
                 self.history.abandon(row_id)
                 return CreationOutcome(None, EXISTS, "Already has an Upheal account.",
                                        user_id=check.user_id)
+        def before_send() -> None:
+            if halted is not None and halted():
+                raise _Halted
+            self.history.touch(row_id)
+
         try:
-            result = self.client.create_provider(api_key, request,
-                                                 before_send=lambda: self.history.touch(row_id))
+            result = self.client.create_provider(api_key, request, before_send=before_send)
+        except _Halted:
+            # The client sends again only when Upheal has said it did not create (a 429, a
+            # refused connection, a 5xx its check confirmed): nothing of this create exists.
+            self.history.abandon(row_id)
+            return CreationOutcome(None, HALTED)
         except OutcomeUnknownError as exc:
             return CreationOutcome(row_id, PENDING, explain(exc), retry_in=self.settle_after)
         except ApiError as exc:

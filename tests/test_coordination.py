@@ -12,7 +12,7 @@ import pytest
 
 from partner_console.api.client import RetryPolicy, UphealClient
 from partner_console.api.models import validate_provider
-from partner_console.bulk.jobs import PAUSED, RUNNING, JobStore
+from partner_console.bulk.jobs import PAUSED, RUNNING
 from partner_console.creation import BUSY, DUPLICATE, ProviderCreator
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from partner_console.storage import History, LinkJournal, fingerprint

@@ -174,16 +174,17 @@ class UphealClient:
 
     def create_provider(self, api_key: str, request: ProviderRequest,
                         before_send: Callable[[], None] | None = None) -> CreateResult:
-        """Create once. `before_send` runs before each sending (the write-ahead row's clock)."""
+        """Create once. `before_send` runs right before each sending, after the call's slot in
+        the budget is taken (it stamps the write-ahead row, and may raise to stop a create that
+        has not left yet)."""
         body = request.to_json()
         waited = 0.0
         attempt = 0
         while True:
             attempt += 1
             try:
-                if before_send is not None:
-                    before_send()
-                created = self._call(api_key, "POST", "users/providers", body, CreatedProvider)
+                created = self._call(api_key, "POST", "users/providers", body, CreatedProvider,
+                                     before_send)
                 return CreateResult(created.user_id, created, attempt, waited)
             except RateLimitError as exc:
                 if attempt >= self.retry.max_attempts:
@@ -249,10 +250,12 @@ class UphealClient:
 
     def _call(
         self, api_key: str, method: str, path: str, body: dict[str, Any] | None,
-        model: type[ModelT],
+        model: type[ModelT], before_send: Callable[[], None] | None = None,
     ) -> ModelT:
         if self.pacing is not None:
             self.pacing.before_call(api_key)
+        if before_send is not None:
+            before_send()
         try:
             with self._http.stream(method, path, json=body,
                                    headers=self._headers(api_key)) as response:

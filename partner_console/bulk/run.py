@@ -42,6 +42,7 @@ from partner_console.creation import (
     BUSY,
     DUPLICATE,
     EXISTS,
+    HALTED,
     CreationOutcome,
     ProviderCreator,
 )
@@ -210,12 +211,16 @@ class JobRunner:
         request = ProviderRequest.model_validate(row.request)
         outcome = self.creator.create(self.api_key, self.scope, request,
                                       created_by=self.created_by, token=_token(self, row),
-                                      source="bulk", check_first=True, refuse_duplicate=True)
+                                      source="bulk", check_first=True, refuse_duplicate=True,
+                                      halted=self._stop.is_set)
         self._record(row, outcome)
 
     def _record(self, row: JobRow, outcome: CreationOutcome) -> None:
         if outcome.status == PENDING:
             return  # unknown: stays "sending" until Upheal can know (_settle_interrupted)
+        if outcome.status == HALTED:
+            self.store.finish_row(row, QUEUED)  # asked to stop before it left: waits again
+            return
         if outcome.status == DUPLICATE:
             self.store.finish_row(row, DONE_SKIPPED, message="Already created (in History).",
                                   provider_id=outcome.row_id, invite_url=outcome.invite_url,

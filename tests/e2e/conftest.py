@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -83,15 +84,19 @@ def free_port() -> int:
 
 
 class RunningApp:
-    def __init__(self, url: str, data_dir: Path, process: subprocess.Popen, log: Path) -> None:
+    def __init__(self, url: str, data_dir: Path, process: subprocess.Popen, log: Path,
+                 tmp_path: Path, env_extra: dict[str, str], port: int) -> None:
         self.url = url
         self.data_dir = data_dir
         self.process = process
         self.log = log
+        self.tmp_path = tmp_path
+        self.env_extra = env_extra
+        self.port = port
 
 
-def start_app(tmp_path: Path, env_extra: dict[str, str]) -> RunningApp:
-    port = free_port()
+def start_app(tmp_path: Path, env_extra: dict[str, str], port: int | None = None) -> RunningApp:
+    port = port or free_port()
     tmp_path.mkdir(parents=True, exist_ok=True)
     data_dir = tmp_path / "data"
     log = tmp_path / "streamlit.log"
@@ -103,13 +108,13 @@ def start_app(tmp_path: Path, env_extra: dict[str, str]) -> RunningApp:
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
          "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
-        stdout=log.open("w"), stderr=subprocess.STDOUT)
+        stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(url + "/_stcore/health", timeout=1).status_code == 200:
-                return RunningApp(url, data_dir, process, log)
+                return RunningApp(url, data_dir, process, log, tmp_path, env_extra, port)
         except httpx.HTTPError:
             pass
         if process.poll() is not None:
@@ -125,6 +130,23 @@ def stop_app(app: RunningApp) -> None:
         app.process.wait(10)
     except subprocess.TimeoutExpired:
         app.process.kill()
+
+
+def kill_and_restart(app: RunningApp) -> RunningApp:
+    """SIGKILL the real `streamlit run` process group, as a crash or an OOM kill would, and
+    start the same server again (same port, so the same replica name)."""
+    os.killpg(app.process.pid, signal.SIGKILL)
+    app.process.wait(10)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the port is free once the kernel lets go of it
+        try:
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as tornado does
+                s.bind(("127.0.0.1", app.port))
+            break
+        except OSError:
+            time.sleep(0.1)
+    return start_app(app.tmp_path, app.env_extra, port=app.port)
 
 
 @pytest.fixture
