@@ -11,15 +11,16 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from bench import api_bench, files_bench, history_bench, server_bench
+from bench import api_bench, files_bench, history_bench, replica_bench, server_bench
 from bench.harness import Result, save, table
 
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"b1": 200, "b2": 1000, "b3": 200, "b4": [10_000, 100_000, 1_000_000],
              "b4_repeat": 5, "b5": 100_000, "b6": 5000, "b7": 5, "b8_rows": 100_000,
-             "b8_sessions": 5},
+             "b8_sessions": 5, "b9_rows": 150, "b9_rate": 300},
     "smoke": {"b1": 5, "b2": 10, "b3": 4, "b4": [60, 120, 240], "b4_repeat": 1, "b5": 200,
-              "b6": 50, "b7": 1, "b8_rows": 50, "b8_sessions": 1},
+              "b6": 50, "b7": 1, "b8_rows": 50, "b8_sessions": 1, "b9_rows": 8,
+              "b9_rate": 1200},
 }
 
 
@@ -50,7 +51,7 @@ def _open_history(page: object) -> None:
 def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=list(SIZES), default="full")
-    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8",
+    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8,B9",
                         help="which benchmarks (B3 runs with B2)")
     parser.add_argument("--databases", default="sqlite,postgres")
     args = parser.parse_args(argv)
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> list[Result]:
                 raise SystemExit("B8 needs Chromium (apt-get install chromium)")
             url = history_bench.seeded_url(next(iter(makers.values())), size["b8_rows"], "b8")
             results += server_bench.b8(url, size["b8_sessions"], _open_history, chromium)
+        if "B9" in only:  # on PostgreSQL when there is one: replicas share one server
+            make_url = makers.get("postgresql") or next(iter(makers.values()))
+            results += replica_bench.b9(make_url, size["b9_rows"], size["b9_rate"])
     finally:
         for server in servers:
             server.stop()  # type: ignore[attr-defined]

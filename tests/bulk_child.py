@@ -1,6 +1,9 @@
 """Runs one bulk job in its own process, so a test can kill it (SIGKILL) mid-run.
 
     python -m tests.bulk_child DATABASE_URL SANDBOX_URL JOB_ID RATE_PER_MINUTE JOURNAL
+
+It paces through the key's budget shared in the database, as the console does; with
+BULK_CHILD_LOCAL_PACER=1 it paces only itself, as the first release did (B9's baseline).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pathlib import Path
 
 from partner_console.api.client import UphealClient
 from partner_console.bulk.jobs import JobStore
-from partner_console.bulk.run import build_runner
+from partner_console.bulk.run import Pacer, build_runner
 from partner_console.storage import History, LinkJournal, fingerprint, make_engine
 from partner_console.storage.coordination import KeyPacing, Leases, RateBudget, lease_owner
 
@@ -29,7 +32,8 @@ def main() -> None:
                           store=JobStore(engine), history=history,
                           journal=LinkJournal(Path(journal)),
                           client=UphealClient(sandbox_url, timeout=5),
-                          pacing=KeyPacing(RateBudget(engine, int(rate)), SECRET, background=True),
+                          pacing=Pacer(int(rate)) if os.environ.get("BULK_CHILD_LOCAL_PACER")
+                          else KeyPacing(RateBudget(engine, int(rate)), SECRET, background=True),
                           owner=lease_owner(REPLICA), settle_after=1.0)
     # As a restarted console server does: its earlier life's jobs are free again at once.
     Leases(engine).release_replica(REPLICA, lease_owner(REPLICA))

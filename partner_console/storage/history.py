@@ -270,11 +270,16 @@ class History:
         raise EmailReservedError(Holder(0, "", utcnow()))
 
     def touch(self, row_id: int) -> None:
-        """A create of this pending row is about to be sent (again): settling waits from now."""
-        with self.engine.begin() as conn:
-            conn.execute(update(providers).where(
-                providers.c.id == row_id, providers.c.status == PENDING).values(
-                updated_at=utcnow()))
+        """A create of this pending row is about to be sent (again): settling waits from now.
+        Best effort: the write-ahead row exists already, and a database that fails here must
+        not stop the create (its links would go to the journal)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(update(providers).where(
+                    providers.c.id == row_id, providers.c.status == PENDING).values(
+                    updated_at=utcnow()))
+        except SQLAlchemyError:
+            log.warning("could not stamp a create's sending time", exc_info=True)
 
     def abandon(self, row_id: int) -> None:
         """Nothing was sent for this pending row (Upheal already knew the email): it goes."""
