@@ -126,8 +126,7 @@ def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str)
         _notice("error", outcome.message)
         _queue().answered(None, clear_form=False)
     elif outcome.status == PENDING:
-        _notice("warning", outcome.message)
-        _queue().answered(shown, clear_form=False)
+        _queue().answered(shown, clear_form=False)  # the panel says what happened and what next
     else:
         state["cp_toast"] = f"{first_name} {last_name} was created."
         # The widgets are drawn already: the form is emptied on the next run.
@@ -140,10 +139,8 @@ def _settle(row_id: int) -> None:
         _notice("error", problem or "")
         return
     current = st.session_state.get("cp_outcome") or {}
-    st.session_state["cp_outcome"] = {**current, **outcome.__dict__}
+    st.session_state["cp_outcome"] = {**current, **outcome.__dict__}  # its message: what next
     st.session_state.pop("cp_notice", None)
-    if outcome.status in (PENDING, LINKS_LOST) and outcome.message:
-        _notice("warning", outcome.message)  # not yet: it says when to ask again
 
 
 def _busy_box(scope: Scope, row_id: int) -> None:
@@ -219,11 +216,15 @@ def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
             st.warning(f"**{name}** was created in Upheal, but its invite link could not be "
                        "fetched from Upheal yet. Try again in a moment; if it keeps failing, ask "
                        "Upheal to resend the invite.", icon=":material/warning:")
+            if outcome.get("message") and "Try again in a few minutes" in outcome["message"]:
+                st.caption(safe(outcome["message"]))
             st.button("Fetch the links again", key="cp_fetch_links", on_click=_settle,
                       args=(outcome["row_id"],), type="primary")
         elif status == PENDING:
             st.warning(f"We could not confirm whether **{name}** was created. Nothing will be "
                        "sent twice.", icon=":material/hourglass_top:")
+            if outcome.get("message"):
+                st.caption(safe(outcome["message"]))  # why, and when to ask
             st.button("Check with Upheal", key="cp_settle", on_click=_settle,
                       args=(outcome["row_id"],), type="primary")
         elif status == FAILED:

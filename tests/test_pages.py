@@ -187,12 +187,12 @@ def test_timeout_leaves_outcome_unknown_and_check_with_upheal_settles_it_when_sa
     svc.client.sleep = lambda _seconds: None
     at.button(key="cp_submit").click().run()
     assert any("could not confirm whether" in w.value for w in at.warning)
-    assert any("Check with Upheal" in w.value for w in at.warning)
+    assert any("Check with Upheal" in c.value for c in at.caption)
     svc.client.pacing = paced
     svc.sandbox.faults.timeout_rate = 0.0
     # Too early: Upheal may still be creating it. Nothing is asked, nothing changes.
     at.button(key="cp_settle").click().run()
-    assert any("may still be working on this create" in w.value for w in at.warning)
+    assert any("may still be working on this create" in c.value for c in at.caption)
     assert len(svc.history.pending(svc.history.scope_for(_fp(svc)))) == 1
     svc.creator.settle_after = 0  # the safe wait has passed
     at.button(key="cp_settle").click().run()
