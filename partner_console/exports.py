@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import xlsxwriter
-from sqlalchemy import Integer, String, and_, case, cast, func, literal
+from sqlalchemy import Integer, String, case, cast, func, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -53,10 +53,11 @@ _FORMULA_CODES = [ord(prefix) for prefix in FORMULA_PREFIXES]
 
 
 def _guarded(column: Any) -> Any:
-    """The column with the formula guard applied by the database. Every formula character
-    sorts below "A", so most values are passed on after one cheap comparison."""
-    return case((and_(column < "A", first_code(column).in_(_FORMULA_CODES)),
-                 literal("'") + column), else_=column)
+    """The column with the formula guard applied by the database, judged by the first
+    character's code point: never by a comparison of text, whose order is the collation's
+    (glibc's en_US.UTF-8 sorts "=cmd" as "cmd", after "A")."""
+    return case((first_code(column).in_(_FORMULA_CODES), literal("'") + column),
+                else_=column)
 
 
 def _templates(column: Any) -> Any:

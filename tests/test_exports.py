@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import os
 
-from hypothesis import example, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
-from partner_console.exports import csv_bytes, csv_chunks
+from partner_console.exports import (
+    FORMULA_PREFIXES,
+    csv_bytes,
+    csv_chunks,
+    history_csv,
+    history_xlsx,
+)
 
 cell = st.one_of(st.none(), st.text(alphabet=st.sampled_from('ab ,"\r\n\té='), max_size=6),
                  st.text(max_size=4))
@@ -47,3 +57,85 @@ def test_rows_needing_quotes_among_plain_ones_are_quoted_and_read_back():
     assert file.startswith(b"\xef\xbb\xbf")
     read = list(csv.reader(io.StringIO(file.decode("utf-8-sig"), newline="")))
     assert read == [["First", "Last", "Status", "Note"], *data]
+
+
+# -- the formula guard is a property of the bytes, whatever the database's collation --------------
+FORMULAS = ["=HYPERLINK(\"http://evil\",\"x\")", "=cmd|' /C calc'!A0", "+SUM(A1:A9)", "-2+3",
+            "@cmd", "\tTAB", "\rCR", "=1+1"]
+formula_text = st.one_of(st.sampled_from(FORMULAS), st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    max_size=12))
+
+
+@pytest.fixture(params=["C", "en-US", "en-US-u-ka-shifted"])
+def collated_engine(request, postgres_server):
+    """A PostgreSQL database in the C collation, or an ICU one. Hosted servers mostly use a
+    natural-language collation; glibc's en_US.UTF-8 ignores punctuation at first, so "=cmd"
+    sorts as "cmd", after "A" (ICU's "ka-shifted" variant does the same: this machine has no
+    glibc locales but does have ICU)."""
+    import psycopg
+
+    from partner_console.storage import make_engine, migrate
+
+    name = f"coll_{request.param.replace('-', '_').lower()}_{os.getpid()}_{next(_counter)}"
+    options = ("LOCALE 'C'" if request.param == "C" else
+               f"LOCALE 'C.UTF-8' LOCALE_PROVIDER icu ICU_LOCALE '{request.param}'")
+    with psycopg.connect(f"host=127.0.0.1 port={postgres_server.port} user=postgres "
+                         "dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 {options}')
+    engine = make_engine(postgres_server.url(name))
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+_counter = itertools.count()
+
+
+def _history_with(engine, names: list[str]):
+    from partner_console.api.models import CreatedProvider, validate_provider
+    from partner_console.storage import History, fingerprint
+
+    history = History(engine)
+    fp = fingerprint(b"s", "k")
+    scope = history.scope_for(fp)
+    for i, name in enumerate(names):
+        request, errors = validate_provider({"first_name": name or "x", "last_name": name or "y",
+                                             "email": f"f{i}@example.com",
+                                             "therapy_licence": name or None,
+                                             "partner_user_id": name or None})
+        if request is None:
+            continue
+        row_id, _ = history.record_pending(scope, request, created_by=name)
+        history.complete(row_id, fp, CreatedProvider(
+            user_id=f"u{i}", invite_url=f"https://x.test/i/{i}", private_room_link=None))
+    return history, history.scope_for(fp)
+
+
+def _cells(csv_file: bytes, xlsx_file: bytes) -> list[str]:
+    import pandas as pd
+
+    frames = [pd.read_csv(io.BytesIO(csv_file), dtype=str, keep_default_na=False,
+                          encoding="utf-8-sig"),
+              pd.read_excel(io.BytesIO(xlsx_file), dtype=str, keep_default_na=False,
+                            engine="calamine")]
+    return [str(c) for frame in frames for c in frame.to_numpy().ravel()]
+
+
+def test_no_exported_cell_is_a_formula_in_any_collation(collated_engine):
+    history, scope = _history_with(collated_engine, FORMULAS)
+    cells = _cells(history_csv(history, scope), history_xlsx(history, scope))
+    assert [c for c in cells if c[:1] in FORMULA_PREFIXES] == []
+    assert "'=HYPERLINK(\"http://evil\",\"x\")" in cells  # kept, made inert
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(formula_text, min_size=1, max_size=6))
+def test_any_text_through_every_history_export_on_both_databases_is_inert(names, engine):
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM email_reservations"))
+        conn.execute(text("DELETE FROM providers"))
+    history, scope = _history_with(engine, names)
+    cells = _cells(history_csv(history, scope), history_xlsx(history, scope))
+    assert [c for c in cells if c[:1] in FORMULA_PREFIXES] == []
