@@ -87,3 +87,39 @@ def test_enter_key_create_provider_see_both_links_double_click_makes_one(
         assert frame["Invite link"].tolist() == [users[0]["inviteUrl"]]
         assert "sandbox-demo-key" not in target.read_bytes().decode("latin-1")
     page.close()
+
+
+def test_a_name_that_looks_like_a_link_never_becomes_one(browser, app_on_loopback_sandbox):
+    """Issue 11: a bare web address in a name became a live link in the result panel, the
+    toast and the History heading. Links appear only where the console means one."""
+    from urllib.parse import unquote
+
+    from tests.e2e.steps import create_provider, enter_key, go
+
+    app, sandbox = app_on_loopback_sandbox
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(app.url)
+    wait_for_app_run(page)
+    enter_key(page, "sandbox-demo-key")
+    create_provider(page, "https://evil.example/phish", "www.evil.example", "mary@evil.example")
+    page.get_by_text("was created in Upheal").wait_for()
+    user = sandbox.users()[0]
+
+    def hrefs() -> list[str]:
+        return [unquote(a.get_attribute("href") or "") for a in page.locator("main a").all()]
+
+    def unmeant(found: list[str]) -> list[str]:
+        meant = {user["inviteUrl"], user["privateRoomLink"]}
+        return [h for h in found if "evil.example" in h and h not in meant
+                and not h.startswith("mailto:mary@evil.example?")]  # "Open in email app"
+
+    assert unmeant(hrefs()) == []
+    assert any(h.startswith("mailto:mary@evil.example?") for h in hrefs())  # the one meant
+    go(page, "History", "1 provider(s) · page 1 of 1")
+    grid = page.get_by_test_id("stDataFrame").bounding_box()
+    page.mouse.click(grid["x"] + 16, grid["y"] + 54)
+    page.get_by_text("Ready-to-send email").wait_for()
+    wait_for_app_run(page)
+    assert "https://evil.example/phish" in page.inner_text("main").replace("\u2060", "")
+    assert unmeant(hrefs()) == []
+    page.close()
