@@ -29,6 +29,7 @@ from partner_console.bulk.files import (
     template_csv,
     template_xlsx,
 )
+from partner_console.bulk.isolated import read_file_isolated
 from partner_console.bulk.jobs import (
     CANCELLED,
     DONE_FAILED,
@@ -48,7 +49,7 @@ from partner_console.bulk.prepare import (
     counts,
     prepare_rows,
 )
-from partner_console.bulk.read import ImportFileError, ReadResult, read_file
+from partner_console.bulk.read import ImportFileError, ReadResult
 from partner_console.bulk.run import build_runner, emails_in_upheal
 from partner_console.messages import explain
 from partner_console.storage import NotFoundError, Scope
@@ -66,7 +67,10 @@ def _read_upload(upload: Any) -> ReadResult | str:
     if cache and cache[0] == upload.file_id:
         return cache[1]
     try:
-        result: ReadResult | str = read_file(upload.getvalue(), upload.name)
+        # In a child process with a memory cap and a time limit: a hostile file slows only
+        # the person who uploaded it.
+        with st.spinner("Reading the file…"):
+            result: ReadResult | str = read_file_isolated(upload.getvalue(), upload.name)
     except ImportFileError as exc:
         result = str(exc)
     st.session_state["bi_read"] = (upload.file_id, result)

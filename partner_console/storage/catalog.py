@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 
 from partner_console.api.models import TEMPLATE_ID_PATTERN
-from partner_console.bulk.read import ImportFileError, read_file
+from partner_console.bulk.isolated import read_file_isolated
+from partner_console.bulk.read import ImportFileError
 from partner_console.storage.history import utcnow
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import note_templates, organisation_settings
@@ -61,7 +62,7 @@ def read_catalog_file(data: bytes, filename: str) -> list[NoteTemplate]:
     """A catalog from a CSV or Excel file with the columns Name and Template id (and
     optionally Preselected); read by the bulk reader, so encodings and separators are detected."""
     try:
-        read = read_file(data, filename)
+        read = read_file_isolated(data, filename)
     except ImportFileError as exc:
         raise CatalogError(str(exc)) from None
     columns = {h.strip().lower().replace("_", " "): h for h in read.headers}
