@@ -61,7 +61,21 @@ def main() -> None:
         answer = {"error": str(exc)}
     except MemoryError:
         sys.exit(3)  # the parent says it in words
+    answer["peak_kb"] = _peak_kb()
     sys.stdout.write(json.dumps(answer))
+
+
+def _peak_kb() -> int:
+    """This process's peak resident memory since it started (VmHWM; ru_maxrss would count
+    the parent's memory from before the exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 if __name__ == "__main__":

@@ -159,6 +159,10 @@ def _read_csv(data: bytes) -> ReadResult:
     try:
         lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise ImportFileError(f"A cell of this file is longer than {MAX_CELL:,} "
+                                  "characters. Check the file (a pasted document?) and save "
+                                  "it again.") from exc
         raise ImportFileError("This file could not be read as CSV. Save it again as CSV or "
                               "Excel (.xlsx) and retry.") from exc
     skipped = 0

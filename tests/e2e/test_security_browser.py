@@ -229,3 +229,38 @@ def test_ten_people_at_once_and_two_replicas_on_one_postgres(browser, loopback_s
     finally:
         for app in replicas:
             stop_app(app)
+
+
+def test_a_hostile_workbook_slows_nobody_else(browser, tmp_path):
+    """Issue 11: a 1.6 KB workbook claiming A1:XFD1048576 aborted the whole server. Now the
+    person who uploads it gets a sentence, and a colleague's page keeps answering meanwhile."""
+    import time
+
+    from tests.hostile_files import corpus
+
+    app = start_app(tmp_path, {})
+    try:
+        uploader = browser.new_page(viewport={"width": 1366, "height": 768})
+        colleague = browser.new_page(viewport={"width": 1366, "height": 768})
+        for page in (uploader, colleague):
+            page.goto(app.url)
+            wait_for_app_run(page)
+            enter_key(page, DEMO)
+        go(uploader, "Bulk import", "2. Upload your file")
+        answered = []
+        for data in corpus().values():
+            path = tmp_path / ("hostile.xlsx" if data[:2] == b"PK" else "hostile.csv")
+            path.write_bytes(data)
+            started = time.monotonic()
+            uploader.locator("input[type=file]").set_input_files(str(path))
+            go(colleague, "History", "Providers you create appear here")  # while it is read
+            answered.append(time.monotonic() - started)
+            alert = uploader.get_by_test_id("stAlertContentError").first
+            alert.wait_for(timeout=30_000)
+            assert "." in alert.inner_text() and "Traceback" not in uploader.inner_text("body")
+            go(colleague, "Create provider", "Create provider")
+            assert app.process.poll() is None  # the server is still there
+        record("hostile uploads: a colleague's page meanwhile", files=len(answered),
+               slowest_page_seconds=round(max(answered), 2), server_survived=True)
+    finally:
+        stop_app(app)
