@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from partner_console.api.client import UphealClient
-from partner_console.api.errors import ApiError
+from partner_console.api.errors import ApiError, AuthenticationError
 from partner_console.bulk.jobs import JobStore
 from partner_console.bulk.run import JobRegistry
 from partner_console.config import ConfigError, Settings, load_settings
@@ -41,7 +41,13 @@ from partner_console.storage.coordination import (
 from partner_console.storage.engine import refresh_statistics
 
 API_KEY = "api_key"  # plain session key holding the key (never a widget key)
+KEY_CHECK = "api_key_check"  # (key fingerprint, ACCEPTED | UNCHECKED, words): Upheal's verdict
+KEY_REFUSED = "api_key_refused"  # the sentence shown after a key Upheal refused
 YOUR_NAME = "your_name"
+ACCEPTED, UNCHECKED = "accepted", "unchecked"
+REFUSED_WORDS = ("This API key was not accepted by Upheal. Check that you pasted the whole "
+                 "key.")
+_KEY_PROBE = "key-test@partner-console.invalid"  # a harmless question: "does this email exist?"
 _lock_guard = threading.Lock()
 
 
@@ -107,9 +113,43 @@ def api_key() -> str:
     return str(st.session_state.get(API_KEY) or "")
 
 
-def current_scope() -> Scope | None:
+def check_key(force: bool = False) -> str:
+    """Upheal's verdict on this session's key, asked once per key (one harmless call in the
+    key's budget) or again when `force`d: ACCEPTED or UNCHECKED (Upheal could not be asked);
+    a refused key is forgotten at once ("" then, with KEY_REFUSED saying why)."""
     key = api_key()
     if not key:
+        return ""
+    svc = services()
+    key_fingerprint = fingerprint(svc.secret, key)
+    known = st.session_state.get(KEY_CHECK)
+    if known and known[0] == key_fingerprint and not force:
+        return str(known[1])
+    try:
+        svc.client.check_user(key, _KEY_PROBE)
+        verdict = (key_fingerprint, ACCEPTED, "")
+    except AuthenticationError:
+        forget_key()
+        st.session_state[KEY_REFUSED] = REFUSED_WORDS
+        return ""
+    except ApiError as exc:
+        verdict = (key_fingerprint, UNCHECKED, "The key could not be checked: " + explain(exc))
+    st.session_state[KEY_CHECK] = verdict
+    st.session_state.pop(KEY_REFUSED, None)
+    return verdict[1]
+
+
+def forget_key() -> None:
+    """Drop the key and everything this session learned with it."""
+    for name in (API_KEY, KEY_CHECK, "key_test"):
+        st.session_state.pop(name, None)
+
+
+def current_scope() -> Scope | None:
+    """This session's scope, once Upheal has accepted its key: nothing of an organisation is
+    read, searched or shown for a key Upheal has not accepted."""
+    key = api_key()
+    if not key or check_key() != ACCEPTED:
         return None
     svc = services()
     return svc.history.scope_for(fingerprint(svc.secret, key))
@@ -141,12 +181,23 @@ def session_lock(name: str) -> threading.Lock:
 
 
 def scope_or_prompt(purpose: str) -> Scope | None:
-    """This session's scope, or a prompt to enter the key (e.g. purpose "to see its templates")."""
+    """This session's scope, or what to do about the key (e.g. purpose "to see its
+    templates"): paste one, paste the whole one, or check it again."""
     scope = current_scope()
-    if scope is None:
+    if scope is not None:
+        return scope
+    refused = st.session_state.get(KEY_REFUSED)
+    known = st.session_state.get(KEY_CHECK)
+    if refused:
+        st.error(f"{refused} Paste it again in the sidebar {purpose}.", icon=":material/key_off:")
+    elif api_key() and known and known[1] == UNCHECKED:
+        st.warning(f"{known[2]} Nothing of your organisation is shown until Upheal has "
+                   "accepted the key: press “Check the key again” in the sidebar.",
+                   icon=":material/cloud_off:")
+    else:
         st.info(f"Paste your organisation's API key in the sidebar {purpose}.",
                 icon=":material/key:")
-    return scope
+    return None
 
 
 def check_with_upheal(row_id: int) -> tuple[CreationOutcome | None, str | None]:

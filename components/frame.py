@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.deps import API_KEY, YOUR_NAME, api_key, current_scope, organisation_label, services
+from components.deps import (
+    ACCEPTED,
+    API_KEY,
+    KEY_CHECK,
+    KEY_REFUSED,
+    YOUR_NAME,
+    api_key,
+    check_key,
+    current_scope,
+    forget_key,
+    organisation_label,
+    services,
+)
 from components.text import safe
-from partner_console.api.errors import ApiError, AuthenticationError
-from partner_console.messages import explain
 
 KEY_INPUT = "api_key_input"
 NAME_INPUT = "your_name_input"
@@ -16,24 +26,30 @@ PRACTICE_KEY = "sandbox-demo-key"
 
 def _keep_key() -> None:
     value = str(st.session_state.get(KEY_INPUT) or "").strip()
-    if value:
-        st.session_state[API_KEY] = value
     st.session_state[KEY_INPUT] = ""  # the box is emptied; the key lives in server memory only
-    st.session_state.pop("key_test", None)
+    if value:
+        forget_key()
+        st.session_state[API_KEY] = value
+        check_key()  # checked as it is entered: a refused key is not kept
 
 
 def _forget_key() -> None:
     paused = services().runners.pause_all_with_key(api_key())
     if paused:
         st.session_state["key_forgotten_paused"] = paused
-    st.session_state.pop(API_KEY, None)
+    forget_key()
+    st.session_state.pop(KEY_REFUSED, None)
     st.session_state[KEY_INPUT] = ""
-    st.session_state.pop("key_test", None)
 
 
 def _use_practice_key() -> None:
+    forget_key()
     st.session_state[API_KEY] = PRACTICE_KEY
-    st.session_state.pop("key_test", None)
+    check_key()
+
+
+def _check_again() -> None:
+    check_key(force=True)
 
 
 def _keep_name() -> None:
@@ -41,15 +57,11 @@ def _keep_name() -> None:
 
 
 def _test_key() -> None:
-    svc = services()
-    try:
-        svc.client.check_user(api_key(), "key-test@partner-console.invalid")
+    verdict = check_key(force=True)  # a refused key is forgotten, with its sentence
+    if verdict == ACCEPTED:
         st.session_state["key_test"] = ("ok", "The key works.")
-    except AuthenticationError:
-        st.session_state["key_test"] = ("error", "The API key was not accepted. Check that you "
-                                                  "pasted the whole key.")
-    except ApiError as exc:
-        st.session_state["key_test"] = ("error", explain(exc))
+    elif verdict:
+        st.session_state["key_test"] = ("error", st.session_state[KEY_CHECK][2])
 
 
 def _default_name() -> str:
@@ -75,8 +87,8 @@ def render_frame() -> None:
         else:
             st.info(f"Connected to Upheal at **{settings.api_host}**", icon=":material/link:")
 
-        if api_key():
-            st.success("API key entered", icon=":material/key:")
+        if api_key() and check_key() == ACCEPTED:
+            st.success("API key accepted", icon=":material/key:")
             label = organisation_label(current_scope())
             if label:
                 st.caption(f"Organisation: **{safe(label)}**")
@@ -88,7 +100,16 @@ def render_frame() -> None:
             result = st.session_state.get("key_test")
             if result:
                 (st.success if result[0] == "ok" else st.error)(safe(result[1]))
+        elif api_key():  # kept, but Upheal could not be asked
+            words = (st.session_state.get(KEY_CHECK) or ("", "", ""))[2]
+            st.warning(safe(words), icon=":material/cloud_off:")
+            left, right = st.columns(2)
+            left.button("Check the key again", on_click=_check_again, key="check_key_again")
+            right.button("Forget key", on_click=_forget_key, key="forget_key")
         else:
+            refused = st.session_state.get(KEY_REFUSED)
+            if refused:
+                st.error(safe(refused), icon=":material/key_off:")
             paused = st.session_state.pop("key_forgotten_paused", 0)
             if paused:
                 st.info(f"The key is forgotten. {paused} running import(s) were paused; enter "

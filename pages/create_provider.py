@@ -11,6 +11,7 @@ from components.deps import (
     api_key,
     check_with_upheal,
     current_scope,
+    scope_or_prompt,
     services,
     session_lock,
     your_name,
@@ -238,10 +239,7 @@ def render() -> None:
     st.title("Create provider")
     st.caption("Fill in the provider's details and press **Create provider**. You will get their "
                "invite link and private room link, ready to email.")
-    scope = current_scope()
-    if scope is None:
-        st.info("To start, paste your organisation's API key in the sidebar on the left.",
-                icon=":material/key:")
+    scope = scope_or_prompt("on the left to start")
 
     queue = _queue()
     if queue.form_cleared():

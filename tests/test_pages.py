@@ -83,11 +83,42 @@ def test_forget_key_clears_it():
     assert at.button(key="cp_submit").disabled
 
 
-@pytest.mark.parametrize(("key", "words"), [(DEMO_KEY, "works"), ("wrong", "not accepted")])
-def test_test_key_says_whether_the_key_works(key, words):
-    at = app(key)
+def test_test_key_says_the_key_works():
+    at = app(DEMO_KEY)
     at.sidebar.button(key="test_key").click().run()
-    assert words in at.session_state["key_test"][1]
+    assert "works" in at.session_state["key_test"][1]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_wrong_key_is_caught_as_it_is_entered_and_nothing_is_shown(page):
+    at = app(key=None)
+    at.sidebar.text_input(key="api_key_input").input("not-a-real-key").run()
+    assert "api_key" not in at.session_state  # refused: not kept
+    at.switch_page(page).run()
+    assert not at.exception
+    said = " ".join(e.value for e in at.error)
+    assert "This API key was not accepted by Upheal" in said and "401" not in said
+    assert not at.dataframe and not at.get("file_uploader")
+
+
+def test_a_key_that_cannot_be_checked_is_kept_but_shows_nothing_until_accepted():
+    at = app(key=None)
+    svc = services_of(at)
+    svc.client.sleep = lambda _seconds: None
+    svc.sandbox.faults.server_error_rate = 1.0  # Upheal cannot answer
+    at.sidebar.text_input(key="api_key_input").input(DEMO_KEY).run()
+    assert at.session_state["api_key"] == DEMO_KEY  # kept: it may well be right
+    assert any("could not be checked" in w.value for w in at.warning)
+    at.switch_page("pages/history.py").run()
+    assert any("could not be checked" in w.value for w in at.warning)
+    assert not any("not accepted" in e.value for e in at.error)
+    assert not at.dataframe
+    svc.sandbox.faults.server_error_rate = 0.0
+    at.switch_page("app.py").run()
+    at.sidebar.button(key="check_key_again").click().run()
+    assert at.session_state["api_key_check"][1] == "accepted"
+    at.switch_page("pages/history.py").run()
+    assert any("Providers you create appear here" in i.value for i in at.info)
 
 
 def test_create_shows_both_links_and_the_email_and_records_history():
@@ -124,8 +155,9 @@ def test_phone_with_country_picker_is_sent_split():
     assert (user["phoneNumber"], user["phoneCountryCode"]) == ("4155552671", "+1")
 
 
-def test_wrong_key_is_explained_in_plain_words():
-    at = fill(app("not-a-real-key"))
+def test_a_key_refused_later_is_explained_in_plain_words():
+    at = fill(app())
+    services_of(at).sandbox.keys.pop(DEMO_KEY)  # the administrator revoked it meanwhile
     at.button(key="cp_submit").click().run()
     assert any("API key was not accepted" in e.value for e in at.error)
     assert not any("401" in e.value for e in at.error)

@@ -15,7 +15,7 @@ def enter_key(page, key: str) -> None:
     box = textbox(page, "API key")
     box.fill(key)
     box.press("Enter")
-    page.get_by_text("API key entered").wait_for()
+    page.get_by_text("API key accepted").wait_for()
     wait_for_app_run(page)
 
 

@@ -34,7 +34,7 @@ def test_enter_key_create_provider_see_both_links_double_click_makes_one(
     key_box = sidebar.get_by_role("textbox", name="API key", exact=True)
     key_box.fill("sandbox-demo-key")
     key_box.press("Enter")
-    page.get_by_text("API key entered").wait_for()
+    page.get_by_text("API key accepted").wait_for()
     # The key box goes once the run ends (stale elements linger while it runs).
     expect(page.get_by_role("textbox", name="API key", exact=True)).to_have_count(0)
     sidebar.get_by_role("textbox", name="Your name", exact=True).fill("Olivia Operations")
