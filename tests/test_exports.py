@@ -133,9 +133,43 @@ def test_no_exported_cell_is_a_formula_in_any_collation(collated_engine):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(formula_text, min_size=1, max_size=6))
 def test_any_text_through_every_history_export_on_both_databases_is_inert(names, engine):
+    _any_text_is_inert(names, engine)
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(formula_text, min_size=1, max_size=6))
+def test_any_text_through_history_exports_in_every_collation_is_inert(names, collated_engine):
+    _any_text_is_inert(names, collated_engine)
+
+
+def _any_text_is_inert(names, engine):
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM email_reservations"))
         conn.execute(text("DELETE FROM providers"))
     history, scope = _history_with(engine, names)
     cells = _cells(history_csv(history, scope), history_xlsx(history, scope))
+    assert [c for c in cells if c[:1] in FORMULA_PREFIXES] == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(texts=st.lists(formula_text, min_size=1, max_size=5))
+def test_import_results_fix_up_files_and_the_catalog_are_inert_too(texts):
+    import pandas as pd
+
+    from partner_console.bulk.files import fix_up_csv, results_csv, results_xlsx
+    from partner_console.bulk.jobs import JobRow
+    from partner_console.storage.catalog import NoteTemplate, catalog_rows
+
+    rows = [JobRow(i, i + 2, "failed", t, {"Name": t}, {"firstName": t, "lastName": t}, t, None,
+                   None, None) for i, t in enumerate(texts)]
+    files = [results_csv(rows), fix_up_csv(["Name"], [({"Name": t}, t) for t in texts]),
+             csv_bytes(["Name", "Template id", "Preselected"], catalog_rows(
+                 [NoteTemplate(t, "2fb81b0a-611b-11ed-9b6a-0242ac120002", False)
+                  for t in texts]))]
+    cells = [str(c) for f in files for c in pd.read_csv(
+        io.BytesIO(f), dtype=str, keep_default_na=False, encoding="utf-8-sig").to_numpy().ravel()]
+    cells += [str(c) for c in pd.read_excel(io.BytesIO(results_xlsx(rows)), dtype=str,
+                                            keep_default_na=False, engine="calamine"
+                                            ).to_numpy().ravel()]
     assert [c for c in cells if c[:1] in FORMULA_PREFIXES] == []

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from partner_console.api.models import TEMPLATE_ID_PATTERN
 from partner_console.bulk.isolated import read_file_isolated
 from partner_console.bulk.read import ImportFileError
+from partner_console.exports import neutralise
 from partner_console.storage.history import utcnow
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import note_templates, organisation_settings
@@ -55,7 +56,9 @@ CSV_HEADERS = ["Name", "Template id", "Preselected"]
 
 
 def catalog_rows(templates: list[NoteTemplate]) -> list[list[str]]:
-    return [[t.name, t.template_id, "yes" if t.preselected else "no"] for t in templates]
+    """The catalog as export rows; names carry the formula guard (template ids are UUIDs)."""
+    return [[neutralise(t.name), t.template_id, "yes" if t.preselected else "no"]
+            for t in templates]
 
 
 def read_catalog_file(data: bytes, filename: str) -> list[NoteTemplate]:
