@@ -40,6 +40,17 @@ def median_ms(run: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+def max_in_window(times: list[float], seconds: float) -> int:
+    """The most events inside any window of `seconds` (times in seconds, any order)."""
+    ordered = sorted(times)
+    best, start = 0, 0
+    for end, at in enumerate(ordered):
+        while at - ordered[start] >= seconds:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 def machine() -> dict[str, object]:
     return {"python": platform.python_version(), "machine": platform.machine(),
             "cores": os.cpu_count(), "system": platform.platform(),

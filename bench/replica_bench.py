@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.harness import Result
+from bench.harness import Result, max_in_window
 from partner_console.bulk.columns import auto_map
 from partner_console.bulk.jobs import JobStore
 from partner_console.bulk.prepare import prepare_rows
@@ -33,16 +33,6 @@ def _job(engine, prefix: str, rows: int) -> int:
                                         rows=prepare_rows(read, auto_map(read.headers), []),
                                         start_token=prefix)
     return job_id
-
-
-def _max_in_window(times: list[float], seconds: float) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= seconds:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def _run(url: str, rows: int, rate: int, shared: bool, label: str) -> dict[str, float]:
@@ -72,7 +62,7 @@ def _run(url: str, rows: int, rate: int, shared: bool, label: str) -> dict[str, 
     span = (max(accepted) - min(accepted)) if len(accepted) > 1 else elapsed
     return {"calls": len(calls), "accepted": len(accepted),
             "refused_429": len(calls) - len(accepted),
-            "max_accepted_in_60s": _max_in_window(accepted, 60.0),
+            "max_accepted_in_60s": max_in_window(accepted, 60.0),
             "per_minute": len(accepted) / span * 60 if span else 0.0,
             "seconds": elapsed, "users": len(sandbox.users())}
 

@@ -12,6 +12,7 @@ from collections import Counter
 
 import pytest
 
+from bench.harness import max_in_window
 from partner_console.api.client import RetryPolicy, UphealClient
 from partner_console.bulk.columns import auto_map
 from partner_console.bulk.jobs import (
@@ -100,13 +101,7 @@ def assert_guarantees(sandbox, store, history, scope, job_id, total):
 
 
 def max_calls_in_any_window(sandbox, seconds: float) -> int:
-    times = sorted(c.at for c in sandbox.calls)
-    best, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= seconds:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
+    return max_in_window([c.at for c in sandbox.calls], seconds)
 
 
 def test_300_rows_with_503s_lost_answers_and_a_429_storm(served, engine, tmp_path):
