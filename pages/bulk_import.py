@@ -51,11 +51,13 @@ from partner_console.bulk.prepare import (
 )
 from partner_console.bulk.read import ImportFileError, ReadResult
 from partner_console.bulk.run import build_runner, emails_in_upheal
+from partner_console.choices import calling_code, choice_for_region, country_choices
 from partner_console.messages import explain
 from partner_console.storage import NotFoundError, Scope
 from partner_console.storage.coordination import CANCEL, PAUSE, rows_done_recently
 
 IGNORE = "(ignore this column)"
+COUNTRIES = dict(country_choices())
 PREVIEW_CHECK_LIMIT = 200  # larger files are checked row by row during the import
 FIELD_NAMES = {c.field: c.header for c in COLUMNS}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -94,15 +96,26 @@ def _mapping(read: ReadResult) -> dict[str, str | None]:
     return mapping
 
 
+def _phone_country(svc: Services) -> str | None:
+    """The country numbers without a country code are read in, for this file."""
+    if "bi_phone_country" not in st.session_state:
+        st.session_state["bi_phone_country"] = choice_for_region(
+            svc.settings.default_phone_country)
+    st.selectbox("Phone numbers without a country code are read as", list(COUNTRIES),
+                 key="bi_phone_country", format_func=lambda c: COUNTRIES.get(c, c),
+                 help="Numbers written with + and their country code keep their own country.")
+    return calling_code(st.session_state.get("bi_phone_country"))
+
+
 def _prepare(svc: Services, scope: Scope, read: ReadResult,
-             mapping: dict[str, str | None]) -> list[PreparedRow]:
+             mapping: dict[str, str | None], phone_code: str | None) -> list[PreparedRow]:
     catalog = svc.catalog.templates(scope)
-    cache_key = (id(read), tuple(mapping.items()), tuple(catalog))
+    cache_key = (id(read), tuple(mapping.items()), tuple(catalog), phone_code)
     cached = st.session_state.get("bi_prepared")
     if cached and cached[0] == cache_key:
         rows: list[PreparedRow] = cached[1]
     else:
-        rows = prepare_rows(read, mapping, catalog)
+        rows = prepare_rows(read, mapping, catalog, phone_code)
         st.session_state["bi_prepared"] = (cache_key, rows)
     known = svc.history.latest_by_email(
         scope, [r.request.email for r in rows if r.request is not None and r.status == READY])
@@ -412,7 +425,8 @@ def render() -> None:
         return
 
     st.subheader("4. Check the rows")
-    _preview(_prepare(svc, scope, read, mapping), read, upload.name)
+    phone_code = _phone_country(svc) if "phone_number" in mapping.values() else None
+    _preview(_prepare(svc, scope, read, mapping, phone_code), read, upload.name)
 
 
 ensure_router()

@@ -21,7 +21,12 @@ from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from components.router import ensure_router
 from components.text import safe
 from partner_console.api.models import template_ids_from, validate_provider
-from partner_console.choices import calling_code, country_choices, locale_choices
+from partner_console.choices import (
+    calling_code,
+    choice_for_region,
+    country_choices,
+    locale_choices,
+)
 from partner_console.creation import BUSY, DUPLICATE, EXISTS, CreationOutcome
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
 from partner_console.storage import NotFoundError, Scope
@@ -45,7 +50,11 @@ NO_LOCALE = ""
 def _form_values() -> dict[str, Any]:
     state = st.session_state
     values: dict[str, Any] = {field: state.get(key) for key, field in FIELDS.items()}
-    values["phone_country_code"] = calling_code(state.get("cp_phone_country"))
+    number = str(state.get("cp_phone_number") or "").strip()
+    # A number typed with its + country code keeps its own country; the picker (preselected
+    # with the default country) is for numbers typed as people read them.
+    values["phone_country_code"] = None if number.startswith(("+", "00")) else \
+        calling_code(state.get("cp_phone_country"))
     note = state.get("cp_note_identifier")
     values["note_identifier"] = None if note in (None, NOT_SET) else note
     values["default_note_template_ids"] = template_ids_from(
@@ -57,8 +66,7 @@ def _clear_form() -> None:
     # Explicit empty values: popping a widget's key does not reset what the browser shows.
     for key in (*FIELDS, "cp_template_extra"):
         st.session_state[key] = ""
-    st.session_state["cp_locale"] = NO_LOCALE
-    st.session_state["cp_phone_country"] = None
+    st.session_state["cp_locale"] = NO_LOCALE  # (the phone country stays as chosen)
     st.session_state["cp_note_identifier"] = NOT_SET
     st.session_state.pop("cp_templates", None)  # back to the catalog's preselection
 
@@ -265,10 +273,14 @@ def render() -> None:
 
     with st.expander("Contact details (optional)"):
         country, number = st.columns([2, 3])
+        if "cp_phone_country" not in st.session_state:
+            st.session_state["cp_phone_country"] = choice_for_region(
+                svc.settings.default_phone_country)
         country.selectbox("Phone country", list(COUNTRIES), key="cp_phone_country",
-                          format_func=lambda c: COUNTRIES.get(c, c), index=None,
+                          format_func=lambda c: COUNTRIES.get(c, c),
                           placeholder="Choose a country",
-                          help="Needed unless you type the number with its + country code.")
+                          help="Numbers typed without a + country code are read in this "
+                               "country.")
         with number:
             st.text_input("Phone number", key="cp_phone_number",
                           placeholder="(415) 555-2671 or +1 415 555 2671",

@@ -26,6 +26,11 @@ def country_choices() -> list[tuple[str, str]]:
     return [(f"{region}:{code}", label) for region, label, code in items]
 
 
+def choice_for_region(region: str) -> str:
+    """'US' -> 'US:+1', the country picker's value for a region."""
+    return f"{region}:+{phonenumbers.country_code_for_region(region)}"
+
+
 def calling_code(choice: str | None) -> str | None:
     """'US:+1' -> '+1'."""
     if not choice or ":" not in choice:

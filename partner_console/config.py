@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+import phonenumbers
+
 SANDBOX = "sandbox"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,8 @@ class Settings:
     rate_limit_per_minute: int = 300
     # After a create whose outcome is unknown, how long until Upheal is asked what became of it.
     settle_after_seconds: float = 60.0
+    # Phone numbers typed without a country code are read in this country (a region code).
+    default_phone_country: str = "US"
     data_dir: Path = field(default=PROJECT_ROOT / "data")
     # Keys the HMAC that fingerprints API keys; generated once into data_dir when unset.
     secret: str | None = None
@@ -124,6 +128,10 @@ def load_settings(
     settle_after = _positive_number(
         "UPHEAL_SETTLE_AFTER_SECONDS",
         get("UPHEAL_SETTLE_AFTER_SECONDS") or str(max(30.0, 2 * float(timeout))), float)
+    phone_country = (get("UPHEAL_DEFAULT_PHONE_COUNTRY") or "US").upper()
+    if phone_country not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError("UPHEAL_DEFAULT_PHONE_COUNTRY must be a two-letter country code such "
+                          f"as US, CA or GB, not {phone_country!r}.")
     return Settings(
         api_base_url=base_url,
         auth_header=header,
@@ -132,6 +140,7 @@ def load_settings(
         request_timeout_seconds=float(timeout),
         rate_limit_per_minute=int(rate),
         settle_after_seconds=float(settle_after),
+        default_phone_country=phone_country,
         data_dir=data_dir,
         secret=get("PARTNER_CONSOLE_SECRET"),
     )

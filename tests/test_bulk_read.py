@@ -151,3 +151,15 @@ def test_random_bytes_give_rows_or_plain_errors_never_crashes(data):
         assert str(exc)
         return
     prepare_rows(read, auto_map(read.headers), [])
+
+
+def test_numbers_without_a_country_code_are_read_in_the_files_default_country():
+    data = (b"First name,Last name,Email,Phone\n"
+            b"A,B,a@example.com,(415) 555-2671\n"
+            b"C,D,c@example.com,+44 20 7946 0958\n")
+    read = read_file(data, "people.csv")
+    without = prepare_rows(read, auto_map(read.headers), [])
+    assert without[0].status == "invalid"  # no country: it cannot be read
+    rows = prepare_rows(read, auto_map(read.headers), [], default_calling_code="+1")
+    assert [(r.request.phone_number, r.request.phone_country_code) for r in rows] == [
+        ("4155552671", "+1"), ("2079460958", "+44")]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from partner_console.config import ConfigError, load_settings
@@ -47,3 +49,11 @@ def test_bad_values_give_one_message_naming_the_setting(tmp_path, name, value):
 def test_unreadable_secrets_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="could not be read"):
         settings(tmp_path, "this is = = not toml")
+
+
+def test_default_phone_country_is_us_and_must_be_a_country():
+    assert load_settings({}, secrets_file=Path("/nonexistent")).default_phone_country == "US"
+    assert load_settings({"UPHEAL_DEFAULT_PHONE_COUNTRY": "ca"},
+                         secrets_file=Path("/nonexistent")).default_phone_country == "CA"
+    with pytest.raises(ConfigError, match="UPHEAL_DEFAULT_PHONE_COUNTRY"):
+        load_settings({"UPHEAL_DEFAULT_PHONE_COUNTRY": "USA"}, secrets_file=Path("/nonexistent"))

@@ -424,3 +424,24 @@ def test_bulk_template_downloads_are_offered_without_a_key():
     at = app(key=None, page="pages/bulk_import.py")
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Download template (Excel)", "Download template (CSV)"]
+
+
+def test_us_numbers_as_people_type_them_use_the_default_country_which_stays():
+    at = fill(app(), cp_phone_number="(415) 555-2671")
+    assert at.selectbox(key="cp_phone_country").value == "US:+1"  # preselected
+    at.button(key="cp_submit").click().run()
+    user = services_of(at).sandbox.users()[0]
+    assert (user["phoneNumber"], user["phoneCountryCode"]) == ("4155552671", "+1")
+    assert at.selectbox(key="cp_phone_country").value == "US:+1"  # not forgotten
+    at.selectbox(key="cp_phone_country").select("GB:+44").run()
+    fill(at, email="uk@example.com", cp_phone_number="+1 415 555 2672")  # its own +1 wins
+    at.button(key="cp_submit").click().run()
+    assert at.selectbox(key="cp_phone_country").value == "GB:+44"  # kept after a create
+    users = {u["email"]: u for u in services_of(at).sandbox.users()}
+    assert users["uk@example.com"]["phoneCountryCode"] == "+1"
+
+
+def test_the_default_phone_country_is_a_setting(monkeypatch):
+    monkeypatch.setenv("UPHEAL_DEFAULT_PHONE_COUNTRY", "gb")
+    at = app()
+    assert at.selectbox(key="cp_phone_country").value == "GB:+44"

@@ -61,7 +61,10 @@ def _templates(text: str, catalog: list[NoteTemplate]) -> tuple[list[str], str |
 
 
 def prepare_rows(read: ReadResult, mapping: dict[str, str | None],
-                 catalog: list[NoteTemplate]) -> list[PreparedRow]:
+                 catalog: list[NoteTemplate],
+                 default_calling_code: str | None = None) -> list[PreparedRow]:
+    """Check every row. A phone number without a country code (no +, no country column) is
+    read in `default_calling_code`'s country, e.g. "+1"."""
     prepared: list[PreparedRow] = []
     seen_emails: dict[str, int] = {}
     seen_refs: dict[str, int] = {}
@@ -70,6 +73,10 @@ def prepare_rows(read: ReadResult, mapping: dict[str, str | None],
         for header, field_name in mapping.items():
             if field_name and cells.get(header, "").strip():
                 values[field_name] = cells[header]
+        phone = str(values.get("phone_number") or "").strip()
+        if (default_calling_code and phone and not phone.startswith(("+", "00"))
+                and not values.get("phone_country_code")):
+            values["phone_country_code"] = default_calling_code
         template_error = None
         if "default_note_template_ids" in values:
             values["default_note_template_ids"], template_error = _templates(
