@@ -1,7 +1,7 @@
 """The bulk import job: a worker on the server, paced under the rate limit, resumable.
 
 One runner per job across every replica: it must win the job's lease first (coordination.py),
-renews it every second, reads Pause and Cancel from the database at each renewal, and claims
+renews it twice a second, reads Pause and Cancel from the database at each renewal, and claims
 rows one at a time in one statement each, so a row is sent by at most one worker ever. Each row
 goes the way of a single create: the write-ahead row with the email's reservation, a check with
 Upheal, the create. Every call takes a slot of the key's budget, shared by all replicas. The

@@ -65,7 +65,7 @@ HEADROOM = 0.97
 BACKGROUND_HORIZON = 1.0  # seconds of slots background work may hold ahead of now
 
 LEASE_SECONDS = 6.0  # a runner that misses this many seconds of renewals has lost its job
-RENEW_SECONDS = 1.0  # how often a runner renews, and reads Pause/Cancel
+RENEW_SECONDS = 0.5  # how often a runner renews, and reads Pause/Cancel
 PAUSE = "pause"
 CANCEL = "cancel"
 

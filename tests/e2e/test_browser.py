@@ -103,6 +103,8 @@ def test_a_name_that_looks_like_a_link_never_becomes_one(browser, app_on_loopbac
     enter_key(page, "sandbox-demo-key")
     create_provider(page, "https://evil.example/phish", "www.evil.example", "mary@evil.example")
     page.get_by_text("was created in Upheal").wait_for()
+    page.get_by_role("link", name="Open in email app").wait_for()
+    wait_for_app_run(page)
     user = sandbox.users()[0]
 
     def hrefs() -> list[str]:
