@@ -7,7 +7,9 @@ never an argument of a cached function and never set on the shared client.
 from __future__ import annotations
 
 import threading
+from collections.abc import MutableMapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import streamlit as st
 
@@ -139,10 +141,20 @@ def check_key(force: bool = False) -> str:
     return verdict[1]
 
 
-def forget_key() -> None:
+# What pages keep in the session about one organisation's data (a row shown as a duplicate,
+# a result, an import, a notice): it must not outlive the key it was made with.
+KEY_BOUND_STATE = ("cp_duplicate", "cp_busy", "cp_outcome", "cp_notice", "cp_errors",
+                   "cp_toast", "bi_job", "bi_read", "bi_prepared", "bi_confirm", "bi_in_upheal",
+                   "bi_notice", "bi_check_error", "bi_cancel_ask", "bi_start_token",
+                   "hi_notice", "hi_page")
+
+
+def forget_key(state: MutableMapping[str, Any] | None = None) -> None:
     """Drop the key and everything this session learned with it."""
-    for name in (API_KEY, KEY_CHECK, "key_test"):
-        st.session_state.pop(name, None)
+    target: Any = st.session_state if state is None else state
+    for name in (API_KEY, KEY_CHECK, "key_test", *KEY_BOUND_STATE):
+        if name in target:
+            del target[name]
 
 
 def current_scope() -> Scope | None:

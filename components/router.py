@@ -2,14 +2,20 @@
 
 Streamlit runs the very first request of a fresh server through its legacy `pages/` folder
 navigation until some run calls `st.navigation`; a bookmarked page opened first after a restart
-would then run bare, without the frame. Each page therefore starts with `ensure_router()`.
+would then run bare, without the frame. Each page therefore ends with `page_body(render)`.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import streamlit as st
 
+from components.deps import KEY_BOUND_STATE
 from components.frame import render_frame
+
+log = logging.getLogger(__name__)
 
 _router_ran = False
 
@@ -31,8 +37,19 @@ def run_app() -> None:
     page.run()
 
 
-def ensure_router() -> None:
-    """Called first by every page: if the page was started without the router, route now."""
+def page_body(render: Callable[[], None]) -> None:
+    """Every page's last line. If the page was started without the router, route now; else
+    draw it, and if drawing fails, say so in a sentence and keep the page usable (never
+    Streamlit's generic error box)."""
     if not _router_ran:
         run_app()
         st.stop()
+    try:
+        render()
+    except Exception:
+        log.exception("a page stopped")
+        for name in KEY_BOUND_STATE:  # leftover state is the usual cause: start afresh
+            st.session_state.pop(name, None)
+        st.error("Something went wrong on this page, so it was reset. Please try again; if it "
+                 "happens again, tell your administrator.", icon=":material/error:")
+        st.button("Reload the page", key="router_reload")

@@ -18,7 +18,7 @@ from components.deps import (
     session_lock,
     your_name,
 )
-from components.router import ensure_router
+from components.router import page_body
 from components.text import safe
 from partner_console.api.errors import ApiError
 from partner_console.bulk.columns import COLUMNS, auto_map, missing_required
@@ -429,5 +429,4 @@ def render() -> None:
     _preview(_prepare(svc, scope, read, mapping, phone_code), read, upload.name)
 
 
-ensure_router()
-render()
+page_body(render)

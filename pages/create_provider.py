@@ -18,7 +18,7 @@ from components.deps import (
 )
 from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
-from components.router import ensure_router
+from components.router import page_body
 from components.text import safe
 from partner_console.api.models import template_ids_from, validate_provider
 from partner_console.choices import (
@@ -357,5 +357,4 @@ def render() -> None:
         _result_panel(outcome, svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE))
 
 
-ensure_router()
-render()
+page_body(render)

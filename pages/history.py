@@ -15,7 +15,7 @@ from components.deps import (
     your_name,
 )
 from components.links import copy_box, invite_email_box
-from components.router import ensure_router
+from components.router import page_body
 from components.text import safe
 from partner_console.api.models import NoteIdentifier
 from partner_console.exports import STATUS_LABELS, history_csv, history_xlsx, links_text
@@ -160,5 +160,4 @@ def _details(row_id: int) -> None:
                              key=f"hi_email_{row.id}")
 
 
-ensure_router()
-render()
+page_body(render)

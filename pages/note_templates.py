@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components.deps import current_scope, scope_or_prompt, services
-from components.router import ensure_router
+from components.router import page_body
 from components.text import safe
 from partner_console.exports import csv_bytes
 from partner_console.invite_email import (
@@ -102,5 +102,4 @@ def render() -> None:
         st.rerun()
 
 
-ensure_router()
-render()
+page_body(render)

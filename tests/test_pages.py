@@ -445,3 +445,64 @@ def test_the_default_phone_country_is_a_setting(monkeypatch):
     monkeypatch.setenv("UPHEAL_DEFAULT_PHONE_COUNTRY", "gb")
     at = app()
     assert at.selectbox(key="cp_phone_country").value == "GB:+44"
+
+
+def _leftovers(at: AppTest) -> AppTest:
+    """Every kind of per-session state the pages keep, made with the first organisation's key:
+    a result on screen, an "already created" warning, an import panel, a History page number."""
+    fill(at).button(key="cp_submit").click().run()  # a result
+    at.button(key="cp_dismiss").click().run()
+    fill(at).button(key="cp_submit").click().run()  # the "already created" warning
+    assert at.session_state["cp_duplicate"]
+    svc = services_of(at)
+    scope = svc.history.scope_for(_fp(svc))
+    from partner_console.bulk.columns import auto_map
+    from partner_console.bulk.jobs import JobStore
+    from partner_console.bulk.prepare import prepare_rows
+    from partner_console.bulk.read import read_file
+
+    read = read_file(b"First name,Last name,Email\nA,B,left@example.com\n", "left.csv")
+    job_id, _ = JobStore(svc.history.engine).create(
+        scope, created_by="Ann", file_name="left.csv",
+        rows=prepare_rows(read, auto_map(read.headers), []), start_token="leftover")
+    at.session_state["bi_job"] = job_id
+    at.session_state["hi_page"] = 3
+    return at
+
+
+@pytest.mark.parametrize("change", ["forget, then another organisation", "another organisation",
+                                    "a wrong key", "forget"])
+def test_changing_the_key_never_leaves_a_dead_end_on_any_page(change):
+    from components.deps import forget_key
+
+    at = _leftovers(app())
+    # What the sidebar's Forget key and key box do (AppTest loses the sidebar's widgets after
+    # reruns under st.navigation; the browser tests press the real ones).
+    forget_key(at.session_state)
+    if change.endswith("another organisation"):
+        at.session_state["api_key"] = SECOND_KEY
+    elif change == "a wrong key":
+        at.session_state["api_key"] = "not-a-real-key"
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert not any("Something went wrong" in e.value for e in at.error), page
+        assert "jane@example.com" not in " ".join(m.value for m in at.markdown)
+    if change.endswith("another organisation"):  # the main action still works
+        at.switch_page("pages/create_provider.py").run()
+        fill(at, email="second@example.com").button(key="cp_submit").click().run()
+        assert any("was created in Upheal" in s.value for s in at.success)
+
+
+def test_a_page_that_fails_shows_a_sentence_and_stays_usable(monkeypatch):
+    at = app(page="pages/history.py")
+    svc = services_of(at)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(type(svc.history), "search", broken)
+    at.run()
+    assert not at.exception
+    assert any("Something went wrong on this page" in e.value for e in at.error)
+    monkeypatch.undo()
