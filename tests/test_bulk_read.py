@@ -19,7 +19,7 @@ from partner_console.bulk.prepare import (
 from partner_console.bulk.read import MAX_ROWS, ImportFileError, read_file
 from partner_console.storage.catalog import NoteTemplate
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "samples"
 
 
 def load(name: str):
