@@ -286,8 +286,8 @@ def test_the_real_server_killed_mid_import_shows_paused_at_once_and_resumes(
             time.sleep(0.1)
         a = kill_and_restart(a)
         page.context.close()
-        page = open_console(browser, a, "Bulk import", "Import")
-        body = page.inner_text("body")
+        page = open_console(browser, a, "Bulk import", f"Import {job_id}:")
+        body = page.inner_text("main")
         assert "Paused" in body and "Importing…" not in body  # at once, not after a lease ran out
         page.get_by_role("button", name="Resume").click()
     job = wait_for_status(engine, job_id, (FINISHED,), timeout=120)
