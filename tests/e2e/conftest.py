@@ -129,12 +129,14 @@ def stop_app(app: RunningApp) -> None:
     try:
         app.process.wait(10)
     except subprocess.TimeoutExpired:
-        app.process.kill()
+        os.killpg(app.process.pid, signal.SIGKILL)
+        app.process.wait(10)
 
 
 def kill_and_restart(app: RunningApp) -> RunningApp:
     """SIGKILL the real `streamlit run` process group, as a crash or an OOM kill would, and
-    start the same server again (same port, so the same replica name)."""
+    start the same server again (same port, so the same replica name). The same RunningApp
+    is returned, now holding the new process, so fixtures stop what is running."""
     os.killpg(app.process.pid, signal.SIGKILL)
     app.process.wait(10)
     deadline = time.monotonic() + 20
@@ -146,7 +148,9 @@ def kill_and_restart(app: RunningApp) -> RunningApp:
             break
         except OSError:
             time.sleep(0.1)
-    return start_app(app.tmp_path, app.env_extra, port=app.port)
+    restarted = start_app(app.tmp_path, app.env_extra, port=app.port)
+    app.process = restarted.process  # the caller's teardown stops the running one
+    return app
 
 
 @pytest.fixture
