@@ -145,7 +145,8 @@ def check_key(force: bool = False) -> str:
 # a result, an import, a notice): it must not outlive the key it was made with.
 KEY_BOUND_STATE = ("cp_duplicate", "cp_busy", "cp_outcome", "cp_notice", "cp_errors",
                    "cp_toast", "bi_job", "bi_read", "bi_prepared", "bi_confirm", "bi_in_upheal",
-                   "bi_notice", "bi_check_error", "bi_cancel_ask", "bi_start_token",
+                   "bi_notice", "bi_check_error", "bi_check_done", "bi_cancel_ask",
+                   "bi_start_token",
                    "hi_notice", "hi_page")
 
 

@@ -148,6 +148,10 @@ def _check_with_upheal(rows: list[PreparedRow]) -> None:
             svc.client, api_key(), emails, svc.background_pacing(),
             lambda done, total: bar.progress(done / total, text=f"Checked {done} of {total}"))
         st.session_state["bi_in_upheal"] = set(st.session_state.get("bi_in_upheal", set())) | found
+        st.session_state["bi_check_done"] = (
+            f"Checked {len(emails)} row(s) with Upheal: "
+            + (f"{len(found)} already have an account and will be skipped." if found else
+               "none has an Upheal account yet."))
     except ApiError as exc:
         st.session_state["bi_check_error"] = explain(exc)
     st.rerun()
@@ -348,6 +352,9 @@ def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
     problem = st.session_state.pop("bi_check_error", None)
     if problem:
         st.error(safe(problem))
+    checked = st.session_state.pop("bi_check_done", None)
+    if checked:
+        st.success(checked, icon=":material/manage_search:")
     if ready <= PREVIEW_CHECK_LIMIT and st.button(
             "Check which already have an Upheal account", key="bi_check",
             icon=":material/manage_search:",
@@ -412,10 +419,10 @@ def render() -> None:
     if isinstance(read, str):
         st.error(safe(read))
         return
-    detected = "Excel" if read.file_format == "xlsx" else (
-        f"CSV ({read.encoding}, separated by "
+    detected = "an Excel" if read.file_format == "xlsx" else (
+        f"a CSV ({read.encoding}, separated by "
         f"{ {',': 'commas', ';': 'semicolons', chr(9): 'tabs'}[read.delimiter or ','] })")
-    st.caption(f"Read {len(read.rows)} row(s) from a {detected} file. " + " ".join(read.notes))
+    st.caption(f"Read {len(read.rows)} row(s) from {detected} file. " + " ".join(read.notes))
 
     st.subheader("3. Match the columns")
     mapping = _mapping(read)

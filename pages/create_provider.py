@@ -20,7 +20,7 @@ from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from components.router import page_body
 from components.text import safe
-from partner_console.api.models import template_ids_from, validate_provider
+from partner_console.api.models import email_suggestion, template_ids_from, validate_provider
 from partner_console.choices import (
     calling_code,
     choice_for_region,
@@ -270,6 +270,11 @@ def render() -> None:
                       help="The invite is meant for this address; it becomes their Upheal "
                            "sign-in.")
         _field_error("email")
+        suggestion = email_suggestion(str(st.session_state.get("cp_email") or ""))
+        if suggestion:  # a suggestion, never a refusal
+            st.caption(f"Did you mean **{safe(suggestion)}**?")
+            st.button("Use this address", key="cp_use_suggestion", type="tertiary",
+                      on_click=lambda: st.session_state.update(cp_email=suggestion))
 
     with st.expander("Contact details (optional)"):
         country, number = st.columns([2, 3])

@@ -219,3 +219,21 @@ def test_created_provider_tolerates_new_fields_and_requires_web_links():
 def test_user_check_reads_camel_case():
     check = UserCheck.model_validate({"isUserExists": True, "userId": "u", "isActive": False})
     assert check.is_user_exists and check.user_id == "u" and check.is_active is False
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("jane@gmial.com", "jane@gmail.com"), ("jane@yaho.com", "jane@yahoo.com"),
+    ("jane@example.con", "jane@example.com"), ("Jane@Hotmial.com", "Jane@hotmail.com"),
+    ("jane@gmail.con", "jane@gmail.com")])
+def test_common_email_typos_get_a_suggestion(typed, meant):
+    from partner_console.api.models import email_suggestion
+
+    assert email_suggestion(typed) == meant
+
+
+@pytest.mark.parametrize("typed", ["jane@gmail.com", "jane@example.com", "jane@clinic.co",
+                                   "jane@upheal.io", "not-an-email", "jane@mail.gmail.com"])
+def test_good_or_unknown_addresses_get_no_suggestion(typed):
+    from partner_console.api.models import email_suggestion
+
+    assert email_suggestion(typed) is None

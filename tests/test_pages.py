@@ -506,3 +506,13 @@ def test_a_page_that_fails_shows_a_sentence_and_stays_usable(monkeypatch):
     assert not at.exception
     assert any("Something went wrong on this page" in e.value for e in at.error)
     monkeypatch.undo()
+
+
+def test_a_mistyped_email_domain_gets_a_suggestion_not_a_refusal():
+    at = fill(app(), email="jane@gmial.com")
+    at.run()
+    assert any("Did you mean" in shown(c.value) and "jane@gmail.com" in
+               shown(c.value).replace("\u2060", "") for c in at.caption)
+    at.button(key="cp_use_suggestion").click().run()
+    assert at.text_input(key="cp_email").value == "jane@gmail.com"
+    assert not any("Did you mean" in c.value for c in at.caption)

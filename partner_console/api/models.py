@@ -6,6 +6,7 @@ understands; responses tolerate fields we do not know yet.
 
 from __future__ import annotations
 
+import difflib
 import re
 from enum import StrEnum
 from typing import Any
@@ -436,3 +437,28 @@ class UserDetails(_Response):
     @classmethod
     def _room(cls, value: Any) -> str | None:
         return _room_link(value)
+
+
+# Common mail domains people mistype; a suggestion, never a refusal.
+COMMON_MAIL_DOMAINS = ("gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com",
+                       "aol.com", "live.com", "msn.com", "comcast.net", "protonmail.com",
+                       "me.com", "mail.com")
+_TLD_TYPOS = {"con": "com", "cmo": "com", "ocm": "com", "comm": "com", "vom": "com",
+              "xom": "com", "nte": "net", "ner": "net", "og": "org", "orgg": "org"}
+
+
+def email_suggestion(email: str) -> str | None:
+    """'jane@gmial.com' -> 'jane@gmail.com'; None when nothing looks mistyped."""
+    local, at, domain = email.strip().rpartition("@")
+    if not at or not local or "." not in domain:
+        return None
+    domain = domain.lower()
+    name, _, tld = domain.rpartition(".")
+    if tld in _TLD_TYPOS:
+        domain = f"{name}.{_TLD_TYPOS[tld]}"
+    if domain not in COMMON_MAIL_DOMAINS:
+        close = difflib.get_close_matches(domain, COMMON_MAIL_DOMAINS, n=1, cutoff=0.85)
+        if close:
+            domain = close[0]
+    suggestion = f"{local}@{domain}"
+    return suggestion if suggestion.lower() != email.strip().lower() else None

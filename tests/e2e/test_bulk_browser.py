@@ -38,9 +38,10 @@ def test_upload_preview_import_and_download_results(browser, app_on_loopback_san
     page.get_by_text("4. Check the rows").wait_for(timeout=30_000)
     wait_for_app_run(page)
     body = page.inner_text("body")
-    assert "Read 14 row(s)" in body and "semicolons" in body
+    assert "Read 14 row(s) from a CSV" in body and "semicolons" in body
     page.get_by_role("button", name="Check which already have an Upheal account").click()
     page.get_by_role("button", name="Start import of 11 provider(s)").wait_for()
+    page.get_by_text("1 already have an account and will be skipped").wait_for()  # feedback
     wait_for_app_run(page)
     page.screenshot(path=str(tmp_path / "preview.png"), full_page=True)
 
