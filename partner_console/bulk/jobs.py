@@ -170,11 +170,6 @@ class JobStore:
             conn.execute(update(bulk_jobs).where(bulk_jobs.c.id == job_id).values(
                 status=status, updated_at=utcnow(), heartbeat_at=utcnow()))
 
-    def heartbeat(self, job_id: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(bulk_jobs).where(bulk_jobs.c.id == job_id).values(
-                heartbeat_at=utcnow()))
-
     def rows(self, job_id: int, states: tuple[str, ...] = ()) -> list[JobRow]:
         query = select(bulk_job_rows).where(bulk_job_rows.c.job_id == job_id)
         if states:
@@ -186,11 +181,6 @@ class JobStore:
         with self.engine.connect() as conn:
             return _job_row(conn.execute(select(bulk_job_rows).where(
                 bulk_job_rows.c.id == row_id)).one())
-
-    def set_row(self, row_id: int, state: str, **values: Any) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(bulk_job_rows).where(bulk_job_rows.c.id == row_id).values(
-                state=state, updated_at=utcnow(), **values))
 
     def finish_row(self, row: JobRow, state: str, **values: Any) -> bool:
         """Write this attempt's result, only if the row is still this attempt's (a runner that
