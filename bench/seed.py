@@ -10,7 +10,7 @@ from sqlalchemy import Engine, insert
 
 from partner_console.api.models import NoteIdentifier
 from partner_console.storage.history import utcnow
-from partner_console.storage.search import normalise
+from partner_console.storage.search import search_columns
 from partner_console.storage.tables import key_organisations, providers
 
 FIRST = ["Jane", "Ravi", "Zoë", "Omar", "Mei", "Lucas", "Amara", "Noah", "Ines", "Tom"]
@@ -41,9 +41,8 @@ def seed_history(engine: Engine, count: int, key_fingerprint: str, organization_
                 "email": f"{first.lower()}.{last.lower()}.{i}@example.com",
                 "email_normalized": f"{first.lower()}.{last.lower()}.{i}@example.com",
                 "first_name": first, "last_name": last, "partner_user_id": f"emp-{i:07d}",
-                "name_normalized": normalise(f"{first} {last}"),
-                "last_name_normalized": normalise(last),
-                "partner_user_id_normalized": f"emp-{i:07d}",
+                **search_columns(first, last, f"{first.lower()}.{last.lower()}.{i}@example.com",
+                                 f"emp-{i:07d}"),
                 "phone_number": None, "phone_country_code": None, "locale": "en-US",
                 "default_note_template_ids": json.dumps([]),
                 "national_provider_identifier": None, "therapy_licence": "LCSW",

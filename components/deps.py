@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import MutableMapping
 from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
 from typing import Any
 
 import streamlit as st
@@ -41,6 +42,7 @@ from partner_console.storage.coordination import (
     replica_name,
 )
 from partner_console.storage.engine import refresh_statistics
+from partner_console.when import SHOWN, shown, zone_label, zone_named
 
 API_KEY = "api_key"  # plain session key holding the key (never a widget key)
 KEY_CHECK = "api_key_check"  # (key fingerprint, ACCEPTED | UNCHECKED, words): Upheal's verdict
@@ -222,3 +224,22 @@ def check_with_upheal(row_id: int) -> tuple[CreationOutcome | None, str | None]:
         return services().creator.settle(api_key(), scope, row_id), None
     except ApiError as exc:
         return None, explain(exc)
+
+
+def person_zone() -> tzinfo:
+    """The person's time zone, as their browser reports it; UTC when it is not known."""
+    try:
+        name = st.context.timezone
+    except Exception:  # outside a browser session (bare AppTest runs): no zone to read
+        name = None
+    return zone_named(name)
+
+
+def when(stored: datetime, fmt: str = SHOWN) -> str:
+    """A stored time in the person's zone: '2026-11-29 15:04'."""
+    return shown(stored, person_zone(), fmt)
+
+
+def zone_name() -> str:
+    """'Europe/Prague' or 'UTC', for column headers."""
+    return zone_label(person_zone())

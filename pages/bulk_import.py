@@ -16,7 +16,9 @@ from components.deps import (
     scope_or_prompt,
     services,
     session_lock,
+    when,
     your_name,
+    zone_name,
 )
 from components.router import page_body
 from components.text import safe
@@ -35,7 +37,6 @@ from partner_console.bulk.jobs import (
     DONE_FAILED,
     FINISHED,
     PAUSED,
-    ROW_STATE_LABELS,
     RUNNING,
     Job,
 )
@@ -126,7 +127,7 @@ def _prepare(svc: Services, scope: Scope, read: ReadResult,
             earlier = known.get(email)
             if earlier:
                 row.status = IN_HISTORY
-                row.note = (f"Created on {earlier.created_at:%Y-%m-%d}. Invite link: "
+                row.note = (f"Created on {when(earlier.created_at, '%Y-%m-%d')}. Invite link: "
                             f"{earlier.invite_url or 'not available'}")
             elif email in in_upheal:
                 row.status, row.note = IN_UPHEAL, "Already has an Upheal account."
@@ -239,7 +240,7 @@ def _job_panel(job_id: int) -> None:
         p = svc.jobs.progress(job_id)
         by = f" by {safe(current.created_by)}" if current.created_by else ""
         st.markdown(f"**{safe(current.file_name)}** · started{by} on "
-                    f"{current.created_at:%Y-%m-%d %H:%M} UTC")
+                    f"{when(current.created_at)} ({zone_name()})")
         st.progress(p.done / p.total if p.total else 1.0,
                     text=f"{p.done} of {p.total} rows done")
         a, b, c, d = st.columns(4)
@@ -296,9 +297,9 @@ def _results(svc: Services, job: Job) -> None:
     if not done:
         return
     table = pd.DataFrame([{
-        "Row": r.row_number, "Outcome": ROW_STATE_LABELS.get(r.state, r.state),
-        "Email": r.email, "Invite link": r.invite_url, "Room link": r.private_room_link,
-        "Details": r.message or "",
+        "Row": r.row_number, "Name": r.full_name, "Email": r.email, "Outcome": r.outcome,
+        "Details": r.details, "Invite link": r.invite_url or "",
+        "Room link": r.private_room_link or "",
     } for r in rows])
     st.dataframe(table, hide_index=True, width="stretch", height=280, key="bi_results",
                  column_config={

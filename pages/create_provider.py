@@ -14,6 +14,7 @@ from components.deps import (
     scope_or_prompt,
     services,
     session_lock,
+    when,
     your_name,
 )
 from components.links import copy_box, invite_email_box
@@ -337,7 +338,7 @@ def render() -> None:
         earlier = svc.history.get(scope, duplicate_id)
         with st.container(border=True, key="cp_duplicate_box"):
             st.warning(f"**{safe(earlier.full_name)}** ({safe(earlier.email)}) was already "
-                       f"created on {earlier.created_at:%d %b %Y} by "
+                       f"created on {when(earlier.created_at, '%d %b %Y')} by "
                        f"{safe(earlier.created_by) or 'someone'}. "
                        "You probably want to resend their existing invite:")
             copy_box("Their invite link", earlier.invite_url)

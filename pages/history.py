@@ -10,9 +10,12 @@ import streamlit as st
 from components.deps import (
     check_with_upheal,
     current_scope,
+    person_zone,
     scope_or_prompt,
     services,
+    when,
     your_name,
+    zone_name,
 )
 from components.links import copy_box, invite_email_box
 from components.router import page_body
@@ -39,9 +42,10 @@ def _settle(row_id: int) -> None:
 
 def _filters(creators: list[str]) -> HistoryFilter:
     text = st.text_input("Search", key="hi_search",
-                         placeholder="Start of a name, last name, email or your reference",
-                         help="Finds providers whose name, last name, email or reference "
-                              "starts with what you type.")
+                         placeholder="Any part of a name, email or your reference",
+                         help="Finds providers whose name, email or reference contains what "
+                              "you type, whatever the capitals, accents or punctuation "
+                              "(“oconnor” finds O'Connor). A full name works in either order.")
     col_dates, col_status, col_note, col_by = st.columns(4)
     dates = col_dates.date_input("Created between", value=[], key="hi_dates",
                                  max_value=date.today(), format="YYYY-MM-DD")
@@ -87,8 +91,9 @@ def render() -> None:
 
     st.caption(f"{page.total_text} provider(s) · page {page.page} of {page.page_count} · "
                "select a row to see its links and email")
+    created = f"Created ({zone_name()})"
     table = pd.DataFrame([{
-        "Created (UTC)": r.created_at.strftime("%Y-%m-%d %H:%M"),
+        created: when(r.created_at),
         "Name": r.full_name, "Email": r.email,
         "Status": STATUS_LABELS.get(r.status, r.status),
         "Invite link": r.invite_url, "Room link": r.private_room_link,
@@ -116,8 +121,9 @@ def render() -> None:
     csv_col.download_button("Download CSV", lambda: history_csv(
         svc.history, scope, filters), file_name=f"providers-{stamp}.csv",
         mime="text/csv", key="hi_csv", icon=":material/description:", on_click="ignore")
+    zone = person_zone()
     xlsx_col.download_button("Download Excel", lambda: history_xlsx(
-        svc.history, scope, filters), file_name=f"providers-{stamp}.xlsx",
+        svc.history, scope, filters, zone), file_name=f"providers-{stamp}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="hi_xlsx", icon=":material/table_view:", on_click="ignore")
     if links_col.toggle("Copy all links", key="hi_copy_all",
@@ -137,7 +143,7 @@ def _details(row_id: int) -> None:
     with st.container(border=True, key="hi_details"):
         st.markdown(f"### {safe(row.full_name)}")
         st.caption(f"{safe(row.email)} · {STATUS_LABELS.get(row.status, row.status)} · created "
-                   f"{row.created_at:%Y-%m-%d %H:%M} UTC by "
+                   f"{when(row.created_at)} ({zone_name()}) by "
                    f"{safe(row.created_by) or '(no name)'}")
         if row.error_text:
             st.warning(safe(row.error_text))

@@ -1,7 +1,8 @@
-"""CSV and Excel exports of history rows, streamed, with the formula guard.
+"""CSV and Excel exports of history rows, streamed.
 
-Cells that a spreadsheet would run as a formula (starting with = + - @ tab or carriage return)
-get a leading apostrophe (OWASP "CSV injection"). Exports never hold the key or its fingerprint.
+In CSV files, cells that a spreadsheet would run as a formula (starting with = + - @ tab or
+carriage return) get a leading apostrophe (OWASP "CSV injection"). Excel files need no guard:
+a cell written as a string is never a formula. Exports never hold the key or its fingerprint.
 """
 
 from __future__ import annotations
@@ -10,19 +11,24 @@ import csv
 import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
+from functools import cache
 from typing import Any
 
 import xlsxwriter
+from babel import Locale, UnknownLocaleError
 from sqlalchemy import Integer, String, case, cast, func, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from partner_console.api.models import NoteIdentifier
 from partner_console.storage.history import History, HistoryFilter, ProviderRow
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import providers
+from partner_console.when import local, zone_label
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+MAX_LINKS_PER_SHEET = 65_530  # Excel's own limit; later links are written as plain text
 _FORMULA_STARTS = frozenset(FORMULA_PREFIXES)
 
 STATUS_LABELS = {
@@ -169,23 +175,34 @@ def csv_file(headers: list[str], batches: Iterable[Sequence[Sequence[str | None]
 
 
 def xlsx_bytes(headers: list[str], rows: Iterable[Sequence[str]], sheet: str = "Providers",
-               notes: list[tuple[str, str]] | None = None) -> bytes:
-    """An Excel workbook (XlsxWriter, constant-memory mode); every cell written as text."""
+               notes: list[tuple[str, str]] | None = None, links: tuple[str, ...] = ()
+               ) -> bytes:
+    """An Excel workbook (XlsxWriter, constant-memory mode); every cell written as a string,
+    which Excel never runs as a formula, so no guard is needed (or wanted: no apostrophes)."""
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False,
                                             "strings_to_formulas": False,
                                             "strings_to_urls": False,
                                             "strings_to_numbers": False})
     bold = workbook.add_format({"bold": True, "bg_color": "#e3eeee"})
+    link = workbook.add_format({"font_color": "#0b5cad", "underline": 1})
     worksheet = workbook.add_worksheet(sheet)
-    worksheet.write_row(0, 0, [neutralise(h) for h in headers], bold)
+    for index, header in enumerate(headers):
+        worksheet.write_string(0, index, header, bold)
+        worksheet.set_column(index, index, min(max(len(header) + 4, 14), 48))
     worksheet.freeze_panes(1, 0)
-    for index, width in enumerate(min(max(len(h) + 4, 14), 48) for h in headers):
-        worksheet.set_column(index, index, width)
+    linked = {headers.index(h) for h in links if h in headers}
+    number = 0
     for number, row in enumerate(rows, start=1):
         for column, value in enumerate(row):
-            if value:  # empty cells are simply left out
+            if not value:  # empty cells are simply left out
+                continue
+            if column in linked and number <= MAX_LINKS_PER_SHEET // 2:
+                worksheet.write_url(number, column, value, link, string=value)
+            else:
                 worksheet.write_string(number, column, value)
+    if number:
+        worksheet.autofilter(0, 0, number, len(headers) - 1)
     if notes:
         help_sheet = workbook.add_worksheet("Notes")
         help_sheet.set_column(0, 0, 28)
@@ -225,11 +242,98 @@ def _postgresql_csv(history: History, scope: Scope, filters: HistoryFilter) -> b
     return buffer.getvalue()
 
 
-def history_xlsx(history: History, scope: Scope, filters: HistoryFilter = HistoryFilter()
-                 ) -> bytes:
-    """The same as an Excel workbook."""
-    return xlsx_bytes(HEADERS, (row for batch in history.export_batches(
-        scope, filters, EXPORT_CELLS) for row in batch))
+# The Excel export: values Excel understands (real date-times, links, labels), no guard (a
+# string cell is never a formula), internal ids last.
+_XLSX_COLUMNS: list[tuple[str, Any, str]] = [  # (header, cell, kind)
+    ("Created", _c.created_at, "time"),
+    ("First name", _c.first_name, "text"),
+    ("Last name", _c.last_name, "text"),
+    ("Email", _c.email, "text"),
+    ("Status", _c.status, "status"),
+    ("Invite link", _c.invite_url, "link"),
+    ("Room link", _c.private_room_link, "link"),
+    ("Your reference", _c.partner_user_id, "text"),
+    ("Phone country code", _c.phone_country_code, "text"),
+    ("Phone number", _c.phone_number, "text"),
+    ("Language", _c.locale, "language"),
+    ("NPI", _c.national_provider_identifier, "text"),
+    ("Therapy licence", _c.therapy_licence, "text"),
+    ("Name in notes", _c.note_identifier, "note"),
+    ("Note templates", _templates(_c.default_note_template_ids), "text"),
+    ("Created by", _c.created_by, "text"),
+    ("Problem", _c.error_text, "text"),
+    ("Upheal user id", _c.user_id, "text"),
+    ("Organisation id", _c.organization_id, "text"),
+]
+XLSX_TIME_FORMAT = "yyyy-mm-dd hh:mm"
+
+
+@cache
+def language_name(tag: str) -> str:
+    """'en-US' -> 'English (United States)'; the tag itself when babel does not know it."""
+    try:
+        return Locale.parse(tag, sep="-").get_display_name("en") or tag
+    except (ValueError, TypeError, UnknownLocaleError):
+        return tag
+
+
+@cache
+def note_label(value: str) -> str:
+    """'DrLastName' -> 'Dr. + last name' (the picker's label without its example)."""
+    try:
+        return NoteIdentifier(value).label.split(" (e.g.")[0]
+    except ValueError:
+        return value
+
+
+def history_xlsx(history: History, scope: Scope, filters: HistoryFilter = HistoryFilter(),
+                 zone: tzinfo = UTC) -> bytes:
+    """The providers matching `filters` as an Excel workbook: times in `zone` as real
+    date-times, clickable links showing their address, labels rather than codes, a filter on
+    the header row. XlsxWriter's constant-memory mode keeps memory flat at any size."""
+    headers = [f"Created ({zone_label(zone)})" if kind == "time" else header
+               for header, _, kind in _XLSX_COLUMNS]
+    kinds = [kind for _, _, kind in _XLSX_COLUMNS]
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False,
+                                            "strings_to_formulas": False,
+                                            "strings_to_urls": False,
+                                            "strings_to_numbers": False})
+    bold = workbook.add_format({"bold": True, "bg_color": "#e3eeee"})
+    stamp = workbook.add_format({"num_format": XLSX_TIME_FORMAT, "align": "left"})
+    link = workbook.add_format({"font_color": "#0b5cad", "underline": 1})
+    sheet = workbook.add_worksheet("Providers")
+    for index, header in enumerate(headers):
+        sheet.write_string(0, index, header, bold)
+    sheet.freeze_panes(1, 0)
+    for index, header in enumerate(headers):
+        sheet.set_column(index, index, 18 if kinds[index] == "time" else
+                         48 if kinds[index] == "link" else min(max(len(header) + 4, 14), 40))
+    links = 0
+    number = 0
+    for batch in history.export_batches(scope, filters, [cell for _, cell, _ in _XLSX_COLUMNS]):
+        for row in batch:
+            number += 1
+            for column, value in enumerate(row):
+                if value is None or value == "":
+                    continue
+                kind = kinds[column]
+                if kind == "time":
+                    sheet.write_datetime(number, column, local(value, zone), stamp)
+                elif kind == "link" and links < MAX_LINKS_PER_SHEET:
+                    links += 1
+                    sheet.write_url(number, column, value, link, string=value)
+                elif kind == "status":
+                    sheet.write_string(number, column, STATUS_LABELS.get(value, value))
+                elif kind == "language":
+                    sheet.write_string(number, column, language_name(value))
+                elif kind == "note":
+                    sheet.write_string(number, column, note_label(value))
+                else:
+                    sheet.write_string(number, column, str(value))
+    sheet.autofilter(0, 0, max(number, 1), len(headers) - 1)
+    workbook.close()
+    return buffer.getvalue()
 
 
 def links_text(rows: Iterable[ProviderRow]) -> str:

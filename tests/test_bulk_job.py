@@ -184,7 +184,8 @@ def test_pause_and_cancel(served, engine, tmp_path):
     runner.join(30)
     assert store.get(scope, job_id).status == CANCELLED
     assert_guarantees(sandbox, store, history, scope, job_id, 120)
-    assert any(r.message == "Import cancelled before this row." for r in store.rows(job_id))
+    assert any(r.outcome == "Not sent: Import cancelled before this row."
+               for r in store.rows(job_id))
 
 
 def test_job_killed_mid_run_resumes_and_finishes_with_the_same_guarantees(
@@ -211,3 +212,56 @@ def test_job_killed_mid_run_resumes_and_finishes_with_the_same_guarantees(
     assert store.get(scope, job_id).status == FINISHED
     assert_guarantees(sandbox, store, history, scope, job_id, 150)
     assert history.pending(scope) == []
+
+
+def test_results_keep_every_uploaded_value_and_say_what_was_never_sent(served, engine,
+                                                                       tmp_path):
+    import io
+
+    import pandas as pd
+
+    from partner_console.bulk.files import results_csv, results_xlsx
+    from partner_console.bulk.jobs import DONE_FAILED, JobRow
+    from tests.workbooks import formulas, hyperlinks
+
+    sandbox, server = served
+    data = ("First name,Last name,Email,Your reference,Team\n"
+            "Ann,Lee,ann@example.com,emp-1,North\n"
+            "Bo,Kim,not-an-email,emp-2,=South\n"
+            "Cy,Ode,cy@example.com,emp-3,East\n").encode()
+    for token in ("first", "again"):  # the same file twice: the second sends nobody
+        store, history, scope, job_id = new_job(engine, data, token=token)
+        runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
+        runner.start()
+        runner.join(60)
+        rows = store.rows(job_id)
+        assert [r.full_name for r in rows] == ["Ann Lee", "Bo Kim", "Cy Ode"]
+        csv_frame = pd.read_csv(io.BytesIO(results_csv(rows)), dtype=str,
+                                keep_default_na=False, encoding="utf-8-sig")
+        workbook = results_xlsx(rows)
+        xlsx_frame = pd.read_excel(io.BytesIO(workbook), dtype=str, keep_default_na=False,
+                                   engine="calamine")
+        for frame in (csv_frame, xlsx_frame):
+            assert list(frame.columns) == ["Row", "Outcome", "First name", "Last name", "Email",
+                                           "Your reference", "Team", "Invite link", "Room link",
+                                           "Details"]
+            assert list(frame["First name"]) == ["Ann", "Bo", "Cy"]
+            assert list(frame["Email"]) == ["ann@example.com", "not-an-email", "cy@example.com"]
+            bo = frame.iloc[1]
+            assert bo["Outcome"].startswith("Not sent: Email") and bo["Details"] == ""
+            assert "Failed" not in set(frame["Outcome"])
+        assert list(csv_frame["Team"])[1] == "'=South"  # the CSV keeps its formula guard
+        assert list(xlsx_frame["Team"])[1] == "=South" and formulas(workbook) == []
+        outcomes = list(csv_frame["Outcome"])
+        if token == "first":
+            assert outcomes[0] == outcomes[2] == "Created"
+            assert sorted(hyperlinks(workbook)) == sorted(
+                [u["inviteUrl"] for u in sandbox.users()]
+                + [u["privateRoomLink"] for u in sandbox.users()])
+        else:
+            assert outcomes[0] == outcomes[2] == "Not sent: Already created (in History)."
+    assert len(sandbox.users()) == 2
+    sent_and_refused = JobRow(1, 2, DONE_FAILED, "a@example.com", {}, {"firstName": "A"},
+                              "Upheal refused it.", None, None, None, attempts=1)
+    assert (sent_and_refused.outcome, sent_and_refused.details) == ("Failed",
+                                                                    "Upheal refused it.")

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 
 from partner_console.api.client import UphealClient
-from partner_console.api.models import CreatedProvider, validate_provider
+from partner_console.api.models import CreatedProvider, ProviderRequest, validate_provider
 from partner_console.creation import ProviderCreator, replay_journal
 from partner_console.exports import HEADERS, history_csv, history_xlsx, links_text
 from partner_console.sandbox import SandboxTransport
@@ -25,6 +25,7 @@ from partner_console.storage import (
     make_engine,
     migrate,
 )
+from partner_console.storage.history import COUNT_CAP
 from partner_console.storage.migrations import LATEST, current_version
 from partner_console.storage.tables import providers
 from tests.conftest import DEMO_KEY, SECOND_KEY
@@ -93,7 +94,8 @@ def test_migration_upgrades_an_old_database_with_rows_in_it(database_url):
     scope = history.scope_for(FP_A)
     (row,) = history.search(scope).rows
     assert row.invite_url == "https://sandbox.invalid/invite/0" and row.created_by == "Ann"
-    for words in ("zoë", "ZOË MÜ", "müller", "emp-9", "zoe@"):  # back-filled search columns
+    for words in ("zoë", "ZOË MÜ", "müller", "emp-9", "zoe@", "muller zoe", "example.com",
+                  "uLLe"):  # back-filled search columns
         assert history.search(scope, HistoryFilter(text=words)).total == 1, words
     with engine.connect() as conn:
         assert current_version(conn) == LATEST
@@ -276,6 +278,52 @@ def test_search_filters_and_paging_in_sql(history):
     assert history.search(scope, HistoryFilter(text="100%_")).total == 0
 
 
+def test_search_finds_any_part_as_people_type_it(history):
+    """Any part of a name, email or reference; case, accents and punctuation ignored; a full
+    name in either order; never across organisations."""
+    scope = history.scope_for(FP_A)
+    people = [("Aoife", "O'Connor", "aoife.oc@example.com", "REF-12"),
+              ("Zoë", "Müller-Lüdenscheidt", "zoe@clinic.org", None),
+              ("Jean-Luc", "St. John", "jl@stjohn.example.net", "emp/0042")]
+    for first, last, email, ref in people:
+        history.record_pending(scope, ProviderRequest(
+            first_name=first, last_name=last, email=email, partner_user_id=ref),
+            created_by="Ann")
+    other = history.scope_for(FP_B)
+    history.record_pending(other, ProviderRequest(
+        first_name="Orla", last_name="OConnor", email="orla@example.com"), created_by="Bo")
+
+    def found(words):
+        return sorted(r.first_name for r in history.search(scope, HistoryFilter(
+            text=words)).rows)
+
+    assert found("oconnor") == found("O'Connor") == found("o’connor") == ["Aoife"]
+    assert found("example.com") == ["Aoife"] and found("example") == ["Aoife", "Jean-Luc"]
+    assert found("muller") == found("MÜLLER") == found("ludensch") == ["Zoë"]
+    assert found("connor aoife") == found("aoife o'connor") == ["Aoife"]
+    assert found("st john") == found("St. John") == found("jean luc") == ["Jean-Luc"]
+    assert found("ef-12") == found("oife.o") == ["Aoife"] and found("0042") == ["Jean-Luc"]
+    assert found("clinic") == ["Zoë"]
+    assert found("zo") == ["Zoë"]  # two characters: the start of a name or an email
+    assert found("aoife example") == []  # a match never runs from one field into the next
+    assert found("orla") == [] and found("100%_") == []
+    assert [r.first_name for r in history.search(other, HistoryFilter(text="connor")).rows
+            ] == ["Orla"]
+
+
+def test_a_search_matching_most_of_a_large_history_reads_newest_first(history):
+    """More than COUNT_CAP matches: the page is the newest matches and the count says so."""
+    from bench.seed import seed_history
+    seed_history(history.engine, COUNT_CAP + 500, FP_A, "org-a")
+    scope = history.scope_for(FP_A)
+    page = history.search(scope, HistoryFilter(text="example.com"), page_size=5)
+    assert page.more_than_cap and page.total_text == "10,000+"
+    newest = history.search(scope, page_size=5).rows
+    assert [r.id for r in page.rows] == [r.id for r in newest]
+    one = history.search(scope, HistoryFilter(text=f"emp {COUNT_CAP + 17:07d}"))
+    assert [r.partner_user_id for r in one.rows] == [f"emp-{COUNT_CAP + 17:07d}"]
+
+
 def test_exports_neutralise_formulas_and_open_in_pandas_with_the_same_rows(history):
     scope = history.scope_for(FP_A)
     evil = req(99, first_name="=HYPERLINK(\"http://evil\")", partner_user_id="+1234",
@@ -286,22 +334,59 @@ def test_exports_neutralise_formulas_and_open_in_pandas_with_the_same_rows(histo
     scope = history.scope_for(FP_A)
     rows = list(history.iter_rows(scope))
     csv_file = history_csv(history, scope)
-    frames = [pd.read_csv(io.BytesIO(csv_file), dtype=str, keep_default_na=False,
-                          encoding="utf-8-sig"),
-              pd.read_excel(io.BytesIO(history_xlsx(history, scope)), dtype=str,
-                            keep_default_na=False,
-                            engine="calamine")]
+    frame = pd.read_csv(io.BytesIO(csv_file), dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
     assert csv_file.startswith(b"\xef\xbb\xbf")
-    for frame in frames:
-        assert list(frame.columns) == HEADERS and len(frame) == 5
-        assert list(frame["Email"]) == [r.email for r in rows]
-        cells = frame.to_numpy().ravel().tolist()
-        assert not any(str(c).startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
-        evil_row = frame[frame["Email"] == "jane99@example.com"].iloc[0]
-        assert evil_row["First name"] == "'=HYPERLINK(\"http://evil\")"
-        assert evil_row["Created by"] == "'-Ann"
-        assert FP_A not in "".join(map(str, cells)) and DEMO_KEY not in "".join(map(str, cells))
+    assert list(frame.columns) == HEADERS and len(frame) == 5
+    assert list(frame["Email"]) == [r.email for r in rows]
+    cells = frame.to_numpy().ravel().tolist()
+    assert not any(str(c).startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
+    evil_row = frame[frame["Email"] == "jane99@example.com"].iloc[0]
+    assert evil_row["First name"] == "'=HYPERLINK(\"http://evil\")"
+    assert evil_row["Created by"] == "'-Ann"
+    assert FP_A not in "".join(map(str, cells)) and DEMO_KEY not in "".join(map(str, cells))
     assert links_text(rows).splitlines()[0] == f"{rows[0].email}\t{rows[0].invite_url}"
+
+
+def test_the_excel_export_is_an_excel_file(history):
+    """Real date-times in the person's zone, clickable links showing their address, labels not
+    codes, strings as typed (never formulas, so no apostrophes), a filter on the header row,
+    internal ids last."""
+    from zoneinfo import ZoneInfo
+
+    from tests.workbooks import formulas, hyperlinks, part, sheet_xml
+
+    scope = history.scope_for(FP_A)
+    evil = req(99, first_name="=HYPERLINK(\"http://evil\")", locale="pt-BR",
+               note_identifier="DrLastName")
+    row_id, _ = history.record_pending(scope, evil, created_by="-Ann")
+    history.complete(row_id, FP_A, created(1))
+    seed(history, 3)
+    with history.engine.begin() as conn:  # a known moment: 2026-07-01 12:00 UTC
+        conn.execute(providers.update().where(providers.c.id == row_id).values(
+            created_at=datetime(2026, 7, 1, 12, 0)))
+    prague = history_xlsx(history, scope, zone=ZoneInfo("Europe/Prague"))
+    frame = pd.read_excel(io.BytesIO(prague), engine="calamine", keep_default_na=False)
+    assert list(frame.columns)[0] == "Created (Europe/Prague)"
+    assert list(frame.columns)[-2:] == ["Upheal user id", "Organisation id"]
+    evil_row = frame[frame["Email"] == "jane99@example.com"].iloc[0]
+    assert evil_row["Created (Europe/Prague)"] == pd.Timestamp("2026-07-01 14:00")  # CEST
+    assert evil_row["First name"] == "=HYPERLINK(\"http://evil\")"  # exactly as typed
+    assert evil_row["Created by"] == "-Ann"
+    assert evil_row["Language"] == "Portuguese (Brazil)"
+    assert evil_row["Name in notes"] == "Dr. + last name"
+    assert evil_row["Status"] == "Created"
+    assert formulas(prague) == []
+    links = hyperlinks(prague)
+    assert "https://sandbox.invalid/invite/1" in links and evil_row["Invite link"] in links
+    xml = sheet_xml(prague)
+    assert '<autoFilter ref="A1:S5"/>' in xml
+    assert 'formatCode="yyyy-mm-dd hh:mm"' in part(prague, "xl/styles.xml")  # shown, sortable
+    in_utc = pd.read_excel(io.BytesIO(history_xlsx(history, scope)), engine="calamine")
+    assert in_utc.columns[0] == "Created (UTC)"
+    assert pd.Timestamp("2026-07-01 12:00") in set(in_utc["Created (UTC)"])
+    everything = "".join(map(str, frame.to_numpy().ravel()))
+    assert FP_A not in everything and DEMO_KEY not in everything
 
 
 def _export_sample(url: str) -> bytes:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from partner_console.bulk.columns import COLUMNS, HEADERS
-from partner_console.bulk.jobs import ROW_STATE_LABELS, JobRow
+from partner_console.bulk.jobs import JobRow
 from partner_console.exports import csv_bytes, neutralise, xlsx_bytes
 
 PROBLEM = "Problem"
-RESULT_HEADERS = ["Row", "Outcome", "First name", "Last name", "Email", "Invite link",
-                  "Room link", "Details"]
+RESULT_HEADERS = ["Row", "Outcome", "Invite link", "Room link", "Details"]
 
 
 def template_notes() -> list[tuple[str, str]]:
@@ -27,22 +26,30 @@ def template_xlsx() -> bytes:
     return xlsx_bytes(HEADERS, [_example()], notes=template_notes())
 
 
-def _result_rows(rows: list[JobRow]) -> list[list[str]]:
-    def name(row: JobRow, field: str) -> str:
-        return str((row.request or {}).get(field) or "")
+def result_headers(rows: list[JobRow]) -> list[str]:
+    """Row and Outcome, the file's own columns as uploaded, then the links and details."""
+    uploaded = [h for h in (rows[0].cells if rows else {}) if h not in RESULT_HEADERS]
+    return RESULT_HEADERS[:2] + uploaded + RESULT_HEADERS[2:]
 
-    return [[neutralise(v) for v in (
-        row.row_number, ROW_STATE_LABELS.get(row.state, row.state),
-        name(row, "firstName"), name(row, "lastName"), row.email, row.invite_url,
-        row.private_room_link, row.message)] for row in rows]
+
+def _result_rows(rows: list[JobRow], headers: list[str]) -> list[list[str]]:
+    """Every row with the values it was uploaded with, whatever became of it."""
+    uploaded = headers[2:-3]
+    return [[str(row.row_number), row.outcome] + [str(row.cells.get(h, "")) for h in uploaded]
+            + [row.invite_url or "", row.private_room_link or "", row.details] for row in rows]
 
 
 def results_csv(rows: list[JobRow]) -> bytes:
-    return csv_bytes(RESULT_HEADERS, _result_rows(rows))
+    headers = result_headers(rows)
+    return csv_bytes(headers, ([neutralise(v) for v in row]
+                               for row in _result_rows(rows, headers)))
 
 
 def results_xlsx(rows: list[JobRow]) -> bytes:
-    return xlsx_bytes(RESULT_HEADERS, _result_rows(rows), sheet="Results")
+    """The same as an Excel workbook: strings as uploaded (a string cell is never a formula)."""
+    headers = result_headers(rows)
+    return xlsx_bytes(headers, _result_rows(rows, headers), sheet="Results",
+                      links=("Invite link", "Room link"))
 
 
 def fix_up_csv(headers: list[str], rows: list[tuple[dict[str, str], str]]) -> bytes:

@@ -78,6 +78,32 @@ class JobRow:
     private_room_link: str | None
     attempts: int = 0
     claimed_by: str | None = None
+    name: str | None = None  # as uploaded
+
+    @property
+    def full_name(self) -> str:
+        if self.name:
+            return self.name
+        request = self.request or {}
+        return " ".join(str(request.get(k) or "") for k in ("firstName", "lastName")).strip()
+
+    @property
+    def sent(self) -> bool:
+        """Whether this row was ever handed to Upheal (a row refused by the preview, skipped,
+        or cancelled before its turn never was)."""
+        return self.request is not None and self.attempts > 0 and self.state != DONE_SKIPPED
+
+    @property
+    def outcome(self) -> str:
+        """'Created', 'Failed', or 'Not sent: <reason>' for a row that never left."""
+        if self.state in (DONE_FAILED, DONE_SKIPPED) and not self.sent:
+            return f"Not sent: {self.message}" if self.message else "Not sent"
+        return ROW_STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def details(self) -> str:
+        """The message, unless the outcome already says it."""
+        return "" if self.outcome.startswith("Not sent") else (self.message or "")
 
 
 @dataclass(frozen=True)
@@ -113,7 +139,7 @@ def _job_row(row: Any) -> JobRow:
     return JobRow(row.id, row.row_number, row.state, row.email, json.loads(row.cells),
                   json.loads(row.request) if row.request else None, row.message,
                   row.provider_id, row.invite_url, row.private_room_link, row.attempts,
-                  row.claimed_by)
+                  row.claimed_by, row.name)
 
 
 @dataclass
@@ -139,6 +165,8 @@ class JobStore:
                     "state": QUEUED if r.status == READY else
                     (DONE_FAILED if r.request is None else DONE_SKIPPED),
                     "email": str(r.values.get("email") or "")[:320],
+                    "name": " ".join(str(r.values.get(k) or "").strip() for k in (
+                        "first_name", "last_name")).strip()[:401] or None,
                     "cells": json.dumps(r.cells),
                     "request": json.dumps(r.request.to_json()) if r.request else None,
                     "message": None if r.status == READY else r.problem,

@@ -9,7 +9,22 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import (
+    table as sql_table,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from partner_console.api.models import CreatedProvider, ProviderRequest
@@ -22,7 +37,14 @@ from partner_console.storage.coordination import (
 )
 from partner_console.storage.errors import NotFoundError, StorageError
 from partner_console.storage.scope import Scope
-from partner_console.storage.search import normalise, starts_with
+from partner_console.storage.search import (
+    TRIGRAM,
+    folded,
+    fts_phrase,
+    normalise,
+    search_columns,
+    starts_with,
+)
 from partner_console.storage.tables import (
     CREATED,
     FAILED,
@@ -109,11 +131,26 @@ class HistoryFilter:
     note_identifiers: tuple[str, ...] = ()
     created_by: tuple[str, ...] = ()
 
-    def conditions(self, dialect: str) -> list[Any]:
+    @property
+    def substring(self) -> str:
+        """The folded search, when it is long enough for the trigram indexes (search.py)."""
+        text = folded(self.text)
+        return text if len(text) >= TRIGRAM else ""
+
+    def conditions(self, dialect: str, dense: bool = False) -> list[Any]:
+        """`dense`: the search matches so many rows (on SQLite) that reading rows newest first
+        and testing each is quicker than collecting every match from the FTS5 index."""
         found: list[Any] = []
-        words = normalise(self.text)
-        if words:  # the start of a name, a last name, an email or a reference
-            c = providers.c
+        c = providers.c
+        if self.substring:
+            if dialect == "sqlite" and not dense:
+                found.append(c.id.in_(select(literal_column("rowid")).select_from(
+                    sql_table("providers_search")).where(
+                    literal_column("providers_search").op("MATCH")(
+                        fts_phrase(self.substring)))))
+            else:  # pg_trgm's GIN index serves LIKE '%…%'
+                found.append(c.search_text.like(f"%{self.substring}%"))
+        elif words := normalise(self.text):  # one or two characters: the start of a field
             found.append(or_(*(starts_with(column, words, dialect) for column in (
                 c.name_normalized, c.last_name_normalized, c.email_normalized,
                 c.partner_user_id_normalized))))
@@ -160,7 +197,7 @@ def _newest_first(filters: HistoryFilter, matches: int) -> Any:
     from walking the primary key hoping for early matches (a scan of every row when the
     matches are old): the prefix indexes find them and they are sorted. With more matches
     they are dense, and walking newest-first finds a page at once."""
-    if normalise(filters.text) and matches <= COUNT_CAP:
+    if filters.text.strip() and matches <= COUNT_CAP:
         return (providers.c.id + 0).desc()
     return providers.c.id.desc()
 
@@ -225,9 +262,8 @@ class History:
             else None,
             "status": PENDING, "request_token": token, "source": source,
             "email": request.email, "email_normalized": email,
-            "name_normalized": normalise(f"{request.first_name} {request.last_name}"),
-            "last_name_normalized": normalise(request.last_name),
-            "partner_user_id_normalized": normalise(request.partner_user_id) or None,
+            **search_columns(request.first_name, request.last_name, request.email,
+                             request.partner_user_id),
             "first_name": request.first_name, "last_name": request.last_name,
             "partner_user_id": request.partner_user_id, "phone_number": request.phone_number,
             "phone_country_code": request.phone_country_code, "locale": request.locale,
@@ -355,8 +391,9 @@ class History:
                     key_fingerprint=entry["key_fingerprint"], source=entry.get("source", "form"),
                     email=request.email, email_normalized=request.email.lower(),
                     first_name=request.first_name, last_name=request.last_name,
-                    name_normalized=normalise(f"{request.first_name} {request.last_name}"),
-                    last_name_normalized=normalise(request.last_name),
+                    partner_user_id=request.partner_user_id,
+                    **search_columns(request.first_name, request.last_name, request.email,
+                                     request.partner_user_id),
                     default_note_template_ids=json.dumps(
                         request.default_note_template_ids or [])))
             self._complete(conn, entry["row_id"], provider)
@@ -408,7 +445,21 @@ class History:
         return [ProviderRow.from_mapping(r) for r in rows]
 
     def _where(self, scope: Scope, filters: HistoryFilter) -> Any:
-        return and_(scope.visible(providers), *filters.conditions(self.engine.dialect.name))
+        dialect = self.engine.dialect.name
+        return and_(scope.visible(providers), *filters.conditions(
+            dialect, dense=dialect == "sqlite" and self._dense(filters.substring)))
+
+    def _dense(self, substring: str) -> bool:
+        """Whether more than COUNT_CAP rows (of any organisation) contain `substring`: counted
+        in the FTS5 index, reading no further than COUNT_CAP + 1 entries."""
+        if not substring:
+            return False
+        with self.engine.connect() as conn:
+            return bool(conn.execute(text(
+                "SELECT count(*) FROM (SELECT rowid FROM providers_search "
+                "WHERE providers_search MATCH :phrase LIMIT :cap)"),
+                {"phrase": fts_phrase(substring), "cap": COUNT_CAP + 1}).scalar_one()
+                > COUNT_CAP)
 
     def search(self, scope: Scope, filters: HistoryFilter = HistoryFilter(), page: int = 1,
                page_size: int = 50) -> HistoryPage:

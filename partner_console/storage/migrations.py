@@ -9,6 +9,7 @@ second configuration file and no code generation.)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -30,8 +31,10 @@ from sqlalchemy import (
 )
 
 from partner_console.storage.errors import MigrationError
-from partner_console.storage.search import normalise
+from partner_console.storage.search import normalise, search_text
 from partner_console.storage.tables import schema_migrations
+
+log = logging.getLogger(__name__)
 
 _LOCK_ID = 7_412_001  # PostgreSQL advisory lock: one migrating process at a time
 
@@ -200,12 +203,59 @@ def _v5_coordination(conn: Connection) -> None:
     meta.create_all(conn)
 
 
+def _v6_substring_search(conn: Connection) -> None:
+    """search_text (search.py) for every row, and a trigram index on it: pg_trgm's GIN index on
+    PostgreSQL, an FTS5 trigram table kept by triggers on SQLite."""
+    conn.execute(text("ALTER TABLE providers ADD COLUMN search_text TEXT"))
+    rows = conn.execute(text(
+        "SELECT id, first_name, last_name, email, partner_user_id FROM providers")).fetchall()
+    update = text("UPDATE providers SET search_text = :text WHERE id = :id")
+    for start in range(0, len(rows), 5000):
+        conn.execute(update, [{"id": r.id, "text": search_text(
+            r.first_name, r.last_name, r.email, r.partner_user_id)}
+            for r in rows[start:start + 5000]])
+    if conn.dialect.name == "postgresql":
+        try:  # pg_trgm ships with PostgreSQL and is a trusted extension (the owner may add it)
+            with conn.begin_nested():
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+                conn.execute(text("CREATE INDEX ix_providers_search_trgm ON providers "
+                                  "USING gin (search_text gin_trgm_ops)"))
+        except Exception as exc:  # searches still work, by reading every row
+            log.warning("pg_trgm could not be enabled (%s): History search will be slow on "
+                        "large histories. Run CREATE EXTENSION pg_trgm as the database owner, "
+                        "then CREATE INDEX ix_providers_search_trgm ON providers USING gin "
+                        "(search_text gin_trgm_ops).", type(exc).__name__)
+        return
+    for statement in (
+        "CREATE VIRTUAL TABLE providers_search USING fts5(search_text, content='providers', "
+        "content_rowid='id', tokenize='trigram')",
+        "CREATE TRIGGER providers_search_insert AFTER INSERT ON providers BEGIN "
+        "INSERT INTO providers_search(rowid, search_text) VALUES (new.id, new.search_text); END",
+        "CREATE TRIGGER providers_search_delete AFTER DELETE ON providers BEGIN "
+        "INSERT INTO providers_search(providers_search, rowid, search_text) "
+        "VALUES ('delete', old.id, old.search_text); END",
+        "CREATE TRIGGER providers_search_update AFTER UPDATE OF search_text ON providers BEGIN "
+        "INSERT INTO providers_search(providers_search, rowid, search_text) "
+        "VALUES ('delete', old.id, old.search_text); "
+        "INSERT INTO providers_search(rowid, search_text) VALUES (new.id, new.search_text); END",
+        "INSERT INTO providers_search(providers_search) VALUES ('rebuild')",
+    ):
+        conn.execute(text(statement))
+
+
+def _v7_import_row_names(conn: Connection) -> None:
+    """The provider's name on every import row, whatever became of it (results show it)."""
+    conn.execute(text("ALTER TABLE bulk_job_rows ADD COLUMN name VARCHAR(401)"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_providers),
     (2, _v2_templates_and_settings),
     (3, _v3_bulk_jobs),
     (4, _v4_search_columns),
     (5, _v5_coordination),
+    (6, _v6_substring_search),
+    (7, _v7_import_row_names),
 ]
 LATEST = MIGRATIONS[-1][0]
 

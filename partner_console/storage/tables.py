@@ -55,6 +55,7 @@ providers = Table(
     Column("name_normalized", String(401)),  # "first last", lower case: prefix search
     Column("last_name_normalized", String(200)),
     Column("partner_user_id_normalized", String(200)),
+    Column("search_text", Text),  # search.py: names both ways, email, reference, folded
 )
 
 key_organisations = Table(
@@ -124,6 +125,7 @@ bulk_job_rows = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("claimed_by", String(120)),
+    Column("name", String(401)),  # "First Last" as uploaded
 )
 
 rate_budgets = Table(

@@ -62,5 +62,10 @@ def test_upload_preview_import_and_download_results(browser, app_on_loopback_san
     assert len(created) == 11
     assert sorted(created["Invite link"]) == sorted(
         u["inviteUrl"] for u in sandbox.users() if u["email"] != "p11@example.com")
-    assert set(results["Outcome"]) == {"Created", "Failed", "Skipped"}
+    assert list(results.columns[2:6]) == ["First Name", "Surname", "E-mail", "NPI"]  # as uploaded
+    not_sent = results[results["Outcome"].str.startswith("Not sent: ")]
+    assert sorted(not_sent["First Name"]) == ["Bad", "P0", "P11"]  # names kept, whatever happened
+    assert set(results["Outcome"]) - set(not_sent["Outcome"]) == {"Created"}
+    table = page.get_by_test_id("stDataFrame").last.inner_text()
+    assert "None" not in table  # blank link cells, not "None"
     page.close()

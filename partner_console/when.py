@@ -1,0 +1,38 @@
+"""Stored times (naive UTC) shown in the person's own time zone.
+
+The browser tells Streamlit its IANA zone (`st.context.timezone`); where none is known (a test
+harness, an old browser) times are shown in UTC and say so.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SHOWN = "%Y-%m-%d %H:%M"  # sorts as text, and reads the same everywhere
+
+
+def zone_named(name: str | None) -> tzinfo:
+    """The zone called `name`, or UTC when there is none or it is unknown."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return UTC
+
+
+def zone_label(zone: tzinfo) -> str:
+    """'Europe/Prague', or 'UTC'."""
+    return getattr(zone, "key", None) or "UTC"
+
+
+def local(stored: datetime | str, zone: tzinfo) -> datetime:
+    """A stored time (naive UTC, or its ISO text as SQLite's driver returns it) as a naive
+    wall-clock time in `zone`."""
+    moment = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+    return moment.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+
+
+def shown(stored: datetime, zone: tzinfo, fmt: str = SHOWN) -> str:
+    return local(stored, zone).strftime(fmt)
