@@ -204,13 +204,15 @@ def scope_or_prompt(purpose: str) -> Scope | None:
     refused = st.session_state.get(KEY_REFUSED)
     known = st.session_state.get(KEY_CHECK)
     if refused:
-        st.error(f"{refused} Paste it again in the sidebar {purpose}.", icon=":material/key_off:")
+        st.error(f"{refused} Paste it again in the sidebar {purpose} (on a phone, open it "
+                 "with the **»** button at the top left).", icon=":material/key_off:")
     elif api_key() and known and known[1] == UNCHECKED:
         st.warning(f"{known[2]} Nothing of your organisation is shown until Upheal has "
                    "accepted the key: press “Check the key again” in the sidebar.",
                    icon=":material/cloud_off:")
     else:
-        st.info(f"Paste your organisation's API key in the sidebar {purpose}.",
+        st.info(f"Paste your organisation's API key in the sidebar {purpose}. On a phone, "
+                "open the sidebar with the **»** button at the top left.",
                 icon=":material/key:")
     return None
 

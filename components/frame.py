@@ -17,6 +17,7 @@ from components.deps import (
     organisation_label,
     services,
 )
+from components.links import name_copy_buttons
 from components.text import safe
 
 KEY_INPUT = "api_key_input"
@@ -73,9 +74,25 @@ def _default_name() -> str:
     return ""
 
 
+# - On a phone the sidebar starts closed: what matters from it is repeated above the page.
+# - The copy button of a code box is hidden until the mouse is over it, which hides it from
+#   the keyboard (Tab skips what is not visible) and from staff who do not know to hover:
+#   it is always shown.
+FRAME_CSS = """<style>
+@media (min-width: 768px) { .st-key-pc_phone_notice { display: none; } }
+[data-testid="stCode"] > div:has([data-testid="stElementToolbarButton"]) {
+  visibility: visible !important; opacity: 1 !important; }
+</style>"""
+
+
 def render_frame() -> None:
     svc = services()
     settings = svc.settings
+    st.html(FRAME_CSS)
+    if settings.uses_sandbox:
+        with st.container(key="pc_phone_notice"):
+            st.warning("**SANDBOX – practice mode, links are not real.**",
+                       icon=":material/science:")
     if YOUR_NAME not in st.session_state:
         st.session_state[YOUR_NAME] = _default_name()
         st.session_state[NAME_INPUT] = st.session_state[YOUR_NAME]
@@ -122,6 +139,7 @@ def render_frame() -> None:
                 st.caption("Practising? Use the key `sandbox-demo-key`.")
                 st.button("Use the practice key", on_click=_use_practice_key,
                           key="use_practice_key")
+        name_copy_buttons()
         st.text_input("Your name", key=NAME_INPUT, on_change=_keep_name,
                       help="Saved with each provider you create, so colleagues know who did it.")
         if svc.journal_waiting:

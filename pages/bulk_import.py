@@ -262,7 +262,7 @@ def _job_panel(job_id: int) -> None:
     with st.container(border=True, key="bi_job_panel"):
         labels = {RUNNING: "Importing…", PAUSED: "Paused", CANCELLED: "Cancelled",
                   FINISHED: "Finished", "stopping": "Stopping…"}
-        st.subheader(f"Import {job.id}: {labels.get(status, status)}")
+        st.header(f"Import {job.id}: {labels.get(status, status)}")
         # "Running elsewhere" stays while the job runs (the panel redraws as it goes).
         notice = st.session_state.get("bi_notice") if live else \
             st.session_state.pop("bi_notice", None)
@@ -383,7 +383,7 @@ def render() -> None:
     st.title("Bulk import")
     st.caption("Create a whole practice at once from a spreadsheet. Nothing is sent until you "
                "check the rows and press Start.")
-    st.subheader("1. Get the template")
+    st.header("1. Get the template")
     left, right = st.columns(2)
     left.download_button("Download template (Excel)", template_xlsx,
                          file_name="provider-import-template.xlsx", mime=XLSX,
@@ -410,7 +410,7 @@ def render() -> None:
             st.rerun()
         return
 
-    st.subheader("2. Upload your file")
+    st.header("2. Upload your file")
     generation = st.session_state.get("bi_uploader_generation", 0)
     upload = st.file_uploader("Spreadsheet (Excel .xlsx or CSV), up to 5,000 providers",
                               type=["xlsx", "csv", "tsv", "txt"], key=f"bi_upload_{generation}")
@@ -425,14 +425,14 @@ def render() -> None:
         f"{ {',': 'commas', ';': 'semicolons', chr(9): 'tabs'}[read.delimiter or ','] })")
     st.caption(f"Read {len(read.rows)} row(s) from {detected} file. " + " ".join(read.notes))
 
-    st.subheader("3. Match the columns")
+    st.header("3. Match the columns")
     mapping = _mapping(read)
     missing = missing_required(mapping)
     if missing:
         st.error("Choose which column holds: " + ", ".join(missing) + ".")
         return
 
-    st.subheader("4. Check the rows")
+    st.header("4. Check the rows")
     phone_code = _phone_country(svc) if "phone_number" in mapping.values() else None
     _preview(_prepare(svc, scope, read, mapping, phone_code), read, upload.name)
 

@@ -138,9 +138,10 @@ def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str)
     elif outcome.status == PENDING:
         _queue().answered(shown, clear_form=False)  # the panel says what happened and what next
     else:
-        state["cp_toast"] = f"{first_name} {last_name} was created."
         # The widgets are drawn already: the form is emptied on the next run.
         _queue().answered(shown, clear_form=True)
+    if outcome.status in DIALOG_TITLES:
+        state["cp_open_dialog"] = True
 
 
 def _settle(row_id: int) -> None:
@@ -201,46 +202,69 @@ def _field_error(field: str) -> None:
         st.markdown(f":red[{safe(message)}]")
 
 
+DIALOG_TITLES = {CREATED: "Provider created", LINKS_LOST: "Created, but the links are missing",
+                 PENDING: "Not confirmed yet"}
+
+
+def _result_dialog(outcome: dict[str, Any], email_template: str) -> None:
+    """The outcome of a create, where it cannot be missed: a dialog over the page (focus moves
+    into it), whatever part of the form the person had scrolled to. The same result stays on
+    the page under the button once the dialog is closed."""
+
+    def body() -> None:
+        _result_body(outcome, email_template, "dialog")
+        if st.button("Back to the form", key="cp_dialog_close",
+                     icon=":material/arrow_back:"):
+            st.rerun()
+
+    st.dialog(DIALOG_TITLES.get(outcome["status"], "Result"), width="large")(body)()
+
+
 def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
-    name = safe(f"{outcome['first_name']} {outcome['last_name']}")
-    status = outcome["status"]
     with st.container(border=True, key="cp_result"):
-        if status == CREATED:
-            st.success(f"**{name}** was created in Upheal. Send them the invite link below.",
-                       icon=":material/check_circle:")
-            if not outcome.get("saved", True):
-                st.warning("The history database did not answer, so these links are kept in the "
-                           "journal file and will be added to History when the console restarts. "
-                           "Copy them now to be safe.")
-            left, right = st.columns(2)
-            with left:
-                copy_box("Invite link (send this to the provider)", outcome["invite_url"])
-            with right:
-                copy_box("Private room link", outcome["private_room_link"])
-            invite_email_box(email_template, email=outcome["email"],
-                             first_name=outcome["first_name"], last_name=outcome["last_name"],
-                             invite_link=outcome["invite_url"],
-                             room_link=outcome["private_room_link"], sender_name=your_name(),
-                             key="cp_email_text")
-        elif status == LINKS_LOST:
-            st.warning(f"**{name}** was created in Upheal, but its invite link could not be "
-                       "fetched from Upheal yet. Try again in a moment; if it keeps failing, ask "
-                       "Upheal to resend the invite.", icon=":material/warning:")
-            if outcome.get("message") and "Try again in a few minutes" in outcome["message"]:
-                st.caption(safe(outcome["message"]))
-            st.button("Fetch the links again", key="cp_fetch_links", on_click=_settle,
-                      args=(outcome["row_id"],), type="primary")
-        elif status == PENDING:
-            st.warning(f"We could not confirm whether **{name}** was created. Nothing will be "
-                       "sent twice.", icon=":material/hourglass_top:")
-            if outcome.get("message"):
-                st.caption(safe(outcome["message"]))  # why, and when to ask
-            st.button("Check with Upheal", key="cp_settle", on_click=_settle,
-                      args=(outcome["row_id"],), type="primary")
-        elif status == FAILED:
-            st.info(f"**{name}**: {safe(outcome['message'])}", icon=":material/info:")
+        _result_body(outcome, email_template, "panel")
         st.button("Done – create another provider", key="cp_dismiss",
                   on_click=lambda: st.session_state.pop("cp_outcome", None))
+
+
+def _result_body(outcome: dict[str, Any], email_template: str, where: str) -> None:
+    name = safe(f"{outcome['first_name']} {outcome['last_name']}")
+    status = outcome["status"]
+    if status == CREATED:
+        st.success(f"**{name}** was created in Upheal. Send them the invite link below.",
+                   icon=":material/check_circle:")
+        if not outcome.get("saved", True):
+            st.warning("The history database did not answer, so these links are kept in the "
+                       "journal file and will be added to History when the console restarts. "
+                       "Copy them now to be safe.")
+        left, right = st.columns(2)
+        with left:
+            copy_box("Invite link (send this to the provider)", outcome["invite_url"],
+                     "invite", where)
+        with right:
+            copy_box("Private room link", outcome["private_room_link"], "room", where)
+        invite_email_box(email_template, email=outcome["email"],
+                         first_name=outcome["first_name"], last_name=outcome["last_name"],
+                         invite_link=outcome["invite_url"],
+                         room_link=outcome["private_room_link"], sender_name=your_name(),
+                         where=where)
+    elif status == LINKS_LOST:
+        st.warning(f"**{name}** was created in Upheal, but its invite link could not be "
+                   "fetched from Upheal yet. Try again in a moment; if it keeps failing, ask "
+                   "Upheal to resend the invite.", icon=":material/warning:")
+        if outcome.get("message") and "Try again in a few minutes" in outcome["message"]:
+            st.caption(safe(outcome["message"]))
+        st.button("Fetch the links again", key=f"cp_fetch_links_{where}", on_click=_settle,
+                  args=(outcome["row_id"],), type="primary")
+    elif status == PENDING:
+        st.warning(f"We could not confirm whether **{name}** was created. Nothing will be "
+                   "sent twice.", icon=":material/hourglass_top:")
+        if outcome.get("message"):
+            st.caption(safe(outcome["message"]))  # why, and when to ask
+        st.button("Check with Upheal", key=f"cp_settle_{where}", on_click=_settle,
+                  args=(outcome["row_id"],), type="primary")
+    elif status == FAILED:
+        st.info(f"**{name}**: {safe(outcome['message'])}", icon=":material/info:")
 
 
 def render() -> None:
@@ -253,11 +277,8 @@ def render() -> None:
     queue = _queue()
     if queue.form_cleared():
         _clear_form()
-    toast = st.session_state.pop("cp_toast", None)
-    if toast:
-        st.toast(safe(toast), icon=":material/check_circle:")
 
-    st.subheader("Provider")
+    st.header("Provider")
     first, last, mail = st.columns(3)
     with first:
         st.text_input("First name", key="cp_first_name", max_chars=200,
@@ -337,14 +358,28 @@ def render() -> None:
     if duplicate_id is not None and scope is not None:
         earlier = svc.history.get(scope, duplicate_id)
         with st.container(border=True, key="cp_duplicate_box"):
+            by = f" by {safe(earlier.created_by)}" if earlier.created_by.strip() else ""
             st.warning(f"**{safe(earlier.full_name)}** ({safe(earlier.email)}) was already "
-                       f"created on {when(earlier.created_at, '%d %b %Y')} by "
-                       f"{safe(earlier.created_by) or 'someone'}. "
-                       "You probably want to resend their existing invite:")
-            copy_box("Their invite link", earlier.invite_url)
-            copy_box("Their room link", earlier.private_room_link)
+                       f"created on {when(earlier.created_at, '%d %b %Y')}{by}. "
+                       "You probably want to send their existing invite again:",
+                       icon=":material/content_copy:")
+            left, right = st.columns(2)
+            with left:
+                copy_box("Their invite link", earlier.invite_url, "invite", "duplicate")
+            with right:
+                copy_box("Their room link", earlier.private_room_link, "room", "duplicate")
+            if earlier.invite_url:
+                invite_email_box(
+                    svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE),
+                    email=earlier.email, first_name=earlier.first_name,
+                    last_name=earlier.last_name, invite_link=earlier.invite_url,
+                    room_link=earlier.private_room_link, sender_name=your_name(),
+                    where="duplicate")
+            st.divider()
+            st.caption("Only if this really is a new provider who shares the address: Upheal "
+                       "will be asked to create them again.")
             st.button("Create anyway", key="cp_create_anyway", on_click=_submit,
-                      kwargs={"anyway": True})
+                      kwargs={"anyway": True}, type="tertiary", icon=":material/warning:")
 
     st.button("Create provider", type="primary", key="cp_submit", on_click=_submit,
               disabled=scope is None, icon=":material/person_add:")
@@ -360,7 +395,10 @@ def render() -> None:
         st.rerun()
     outcome = st.session_state.get("cp_outcome")
     if outcome and scope is not None:  # right under the button, where the person is looking
-        _result_panel(outcome, svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE))
+        template = svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
+        _result_panel(outcome, template)
+        if st.session_state.pop("cp_open_dialog", False):
+            _result_dialog(outcome, template)
 
 
 page_body(render)

@@ -114,7 +114,7 @@ def render() -> None:
         _details(page.rows[rows_selected[0]].id)
 
     st.divider()
-    st.subheader("Export")
+    st.header("Export")
     st.caption("Downloads hold every provider matching the search and filters above.")
     csv_col, xlsx_col, links_col = st.columns(3)
     stamp = date.today().isoformat()
@@ -141,7 +141,7 @@ def _details(row_id: int) -> None:
     except NotFoundError:
         return
     with st.container(border=True, key="hi_details"):
-        st.markdown(f"### {safe(row.full_name)}")
+        st.markdown(f"## {safe(row.full_name)}")
         st.caption(f"{safe(row.email)} · {STATUS_LABELS.get(row.status, row.status)} · created "
                    f"{when(row.created_at)} ({zone_name()}) by "
                    f"{safe(row.created_by) or '(no name)'}")
@@ -156,14 +156,14 @@ def _details(row_id: int) -> None:
         if row.status == CREATED:
             left, right = st.columns(2)
             with left:
-                copy_box("Invite link", row.invite_url)
+                copy_box("Invite link", row.invite_url, "invite", "history")
             with right:
-                copy_box("Private room link", row.private_room_link)
+                copy_box("Private room link", row.private_room_link, "room", "history")
             template = svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
             invite_email_box(template, email=row.email, first_name=row.first_name,
                              last_name=row.last_name, invite_link=row.invite_url or "",
                              room_link=row.private_room_link, sender_name=your_name(),
-                             key=f"hi_email_{row.id}")
+                             where="history")
 
 
 page_body(render)

@@ -83,7 +83,7 @@ def render() -> None:
                 st.rerun()
 
     st.divider()
-    st.subheader("Invite email")
+    st.header("Invite email")
     st.caption("The email text offered after each provider is created. Placeholders: "
                + ", ".join("`{" + p + "}`" for p in PLACEHOLDERS) + ".")
     current = svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)

@@ -225,10 +225,10 @@ def test_results_keep_every_uploaded_value_and_say_what_was_never_sent(served, e
     from tests.workbooks import formulas, hyperlinks
 
     sandbox, server = served
-    data = ("First name,Last name,Email,Your reference,Team\n"
-            "Ann,Lee,ann@example.com,emp-1,North\n"
-            "Bo,Kim,not-an-email,emp-2,=South\n"
-            "Cy,Ode,cy@example.com,emp-3,East\n").encode()
+    data = (b"First name,Last name,Email,Your reference,Team\n"
+            b"Ann,Lee,ann@example.com,emp-1,North\n"
+            b"Bo,Kim,not-an-email,emp-2,=South\n"
+            b"Cy,Ode,cy@example.com,emp-3,East\n")
     for token in ("first", "again"):  # the same file twice: the second sends nobody
         store, history, scope, job_id = new_job(engine, data, token=token)
         runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)

@@ -130,7 +130,13 @@ def test_create_shows_both_links_and_the_email_and_records_history():
     user = services_of(at).sandbox.users("5a4d0b7e-0000-4000-8000-00000000c11c")[0]
     codes = [c.value for c in at.code]
     assert user["inviteUrl"] in codes and user["privateRoomLink"] in codes
-    assert any(user["inviteUrl"] in c and c.startswith("Subject:") for c in codes)
+    # the subject in its own box, the text ready for the message body (no "Subject:" line)
+    assert "Your invitation to Upheal" in codes
+    bodies = [c for c in codes if user["inviteUrl"] in c and c.startswith("Hello Jane")]
+    assert bodies and not any(c.startswith("Subject:") for c in codes)
+    boxes = [b.key for b in at.get("flex_container") if (b.key or "").startswith("pc_copy_")]
+    assert {"pc_copy_invite_panel", "pc_copy_room_panel", "pc_copy_subject_panel",
+            "pc_copy_email_panel", "pc_copy_invite_dialog"} <= set(boxes), boxes
     assert user["noteIdentifier"] == "DrLastName"
     assert at.text_input(key="cp_first_name").value == ""  # ready for the next provider
     at.switch_page("pages/history.py").run()
@@ -223,11 +229,11 @@ def test_timeout_leaves_outcome_unknown_and_check_with_upheal_settles_it_when_sa
     svc.client.pacing = paced
     svc.sandbox.faults.timeout_rate = 0.0
     # Too early: Upheal may still be creating it. Nothing is asked, nothing changes.
-    at.button(key="cp_settle").click().run()
+    at.button(key="cp_settle_panel").click().run()
     assert any("may still be working on this create" in c.value for c in at.caption)
     assert len(svc.history.pending(svc.history.scope_for(_fp(svc)))) == 1
     svc.creator.settle_after = 0  # the safe wait has passed
-    at.button(key="cp_settle").click().run()
+    at.button(key="cp_settle_panel").click().run()
     assert any("it was not created" in i.value for i in at.info)
     assert svc.sandbox.users() == []
 
@@ -257,7 +263,7 @@ def test_links_that_cannot_be_fetched_offer_a_retry_that_recovers_them():
     at.button(key="cp_submit").click().run()
     assert any("could not be fetched from Upheal yet" in w.value for w in at.warning)
     del svc.client.recover
-    at.button(key="cp_fetch_links").click().run()
+    at.button(key="cp_fetch_links_panel").click().run()
     user = svc.sandbox.users()[0]
     assert any("was created in Upheal" in s.value for s in at.success)
     assert user["inviteUrl"] in {c.value for c in at.code}
@@ -317,8 +323,9 @@ def test_email_text_is_editable_and_checked():
     at.button(key="nt_email_save").click().run()
     at.switch_page("pages/create_provider.py").run()
     fill(at).button(key="cp_submit").click().run()
-    assert any(c.value.startswith("Subject: Welcome\n\nHi Jane: https://sandbox.invalid/")
-               for c in at.code)
+    codes = [c.value for c in at.code]
+    assert "Welcome" in codes
+    assert any(c.startswith("Hi Jane: https://sandbox.invalid/") for c in codes)
 
 
 # -- History ----------------------------------------------------------------------------------------

@@ -34,6 +34,17 @@ def create_provider(page, first: str, last: str, email: str) -> None:
     wait_for_app_run(page)
 
 
+def result_seen(page, timeout: float = 30_000) -> str:
+    """The create's result dialog: wait for it, read it, go back to the form. Returns its text."""
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("was created in Upheal").wait_for(timeout=timeout)
+    text = dialog.inner_text()
+    dialog.get_by_role("button", name="Back to the form").click()
+    dialog.wait_for(state="detached")
+    wait_for_app_run(page)
+    return text
+
+
 def import_file(page, path: Path, ready: int) -> None:
     page.get_by_text("2. Upload your file").wait_for()
     page.locator("input[type=file]").set_input_files(str(path))

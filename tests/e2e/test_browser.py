@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
+from tests.e2e.steps import result_seen
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -47,8 +48,7 @@ def test_enter_key_create_provider_see_both_links_double_click_makes_one(
     page.get_by_role("textbox", name="Email", exact=True).press("Tab")
     wait_for_app_run(page)
     page.get_by_role("button", name="Create provider").dblclick()
-    page.get_by_text("was created in Upheal").wait_for(timeout=30_000)
-    wait_for_app_run(page)
+    result_seen(page)
 
     assert page.get_by_role("textbox", name="First name", exact=True).input_value() == ""
     users = sandbox.users()
@@ -94,7 +94,7 @@ def test_a_name_that_looks_like_a_link_never_becomes_one(browser, app_on_loopbac
     toast and the History heading. Links appear only where the console means one."""
     from urllib.parse import unquote
 
-    from tests.e2e.steps import create_provider, enter_key, go
+    from tests.e2e.steps import create_provider, enter_key, go, result_seen
 
     app, sandbox = app_on_loopback_sandbox
     page = browser.new_page(viewport={"width": 1366, "height": 768})
@@ -102,7 +102,7 @@ def test_a_name_that_looks_like_a_link_never_becomes_one(browser, app_on_loopbac
     wait_for_app_run(page)
     enter_key(page, "sandbox-demo-key")
     create_provider(page, "https://evil.example/phish", "www.evil.example", "mary@evil.example")
-    page.get_by_text("was created in Upheal").wait_for()
+    result_seen(page)
     page.get_by_role("link", name="Open in email app").wait_for()
     wait_for_app_run(page)
     user = sandbox.users()[0]

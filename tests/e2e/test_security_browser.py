@@ -17,6 +17,7 @@ from tests.e2e.steps import (
     go,
     import_file,
     practice_file,
+    result_seen,
     textbox,
 )
 from tests.report import record
@@ -72,8 +73,9 @@ def test_canary_key_never_leaks_through_any_workflow(browser, sandbox_with_canar
         snap = lambda: pages_html.append(page.content())  # noqa: E731
 
         create_provider(page, "Jane", "Canary", "jane.canary@example.com")  # create
-        page.get_by_text("was created in Upheal").wait_for()
+        page.get_by_role("dialog").get_by_text("was created in Upheal").wait_for()
         snap()
+        result_seen(page)
         page.get_by_role("button", name="Done – create another provider").click()
         wait_for_app_run(page)
         create_provider(page, "Jane", "Canary", "jane.canary@example.com")  # duplicate
@@ -164,7 +166,7 @@ def test_two_organisations_at_once_see_only_their_own(browser, loopback_sandbox,
             pages[who] = page
         for who, page in pages.items():  # both create, then both import
             create_provider(page, who, "Person", f"{who.lower()}.person@example.com")
-            page.get_by_text("was created in Upheal").wait_for()
+            result_seen(page)
         for who, page in pages.items():
             go(page, "Bulk import", "1. Get the template")
             import_file(page, practice_file(tmp_path / f"{who}.csv", who, 3), 3)

@@ -1,0 +1,156 @@
+"""A newcomer's first day, in Chromium: accessible pages (axe-core), the result of a create that
+cannot be missed at 1366x768, the form and its copy buttons by keyboard alone, and a phone."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.e2e.a11y import violations
+from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
+from tests.e2e.steps import create_provider, enter_key, go, result_seen, textbox
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def app(tmp_path):
+    running = start_app(tmp_path, {})  # the built-in sandbox, as `make run` starts it
+    yield running
+    stop_app(running)
+
+
+def test_every_page_and_state_has_no_accessibility_violations(browser, app, tmp_path):
+    page = browser.new_page(viewport=LAPTOP)
+    found: list[dict] = []
+
+    def check(state: str) -> None:
+        wait_for_app_run(page)
+        time.sleep(0.3)  # let the last run's elements settle (stale ones fade out)
+        found.extend(violations(page, state))
+
+    page.goto(app.url)
+    wait_for_app_run(page)
+    check("no key")
+    textbox(page, "API key").fill("not-a-real-key")
+    textbox(page, "API key").press("Enter")
+    page.get_by_text("was not accepted by Upheal").first.wait_for()
+    check("a wrong key")
+    enter_key(page, "sandbox-demo-key")
+    create_provider(page, "Ann", "Lee", "not-an-email")
+    page.get_by_text("Some details need fixing").wait_for()
+    check("errors shown")
+    create_provider(page, "Zoë", "O'Neil", "zoe.oneil@example.com")
+    page.get_by_role("dialog").get_by_text("was created in Upheal").wait_for(timeout=30_000)
+    check("created: the dialog")
+    result_seen(page)
+    check("created: the page")
+    create_provider(page, "Zoë", "O'Neil", "zoe.oneil@example.com")
+    page.get_by_text("was already created").wait_for()
+    check("duplicate")
+    go(page, "Note templates", "Invite email")
+    check("templates")
+    go(page, "History", "provider(s) · page")
+    grid = page.get_by_test_id("stDataFrame").bounding_box()
+    page.mouse.click(grid["x"] + 16, grid["y"] + 54)
+    page.get_by_role("heading", name="Zoë O'Neil").wait_for()
+    check("History with a row open")
+    go(page, "Bulk import", "2. Upload your file")
+    upload = tmp_path / "practice.csv"
+    upload.write_text("First name,Last name,Email\nAmy,Ng,amy@example.com\n"
+                      "Bad,Row,not-an-email\n", encoding="utf-8")
+    page.locator("input[type=file]").set_input_files(str(upload))
+    page.get_by_text("4. Check the rows").wait_for(timeout=30_000)
+    check("bulk preview")
+    page.get_by_role("button", name="Start import of 1 provider(s)").click()
+    page.get_by_role("button", name="Yes, start the import").click()
+    page.get_by_text("Finished").first.wait_for(timeout=60_000)
+    check("bulk results")
+    (tmp_path / "axe.json").write_text(json.dumps(found, indent=1))
+    assert found == [], json.dumps(found, indent=1)[:6000]
+    page.close()
+
+
+def tab_to(page, target, limit: int = 80) -> int:
+    """Press Tab (only) until the focus is on `target` (a locator); how many presses it took."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if target.count() == 1 and target.evaluate("e => e === document.activeElement"):
+            return presses
+    raise AssertionError(f"{target} not reached with Tab")
+
+
+def test_the_form_by_keyboard_alone_and_a_result_that_cannot_be_missed(browser, app):
+    """At 1366x768, with Tab, Shift+Tab, typing and Enter only: the key, the form, Create; the
+    result opens in a dialog over the page with the focus in it, and each copy button is
+    reached and named for what it copies (and copies it)."""
+    context = browser.new_context(viewport=LAPTOP,
+                                  permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(app.url)
+    wait_for_app_run(page)
+    tab_to(page, textbox(page, "API key"))
+    page.keyboard.type("sandbox-demo-key")
+    page.keyboard.press("Enter")
+    page.get_by_text("API key accepted").wait_for()
+    wait_for_app_run(page)
+    tab_to(page, textbox(page, "First name"))
+    page.keyboard.type("Kim")
+    tab_to(page, textbox(page, "Last name"))
+    page.keyboard.type("Keyes")
+    tab_to(page, textbox(page, "Email"))  # (past the help button of its label)
+    page.keyboard.type("kim.keyes@example.com")
+    tab_to(page, page.get_by_role("button", name="Create provider"))
+    wait_for_app_run(page)
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("was created in Upheal").wait_for(timeout=30_000)
+    wait_for_app_run(page)
+    assert page.evaluate("!!document.activeElement.closest('[role=dialog]')")  # focus moved
+    box = dialog.get_by_text("was created in Upheal").bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= LAPTOP["height"]
+    user = app_users(page)
+    names = ["Copy invite link", "Copy room link", "Copy subject", "Copy email"]
+    expected = [user["invite"], user["room"], "Your invitation to Upheal", None]
+    for name, value in zip(names, expected, strict=True):
+        tab_to(page, dialog.get_by_role("button", name=name, exact=True))
+        page.keyboard.press("Enter")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        if value is None:  # the email text: the body, ready to paste, with no "Subject:" line
+            assert copied.startswith("Hello Kim,") and user["invite"] in copied
+        else:
+            assert copied == value
+    page.screenshot(path=str(app.data_dir.parent / "dialog.png"))
+    tab_to(page, dialog.get_by_role("button", name="Back to the form"))
+    page.keyboard.press("Enter")
+    dialog.wait_for(state="detached")
+    for name in names:  # the same result stays on the page, named the same way
+        assert page.get_by_role("button", name=name).count() == 1
+    context.close()
+
+
+def app_users(page) -> dict[str, str]:
+    """The invite and room link as the dialog shows them."""
+    codes = page.get_by_role("dialog").locator("code").all_inner_texts()
+    invite = next(c for c in codes if "/invite/" in c)
+    room = next(c for c in codes if c.startswith("http") and "/invite/" not in c)
+    return {"invite": invite.strip(), "room": room.strip()}
+
+
+def test_on_a_phone_the_first_page_says_sandbox_and_how_to_enter_the_key(browser, app):
+    page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    page.goto(app.url)
+    wait_for_app_run(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    assert not sidebar.is_visible() or sidebar.bounding_box()["x"] < 0  # starts closed
+    main = page.get_by_role("main")
+    for words in ("SANDBOX", "On a phone, open the sidebar with the"):
+        shown = main.get_by_text(words).first
+        box = shown.bounding_box()
+        assert shown.is_visible() and box is not None and box["y"] < PHONE["height"], words
+    assert violations(page, "phone") == []
+    page.close()
