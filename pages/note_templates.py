@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from dataclasses import replace
+
 import streamlit as st
 
 from components.deps import current_scope, scope_or_prompt, services
@@ -18,24 +19,155 @@ from partner_console.invite_email import (
 from partner_console.storage.catalog import (
     CSV_HEADERS,
     CatalogError,
+    NoteTemplate,
+    TemplateClash,
     catalog_rows,
-    check_templates,
+    check_note_template,
     read_catalog_file,
 )
 
+DRAFT = {"nt_name": "nt_draft_name", "nt_id": "nt_draft_id", "nt_pre": "nt_draft_pre"}
 
-def _save(edited: pd.DataFrame) -> None:
+
+def _keep_draft(widget: str) -> None:
+    """What is typed in the add form outlives a visit to another page (a widget's own state
+    does not)."""
+    st.session_state[DRAFT[widget]] = st.session_state.get(widget)
+
+
+def _add() -> None:
     scope = current_scope()
     if scope is None:
         return
-    try:
-        templates = check_templates(edited.to_dict("records"))
-    except CatalogError as exc:
-        st.session_state["nt_notice"] = ("error", str(exc))
+    state = st.session_state
+    template, problems = check_note_template(str(state.get("nt_name") or ""),
+                                        str(state.get("nt_id") or ""))
+    if template is not None:
+        try:
+            services().catalog.add(scope, replace(template, preselected=bool(
+                state.get("nt_pre"))))
+        except TemplateClash as clash:
+            problems = clash.problems
+    state["nt_add_errors"] = problems
+    if problems:
         return
-    services().catalog.save_templates(scope, templates)
-    st.session_state["nt_notice"] = ("ok", f"Saved {len(templates)} template(s).")
-    st.session_state.pop("nt_editor", None)
+    state["nt_notice"] = ("ok", f"Added “{template.name}”." if template else "")
+    for widget, draft in DRAFT.items():  # an empty form for the next one
+        state[widget] = False if widget == "nt_pre" else ""
+        state.pop(draft, None)
+
+
+def _save_edit(old_id: str) -> None:
+    scope = current_scope()
+    if scope is None:
+        return
+    state = st.session_state
+    template, problems = check_note_template(str(state.get("nt_edit_name") or ""),
+                                        str(state.get("nt_edit_id") or ""))
+    if template is not None:
+        try:
+            services().catalog.replace(scope, old_id, replace(template, preselected=bool(
+                state.get("nt_edit_pre"))))
+        except TemplateClash as clash:
+            problems = clash.problems
+    state["nt_edit_errors"] = problems
+    if not problems:
+        state.pop("nt_editing", None)
+        state["nt_notice"] = ("ok", "Saved.")
+
+
+def _remove(template_id: str, name: str) -> None:
+    scope = current_scope()
+    if scope is not None:
+        services().catalog.remove(scope, template_id)
+        st.session_state["nt_notice"] = ("ok", f"Removed “{name}”.")
+    st.session_state.pop("nt_removing", None)
+
+
+def _set_preselected(template: NoteTemplate, key: str) -> None:
+    scope = current_scope()
+    if scope is not None:
+        services().catalog.replace(scope, template.template_id, replace(
+            template, preselected=bool(st.session_state.get(key))))
+
+
+def _errors(where: str, field: str) -> None:
+    message = (st.session_state.get(where) or {}).get(field)
+    if message:
+        st.markdown(f":red[{safe(message)}]")
+
+
+def _add_form() -> None:
+    state = st.session_state
+    for widget, draft in DRAFT.items():
+        if widget not in state and draft in state:
+            state[widget] = state[draft]
+    with st.container(border=True, key="nt_add"):
+        st.markdown("**Add a template**")
+        name, template_id = st.columns([2, 3])
+        with name:
+            st.text_input("Name", key="nt_name", max_chars=200, placeholder="e.g. Intake",
+                          on_change=_keep_draft, args=("nt_name",),
+                          help="What staff will see in the template picker.")
+            _errors("nt_add_errors", "name")
+        with template_id:
+            st.text_input("Template id", key="nt_id", max_chars=60,
+                          placeholder="e.g. 2fb81b0a-611b-11ed-9b6a-0242ac120002",
+                          on_change=_keep_draft, args=("nt_id",),
+                          help="The id Upheal gave the template.")
+            _errors("nt_add_errors", "template_id")
+        st.checkbox("Preselect it for every new provider", key="nt_pre",
+                    on_change=_keep_draft, args=("nt_pre",))
+        st.button("Add template", type="primary", key="nt_add_button", on_click=_add,
+                  icon=":material/add:")
+
+
+def _template_list(templates: list[NoteTemplate]) -> None:
+    state = st.session_state
+    if not templates:
+        st.info("No templates yet. Add the first one below.")
+        return
+    for number, template in enumerate(templates):
+        with st.container(border=True, key=f"nt_row_{number}"):
+            if state.get("nt_editing") == template.template_id:
+                _edit_row(template)
+                continue
+            words, pre, edit, remove = st.columns([5, 2, 1.3, 1.5], vertical_alignment="center")
+            words.markdown(f"**{safe(template.name)}**  \n`{template.template_id}`")
+            pre.checkbox("Preselected", value=template.preselected, key=f"nt_pre_{number}",
+                         on_change=_set_preselected, args=(template, f"nt_pre_{number}"))
+            edit.button("Edit", key=f"nt_edit_{number}", icon=":material/edit:",
+                        on_click=lambda t=template: state.update(
+                            nt_editing=t.template_id, nt_edit_name=t.name,
+                            nt_edit_id=t.template_id, nt_edit_pre=t.preselected,
+                            nt_edit_errors={}))
+            remove.button("Remove", key=f"nt_remove_{number}", icon=":material/delete:",
+                          on_click=lambda t=template: state.update(
+                              nt_removing=t.template_id))
+            if state.get("nt_removing") == template.template_id:
+                st.warning(f"Remove “{safe(template.name)}” from the list? Providers already "
+                           "created keep their templates.")
+                yes, no = st.columns([1, 4])
+                yes.button("Yes, remove it", key=f"nt_remove_yes_{number}", on_click=_remove,
+                           args=(template.template_id, template.name))
+                no.button("Keep it", key=f"nt_remove_no_{number}",
+                          on_click=lambda: state.pop("nt_removing", None))
+
+
+def _edit_row(template: NoteTemplate) -> None:
+    name, template_id = st.columns([2, 3])
+    with name:
+        st.text_input("Name", key="nt_edit_name", max_chars=200)
+        _errors("nt_edit_errors", "name")
+    with template_id:
+        st.text_input("Template id", key="nt_edit_id", max_chars=60)
+        _errors("nt_edit_errors", "template_id")
+    st.checkbox("Preselect it for every new provider", key="nt_edit_pre")
+    save, cancel = st.columns([1, 4])
+    save.button("Save", type="primary", key="nt_edit_save", on_click=_save_edit,
+                args=(template.template_id,))
+    cancel.button("Cancel", key="nt_edit_cancel",
+                  on_click=lambda: st.session_state.pop("nt_editing", None))
 
 
 def render() -> None:
@@ -44,27 +176,15 @@ def render() -> None:
     scope = scope_or_prompt("to see its templates")
     if scope is None:
         return
-    st.caption("Give each Upheal note template a name your team recognises. Ticked "
-               "(“preselected”) templates are chosen automatically for every new provider.")
+    st.caption("Give each Upheal note template a name your team recognises. Preselected "
+               "templates are chosen automatically for every new provider.")
     notice = st.session_state.pop("nt_notice", None)
     if notice:
         (st.success if notice[0] == "ok" else st.error)(safe(notice[1]))
 
     templates = svc.catalog.templates(scope)
-    frame = pd.DataFrame([{"name": t.name, "template_id": t.template_id,
-                           "preselected": t.preselected} for t in templates],
-                         columns=["name", "template_id", "preselected"])
-    frame["preselected"] = frame["preselected"].astype(bool)
-    edited = st.data_editor(
-        frame, key="nt_editor", num_rows="dynamic", hide_index=True, width="stretch",
-        column_config={
-            "name": st.column_config.TextColumn("Name", required=True, max_chars=200),
-            "template_id": st.column_config.TextColumn(
-                "Template id", required=True, max_chars=36,
-                help="Looks like 2fb81b0a-611b-11ed-9b6a-0242ac120002"),
-            "preselected": st.column_config.CheckboxColumn("Preselected", default=False),
-        })
-    st.button("Save templates", type="primary", key="nt_save", on_click=_save, args=(edited,))
+    _template_list(templates)
+    _add_form()
 
     with st.expander("Import or export the list as CSV"):
         st.download_button("Download templates (CSV)",

@@ -523,3 +523,51 @@ def test_a_mistyped_email_domain_gets_a_suggestion_not_a_refusal():
     at.button(key="cp_use_suggestion").click().run()
     assert at.text_input(key="cp_email").value == "jane@gmail.com"
     assert not any("Did you mean" in c.value for c in at.caption)
+
+
+def test_note_templates_are_added_with_a_plain_form_checked_edited_and_removed():
+    """No grid: an add form that refuses half-filled templates next to the field (keeping what
+    was typed, even across pages), a list with edit, preselect and remove (confirmed)."""
+    from partner_console.storage import fingerprint
+    from partner_console.storage.catalog import NoteTemplate
+
+    intake = "2fb81b0a-611b-11ed-9b6a-0242ac120002"
+    at = app(page="pages/note_templates.py")
+    svc = services_of(at)
+    scope = svc.history.scope_for(fingerprint(svc.secret, DEMO_KEY))
+
+    def saved() -> list[NoteTemplate]:
+        return svc.catalog.templates(scope)
+
+    def said(words: str) -> bool:
+        return any(words in shown(m.value) for m in [*at.markdown, *at.success, *at.warning])
+
+    at.text_input(key="nt_name").input("Intake").run()
+    at.button(key="nt_add_button").click().run()
+    assert said("Paste the template's id") and saved() == []  # half-filled: nothing saved
+    at.switch_page("pages/history.py").run()
+    at.switch_page("pages/note_templates.py").run()
+    assert at.text_input(key="nt_name").value == "Intake"  # what was typed is still there
+    at.text_input(key="nt_id").input(" " + intake.upper()).run()
+    at.checkbox(key="nt_pre").check().run()
+    at.button(key="nt_add_button").click().run()
+    assert not at.exception and saved() == [NoteTemplate("Intake", intake, True)]
+    assert said("Added “Intake”") and at.text_input(key="nt_name").value == ""
+
+    at.text_input(key="nt_name").input("intake").run()
+    at.text_input(key="nt_id").input(intake).run()
+    at.button(key="nt_add_button").click().run()
+    assert said("already in the list, as “Intake”") and said("already called “Intake”")
+    assert len(saved()) == 1
+
+    at.button(key="nt_edit_0").click().run()
+    at.text_input(key="nt_edit_name").input("Intake (adults)").run()
+    at.button(key="nt_edit_save").click().run()
+    assert saved() == [NoteTemplate("Intake (adults)", intake, True)]
+    at.checkbox(key="nt_pre_0").uncheck().run()
+    assert saved() == [NoteTemplate("Intake (adults)", intake, False)]
+
+    at.button(key="nt_remove_0").click().run()
+    assert len(saved()) == 1 and said("Remove “Intake (adults)” from the list?")
+    at.button(key="nt_remove_yes_0").click().run()
+    assert saved() == [] and not at.exception

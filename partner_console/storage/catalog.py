@@ -27,6 +27,44 @@ class CatalogError(ValueError):
     """The catalog as edited cannot be saved; the message says which line and why."""
 
 
+def check_note_template(name: str, template_id: str) -> tuple[NoteTemplate | None, dict[str, str]]:
+    """One template as typed in the add or edit form: (the template, {}) or (None, a message
+    per field)."""
+    name = " ".join(name.split())
+    template_id = template_id.strip().lower()
+    problems: dict[str, str] = {}
+    if not name:
+        problems["name"] = "Give the template a name staff will recognise."
+    if not template_id:
+        problems["template_id"] = ("Paste the template's id from Upheal, like "
+                                   "2fb81b0a-611b-11ed-9b6a-0242ac120002.")
+    elif not TEMPLATE_ID_PATTERN.match(template_id):
+        problems["template_id"] = (f"“{template_id[:60]}” is not a template id. Ids look like "
+                                   "2fb81b0a-611b-11ed-9b6a-0242ac120002.")
+    if problems:
+        return None, problems
+    return NoteTemplate(name, template_id), {}
+
+
+def clashes(template: NoteTemplate, others: list[NoteTemplate]) -> dict[str, str]:
+    """What in `template` repeats one of `others`, per field."""
+    problems: dict[str, str] = {}
+    for other in others:
+        if other.template_id == template.template_id:
+            problems["template_id"] = f"This template id is already in the list, as “{other.name}”."
+        if other.name.lower() == template.name.lower():
+            problems["name"] = f"Another template is already called “{other.name}”."
+    return problems
+
+
+class TemplateClash(CatalogError):
+    """The template repeats a name or id already in the catalog (per field, in `problems`)."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(" ".join(problems.values()))
+        self.problems = problems
+
+
 def check_templates(items: list[dict[str, Any]]) -> list[NoteTemplate]:
     """Clean edited rows: blank lines dropped; names and ids required; ids well-formed, unique."""
     cleaned: list[NoteTemplate] = []
@@ -103,6 +141,39 @@ class Catalog:
                     {"key_fingerprint": scope.key_fingerprint, "organization_id": org,
                      "name": t.name, "template_id": t.template_id,
                      "preselected": t.preselected, "created_at": now} for t in templates])
+
+    def add(self, scope: Scope, template: NoteTemplate) -> None:
+        """Add one template; TemplateClash when its name or id is taken (checked in the same
+        transaction as the insert)."""
+        self._change(scope, template, replacing=None)
+
+    def replace(self, scope: Scope, template_id: str, template: NoteTemplate) -> None:
+        """Change the template that has `template_id` (its name, id or preselection)."""
+        self._change(scope, template, replacing=template_id)
+
+    def remove(self, scope: Scope, template_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(note_templates).where(
+                scope.visible(note_templates), note_templates.c.template_id == template_id))
+
+    def _change(self, scope: Scope, template: NoteTemplate, replacing: str | None) -> None:
+        org = scope.organization_ids[0] if len(scope.organization_ids) == 1 else None
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(note_templates.c.name, note_templates.c.template_id,
+                                       note_templates.c.preselected).where(
+                scope.visible(note_templates)).with_for_update()).all()
+            others = [NoteTemplate(r.name, r.template_id, bool(r.preselected)) for r in rows
+                      if r.template_id != replacing]
+            problems = clashes(template, others)
+            if problems:
+                raise TemplateClash(problems)
+            if replacing is not None:
+                conn.execute(delete(note_templates).where(
+                    scope.visible(note_templates), note_templates.c.template_id == replacing))
+            conn.execute(insert(note_templates).values(
+                key_fingerprint=scope.key_fingerprint, organization_id=org, name=template.name,
+                template_id=template.template_id, preselected=template.preselected,
+                created_at=utcnow()))
 
     def setting(self, scope: Scope, name: str, default: str) -> str:
         with self.engine.connect() as conn:
