@@ -406,12 +406,12 @@ def test_an_interrupted_import_shows_paused_and_resumes_with_the_key():
     at = app(page="pages/bulk_import.py")
     job_id = stored_job(at, 5)
     at.run()
-    assert any(f"Import {job_id}: Paused" in h.value for h in at.subheader)
+    assert any(f"Import {job_id}: Paused" in h.value for h in at.header)
     at.button(key="bi_resume").click().run()
     runner = services_of(at).runners.get(job_id)
     runner.join(30)
     at.run()
-    assert any(f"Import {job_id}: Finished" in h.value for h in at.subheader)
+    assert any(f"Import {job_id}: Finished" in h.value for h in at.header)
     assert len(services_of(at).sandbox.users()) == 5
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download results (CSV)" in labels and "Download results (Excel)" in labels

@@ -52,7 +52,8 @@ FAULTS = {
 def everything_shown(at) -> str:
     """The text of every element that renders markdown (code blocks are shown literally)."""
     parts = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "success",
-                                  "subheader", "title", "toast") for e in at.get(kind)]
+                                  "header", "subheader", "title", "toast")
+             for e in at.get(kind)]
     return "\n".join(str(p) for p in parts)
 
 

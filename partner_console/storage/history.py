@@ -12,14 +12,13 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    and_,
+    Integer,
+    column,
     delete,
     func,
     insert,
-    literal_column,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy import (
@@ -137,17 +136,12 @@ class HistoryFilter:
         text = folded(self.text)
         return text if len(text) >= TRIGRAM else ""
 
-    def conditions(self, dialect: str, dense: bool = False) -> list[Any]:
-        """`dense`: the search matches so many rows (on SQLite) that reading rows newest first
-        and testing each is quicker than collecting every match from the FTS5 index."""
+    def conditions(self, dialect: str) -> list[Any]:
         found: list[Any] = []
         c = providers.c
         if self.substring:
-            if dialect == "sqlite" and not dense:
-                found.append(c.id.in_(select(literal_column("rowid")).select_from(
-                    sql_table("providers_search")).where(
-                    literal_column("providers_search").op("MATCH")(
-                        fts_phrase(self.substring)))))
+            if dialect == "sqlite":  # FTS5 reads the matches, newest first (see _matching)
+                found.append(_FTS.c.providers_search.op("MATCH")(fts_phrase(self.substring)))
             else:  # pg_trgm's GIN index serves LIKE '%…%'
                 found.append(c.search_text.like(f"%{self.substring}%"))
         elif words := normalise(self.text):  # one or two characters: the start of a field
@@ -170,34 +164,54 @@ class HistoryFilter:
 
 
 COUNT_CAP = 10_000  # beyond this, "10,000+": an exact count would cost a scan of every row
+# A search counts its matches no further than this ("1,000+ providers"): counting is reading
+# every match, and a search that finds more is refined, not paged through.
+SEARCH_COUNT_CAP = 1_000
+
+
+def count_cap(filters: HistoryFilter) -> int:
+    return SEARCH_COUNT_CAP if filters.text.strip() else COUNT_CAP
 
 
 @dataclass(frozen=True)
 class HistoryPage:
     rows: list[ProviderRow]
-    total: int  # exact up to COUNT_CAP; COUNT_CAP + 1 means "more than COUNT_CAP"
+    total: int  # exact up to cap; cap + 1 means "more than cap"
     page: int
     page_size: int
+    cap: int = COUNT_CAP
 
     @property
     def more_than_cap(self) -> bool:
-        return self.total > COUNT_CAP
+        return self.total > self.cap
 
     @property
     def total_text(self) -> str:
-        return f"{COUNT_CAP:,}+" if self.more_than_cap else f"{self.total:,}"
+        return f"{self.cap:,}+" if self.more_than_cap else f"{self.total:,}"
 
     @property
     def page_count(self) -> int:
-        return max(1, -(-min(self.total, COUNT_CAP) // self.page_size))
+        return max(1, -(-min(self.total, self.cap) // self.page_size))
 
 
-def _newest_first(filters: HistoryFilter, matches: int) -> Any:
-    """Newest first. For a search with at most COUNT_CAP matches, "id + 0" keeps the planner
-    from walking the primary key hoping for early matches (a scan of every row when the
-    matches are old): the prefix indexes find them and they are sorted. With more matches
-    they are dense, and walking newest-first finds a page at once."""
-    if filters.text.strip() and matches <= COUNT_CAP:
+# SQLite's FTS5 trigram index of search_text (migration 6): its rowid is the provider's id.
+_FTS = sql_table("providers_search", column("rowid", Integer), column("providers_search"))
+
+
+def _fts_search(filters: HistoryFilter, dialect: str) -> bool:
+    return dialect == "sqlite" and bool(filters.substring)
+
+
+def _newest_first(filters: HistoryFilter, matches: int, dialect: str) -> Any:
+    """Newest first. On SQLite a substring search reads FTS5's matches in descending rowid
+    order, which is the index's own order: a page costs the same at any size. Elsewhere, for
+    a search with at most its count cap of matches, "id + 0" keeps the planner from walking the
+    primary key hoping for early matches (a scan of every row when the matches are old): the
+    indexes find them and they are sorted. With more matches they are dense, and walking
+    newest-first finds a page at once."""
+    if _fts_search(filters, dialect):
+        return _FTS.c.rowid.desc()
+    if filters.text.strip() and matches <= count_cap(filters):
         return (providers.c.id + 0).desc()
     return providers.c.id.desc()
 
@@ -444,41 +458,34 @@ class History:
             ).order_by(providers.c.id.desc())).mappings().all()
         return [ProviderRow.from_mapping(r) for r in rows]
 
-    def _where(self, scope: Scope, filters: HistoryFilter) -> Any:
+    def _matching(self, columns: list[Any], scope: Scope, filters: HistoryFilter) -> Any:
+        """SELECT `columns` of the rows in `scope` matching `filters` (unordered)."""
         dialect = self.engine.dialect.name
-        return and_(scope.visible(providers), *filters.conditions(
-            dialect, dense=dialect == "sqlite" and self._dense(filters.substring)))
-
-    def _dense(self, substring: str) -> bool:
-        """Whether more than COUNT_CAP rows (of any organisation) contain `substring`: counted
-        in the FTS5 index, reading no further than COUNT_CAP + 1 entries."""
-        if not substring:
-            return False
-        with self.engine.connect() as conn:
-            return bool(conn.execute(text(
-                "SELECT count(*) FROM (SELECT rowid FROM providers_search "
-                "WHERE providers_search MATCH :phrase LIMIT :cap)"),
-                {"phrase": fts_phrase(substring), "cap": COUNT_CAP + 1}).scalar_one()
-                > COUNT_CAP)
+        query = select(*columns)
+        if _fts_search(filters, dialect):  # FTS5 drives: its matches, joined to their rows
+            query = query.select_from(_FTS.join(providers, providers.c.id == _FTS.c.rowid))
+        return query.where(scope.visible(providers), *filters.conditions(dialect))
 
     def search(self, scope: Scope, filters: HistoryFilter = HistoryFilter(), page: int = 1,
                page_size: int = 50) -> HistoryPage:
         """One page, newest first (ids grow with time, so the newest are read straight off the
-        primary key), and a count that stops at COUNT_CAP + 1."""
-        where = self._where(scope, filters)
+        primary key), and a count that stops one past its cap (count_cap)."""
         total = self.count(scope, filters)
         with self.engine.connect() as conn:
-            pages = max(1, -(-min(total, COUNT_CAP) // page_size))
+            cap = count_cap(filters)
+            pages = max(1, -(-min(total, cap) // page_size))
             page = min(max(1, page), pages)
-            rows = conn.execute(select(*_ROW_COLUMNS).where(where).order_by(
-                _newest_first(filters, total)).limit(page_size).offset(
-                (page - 1) * page_size)).mappings().all()
-        return HistoryPage([ProviderRow.from_mapping(r) for r in rows], total, page, page_size)
+            rows = conn.execute(self._matching(_ROW_COLUMNS, scope, filters).order_by(
+                _newest_first(filters, total, self.engine.dialect.name)).limit(
+                page_size).offset((page - 1) * page_size)).mappings().all()
+        return HistoryPage([ProviderRow.from_mapping(r) for r in rows], total, page, page_size,
+                           cap)
 
-    def count(self, scope: Scope, filters: HistoryFilter, cap: int = COUNT_CAP) -> int:
+    def count(self, scope: Scope, filters: HistoryFilter, cap: int | None = None) -> int:
         """How many rows match, counting no further than cap + 1 (so it costs the same at a
         thousand rows or a million)."""
-        capped = select(providers.c.id).where(self._where(scope, filters)).limit(cap + 1)
+        cap = count_cap(filters) if cap is None else cap
+        capped = self._matching([providers.c.id], scope, filters).limit(cap + 1)
         if filters == HistoryFilter():  # read at most cap + 1 entries, newest first
             capped = capped.order_by(providers.c.id.desc())
         with self.engine.connect() as conn:
@@ -488,8 +495,8 @@ class History:
     def iter_rows(self, scope: Scope, filters: HistoryFilter = HistoryFilter(),
                   batch_size: int = 2000) -> Iterator[ProviderRow]:
         """Every matching row, newest first, fetched in batches (exports stay flat in memory)."""
-        query = select(*_ROW_COLUMNS).where(self._where(scope, filters)).order_by(
-            _newest_first(filters, matches=0))
+        query = self._matching(_ROW_COLUMNS, scope, filters).order_by(
+            _newest_first(filters, 0, self.engine.dialect.name))
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=batch_size).execute(query).mappings()
             for row in result:
@@ -498,8 +505,8 @@ class History:
     def export_query(self, scope: Scope, filters: HistoryFilter, cells: list[Any]) -> Any:
         """The query behind an export: `cells` (column expressions) of every matching row,
         newest first."""
-        return select(*cells).where(self._where(scope, filters)).order_by(
-            _newest_first(filters, matches=0))
+        return self._matching(cells, scope, filters).order_by(
+            _newest_first(filters, 0, self.engine.dialect.name))
 
     def export_batches(self, scope: Scope, filters: HistoryFilter, cells: list[Any],
                        batch_size: int = 5000) -> Iterator[Sequence[Sequence[Any]]]:
