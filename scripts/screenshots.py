@@ -47,13 +47,20 @@ def main() -> None:
                 wait_for_app_run(page)
             page.screenshot(path=str(out / "create-provider.png"))
             page.get_by_role("button", name="Create provider").click()
-            page.get_by_text("was created in Upheal").wait_for()
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text("was created in Upheal").wait_for()
             wait_for_app_run(page)
-            page.get_by_text("was created in Upheal").scroll_into_view_if_needed()
+            page.wait_for_timeout(500)  # the dialog's opening animation
             page.screenshot(path=str(out / "created.png"))
+            dialog.get_by_role("button", name="Back to the form").click()
+            dialog.wait_for(state="detached")
             page.get_by_role("link", name="History").click()
             page.get_by_text("provider(s) · page").wait_for()
-            page.get_by_text("Jane Smith").first.click()  # select the row
+            wait_for_app_run(page)
+            grid = page.get_by_test_id("stDataFrame").bounding_box()
+            assert grid is not None
+            page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the row's selection checkbox
+            page.get_by_role("heading", name="Jane Smith").wait_for()
             wait_for_app_run(page)
             page.screenshot(path=str(out / "history.png"))
             page.get_by_role("link", name="Bulk import").click()
@@ -76,7 +83,25 @@ def main() -> None:
             page.get_by_role("link", name="Note templates").click()
             page.get_by_text("Invite email").wait_for()
             wait_for_app_run(page)
+            for name, template_id, preselect in (
+                    ("Intake", "2fb81b0a-611b-11ed-9b6a-0242ac120002", True),
+                    ("Progress note", "d290f1ee-6c54-4b01-90e6-d701748f0852", False)):
+                page.get_by_role("textbox", name="Name", exact=True).fill(name)
+                box = page.get_by_role("textbox", name="Template id", exact=True)
+                box.fill(template_id)
+                box.press("Tab")
+                wait_for_app_run(page)
+                if preselect:
+                    page.get_by_text("Preselect it for every new provider").click()
+                    wait_for_app_run(page)
+                page.get_by_role("button", name="Add template").click()
+                page.get_by_text(f"Added “{name}”").wait_for()
+                wait_for_app_run(page)
             page.screenshot(path=str(out / "note-templates.png"))
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            phone.goto(app.url)
+            wait_for_app_run(phone)
+            phone.screenshot(path=str(out / "phone.png"))
             browser.close()
     finally:
         stop_app(app)

@@ -474,6 +474,12 @@ def _leftovers(at: AppTest) -> AppTest:
         rows=prepare_rows(read, auto_map(read.headers), []), start_token="leftover")
     at.session_state["bi_job"] = job_id
     at.session_state["hi_page"] = 3
+    from partner_console.storage.catalog import NoteTemplate
+
+    svc.catalog.add(scope, NoteTemplate("Left", "2fb81b0a-611b-11ed-9b6a-0242ac120002"))
+    at.session_state["nt_editing"] = "2fb81b0a-611b-11ed-9b6a-0242ac120002"
+    at.session_state["nt_removing"] = "2fb81b0a-611b-11ed-9b6a-0242ac120002"
+    at.session_state["nt_draft_name"] = "Half typed"
     return at
 
 
@@ -495,6 +501,7 @@ def test_changing_the_key_never_leaves_a_dead_end_on_any_page(change):
         assert not at.exception, (page, at.exception)
         assert not any("Something went wrong" in e.value for e in at.error), page
         assert "jane@example.com" not in " ".join(m.value for m in at.markdown)
+        assert "Half typed" not in [t.value for t in at.text_input]
     if change.endswith("another organisation"):  # the main action still works
         at.switch_page("pages/create_provider.py").run()
         fill(at, email="second@example.com").button(key="cp_submit").click().run()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,7 +27,9 @@ def app(tmp_path):
 
 
 def test_every_page_and_state_has_no_accessibility_violations(browser, app, tmp_path):
-    page = browser.new_page(viewport=LAPTOP)
+    """axe-core on every page and key state, in a browser whose clock is in New York (times are
+    shown in the person's zone)."""
+    page = browser.new_page(viewport=LAPTOP, timezone_id="America/New_York")
     found: list[dict] = []
 
     def check(state: str) -> None:
@@ -66,6 +70,11 @@ def test_every_page_and_state_has_no_accessibility_violations(browser, app, tmp_
     page.mouse.click(grid["x"] + 16, grid["y"] + 54)
     page.get_by_role("heading", name="Zoë O'Neil").wait_for()
     check("History with a row open")
+    details = page.get_by_test_id("stVerticalBlock").filter(
+        has=page.get_by_role("heading", name="Zoë O'Neil")).last.inner_text()
+    new_york = datetime.now(ZoneInfo("America/New_York"))
+    assert "(America/New_York)" in details
+    assert any(f"{new_york - timedelta(minutes=m):%Y-%m-%d %H:%M}" in details for m in range(3))
     go(page, "Bulk import", "2. Upload your file")
     upload = tmp_path / "practice.csv"
     upload.write_text("First name,Last name,Email\nAmy,Ng,amy@example.com\n"
