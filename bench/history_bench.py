@@ -7,6 +7,7 @@ import os
 import tempfile
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -152,6 +153,11 @@ def b5(make_url: Callable[[str], str], rows: int, database: str) -> list[Result]
     start = time.perf_counter()
     xlsx = history_xlsx(history, scope, everything)
     xlsx_s = time.perf_counter() - start
+    start = time.perf_counter()
+    with warnings.catch_warnings():  # (pandas links every URL, past Excel's 65,530)
+        warnings.simplefilter("ignore")
+        frame.to_excel(io.BytesIO(), index=False, engine="xlsxwriter")
+    pandas_xlsx_s = time.perf_counter() - start
     assert len(pd.read_excel(io.BytesIO(xlsx), engine="calamine")) == rows
 
     small_url = seeded_url(make_url, rows // 10, f"b5_{rows // 10}")
@@ -172,8 +178,9 @@ def b5(make_url: Callable[[str], str], rows: int, database: str) -> list[Result]
                pandas_s, "pandas to_csv", "<= 1.5x", csv_s <= 1.5 * pandas_s,
                {"pandas_read_sql_and_to_csv_s": pandas_from_db_s,
                 "ratio_to_read_sql_and_to_csv": csv_s / pandas_from_db_s}),
-        Result(f"B5 {database} Excel", f"Excel export of {rows:,} rows ({database})", xlsx_s,
-               "s", None, "", "<= 10 s", xlsx_s <= 10),
+        Result(f"B5 {database} Excel", f"Excel export of {rows:,} rows ({database}): date-times, "
+               "links, labels", xlsx_s, "s", pandas_xlsx_s, "pandas to_excel (XlsxWriter)",
+               "<= 1.5x", xlsx_s <= 1.5 * pandas_xlsx_s),
         Result(f"B5 {database} memory", f"CSV export working memory beyond the file itself, "
                f"{rows:,} vs {rows // 10:,} rows ({database})", large_peak, "MB", small_peak,
                f"at {rows // 10:,} rows", "flat (<= 2x the 10x smaller export)",

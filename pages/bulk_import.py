@@ -245,8 +245,9 @@ def _job_panel(job_id: int) -> None:
                     text=f"{p.done} of {p.total} rows done")
         a, b, c, d = st.columns(4)
         a.metric("Created", p.created)
-        b.metric("Failed", p.failed)
-        c.metric("Skipped", p.skipped)
+        b.metric("Failed", p.failed, help="Sent to Upheal, which refused them.")
+        c.metric("Not sent", p.not_sent, help="Refused by the check before sending, already "
+                                              "created, or cancelled before their turn.")
         d.metric("Waiting", p.total - p.done)
         if now_live:
             rate = rows_done_recently(svc.jobs.engine, job_id)

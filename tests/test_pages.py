@@ -277,9 +277,16 @@ def test_duplicate_in_history_requires_create_anyway_and_upheal_check_blocks():
     first_invite = services_of(at).sandbox.users()[0]["inviteUrl"]
     at.button(key="cp_dismiss").click().run()
     fill(at).button(key="cp_submit").click().run()
-    assert any("already created" in w.value for w in at.warning)
-    assert first_invite in [c.value for c in at.code]
-    at.button(key="cp_create_anyway").click().run()
+    warning = next(w.value for w in at.warning if "already created" in w.value)
+    assert " by " not in warning  # nobody's name was given: no "by someone"
+    codes = [c.value for c in at.code]
+    assert first_invite in codes and "Your invitation to Upheal" in codes  # the same ready email
+    assert any(c.startswith("Hello Jane,") and first_invite in c for c in codes)
+    assert any(b.proto.url.startswith("mailto:jane%40example.com?subject=")
+               for b in at.get("link_button"))
+    anyway = at.button(key="cp_create_anyway")
+    assert anyway.proto.type == "tertiary"  # visibly the secondary, risky choice
+    anyway.click().run()
     assert any("already has an Upheal account" in w.value for w in at.warning)
     assert len(services_of(at).sandbox.users()) == 1
 

@@ -23,12 +23,18 @@ DONE_CREATED = "created"
 DONE_LINKS_LOST = "links_lost"
 DONE_FAILED = "failed"
 DONE_SKIPPED = "skipped"
+DONE_CHECKED = "checked"  # a sign-up refresh asked Upheal about this provider
 ROW_STATE_LABELS = {
     QUEUED: "Waiting", SENDING: "Sending", DONE_CREATED: "Created",
     DONE_LINKS_LOST: "Created, link not returned", DONE_FAILED: "Failed",
-    DONE_SKIPPED: "Skipped",
+    DONE_SKIPPED: "Skipped", DONE_CHECKED: "Checked",
 }
 CREATED_STATES = (DONE_CREATED, DONE_LINKS_LOST)
+NOT_SENT = "not_sent"  # a count in Progress, not a state
+
+# Job kinds
+IMPORT = "import"
+REFRESH = "refresh"  # sign-up statuses checked with Upheal (signup.py)
 
 # Job statuses
 RUNNING = "running"
@@ -123,11 +129,17 @@ class Progress:
 
     @property
     def failed(self) -> int:
-        return self.counts.get(DONE_FAILED, 0)
+        """Sent to Upheal and refused (or not answered)."""
+        return self.counts.get(DONE_FAILED, 0) - self.counts.get(NOT_SENT, 0)
 
     @property
     def skipped(self) -> int:
         return self.counts.get(DONE_SKIPPED, 0)
+
+    @property
+    def not_sent(self) -> int:
+        """Never sent: refused by the preview, already created, or cancelled before their turn."""
+        return self.counts.get(NOT_SENT, 0) + self.skipped
 
 
 def _job(row: Any) -> Job:
@@ -179,6 +191,36 @@ class JobStore:
                     bulk_jobs.c.start_token == start_token)).scalar_one()
             return int(existing), False
 
+    def create_refresh(self, scope: Scope, *, created_by: str, providers: list[tuple[int, str,
+                                                                                     str]],
+                       start_token: str) -> tuple[int, bool]:
+        """A sign-up refresh of `providers` ((history row id, email, name) each), like an
+        import: one row per provider, run by one runner under a lease."""
+        now = utcnow()
+        try:
+            with self.engine.begin() as conn:
+                job_id = conn.execute(insert(bulk_jobs).values(
+                    created_at=now, updated_at=now, heartbeat_at=None, created_by=created_by,
+                    key_fingerprint=scope.key_fingerprint,
+                    organization_id=scope.organization_ids[0]
+                    if len(scope.organization_ids) == 1 else None,
+                    file_name=f"Sign-up status of {len(providers)} provider(s)", status=PAUSED,
+                    start_token=start_token, total=len(providers), kind=REFRESH,
+                ).returning(bulk_jobs.c.id)).scalar_one()
+                if providers:
+                    conn.execute(insert(bulk_job_rows), [{
+                        "job_id": job_id, "row_number": number, "state": QUEUED,
+                        "email": email[:320], "name": name[:401], "cells": "{}",
+                        "request": None, "message": None, "provider_id": provider_id,
+                        "updated_at": now,
+                    } for number, (provider_id, email, name) in enumerate(providers, 1)])
+            return int(job_id), True
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                existing = conn.execute(select(bulk_jobs.c.id).where(
+                    bulk_jobs.c.start_token == start_token)).scalar_one()
+            return int(existing), False
+
     def get(self, scope: Scope, job_id: int) -> Job:
         with self.engine.connect() as conn:
             row = conn.execute(select(bulk_jobs).where(
@@ -187,9 +229,10 @@ class JobStore:
             raise NotFoundError(f"No import {job_id} in this organisation.")
         return _job(row)
 
-    def jobs(self, scope: Scope, limit: int = 20) -> list[Job]:
+    def jobs(self, scope: Scope, limit: int = 20, kind: str = IMPORT) -> list[Job]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(bulk_jobs).where(scope.visible(bulk_jobs)).order_by(
+            rows = conn.execute(select(bulk_jobs).where(
+                scope.visible(bulk_jobs), bulk_jobs.c.kind == kind).order_by(
                 bulk_jobs.c.id.desc()).limit(limit)).all()
         return [_job(r) for r in rows]
 
@@ -229,6 +272,10 @@ class JobStore:
             by_state = select(bulk_job_rows.c.state, func.count()).where(
                 bulk_job_rows.c.job_id == job_id).group_by(bulk_job_rows.c.state)
             counts = {str(state): int(count) for state, count in conn.execute(by_state)}
+            # failed rows never claimed (refused by the preview): "not sent", as JobRow says
+            counts[NOT_SENT] = int(conn.execute(select(func.count()).where(
+                bulk_job_rows.c.job_id == job_id, bulk_job_rows.c.state == DONE_FAILED,
+                bulk_job_rows.c.attempts == 0)).scalar_one())
             job = conn.execute(select(bulk_jobs.c.total, bulk_jobs.c.created_at,
                                       bulk_jobs.c.updated_at).where(
                 bulk_jobs.c.id == job_id)).one()
