@@ -23,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from partner_console.api.client import Pacing, UphealClient
-from partner_console.api.errors import ApiError
+from partner_console.api.errors import ApiError, AuthenticationError
 from partner_console.api.models import ProviderRequest
 from partner_console.bulk.jobs import (
     CANCELLED,
+    DONE_CHECKED,
     DONE_CREATED,
     DONE_FAILED,
     DONE_LINKS_LOST,
@@ -47,6 +48,8 @@ from partner_console.creation import (
     ProviderCreator,
 )
 from partner_console.messages import explain
+from partner_console.signup import label as signup_label
+from partner_console.signup import status_from_check
 from partner_console.storage.coordination import (
     CANCEL,
     PAUSE,
@@ -109,6 +112,7 @@ class JobRunner:
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _asked: str | None = field(default=None, init=False)  # PAUSE or CANCEL, from anywhere
     _lost: bool = field(default=False, init=False)
+    cancelled_message = "Import cancelled before this row."
 
     @property
     def client(self) -> UphealClient:
@@ -185,7 +189,7 @@ class JobRunner:
     def _finish(self) -> None:
         if self._asked == CANCEL:
             with self.store.engine.begin() as conn:
-                skip_queued_rows(conn, self.job_id, "Import cancelled before this row.")
+                skip_queued_rows(conn, self.job_id, self.cancelled_message)
             self.leases.release(self.job_id, self.owner, CANCELLED)
         elif self._asked == PAUSE or self.store.rows(self.job_id, (QUEUED,)):
             self.leases.release(self.job_id, self.owner, PAUSED)
@@ -285,6 +289,45 @@ def _token(runner: JobRunner, row: JobRow) -> str:
     return f"{_token_prefix(runner, row)}{row.attempts}"
 
 
+class RefreshRunner(JobRunner):
+    """A sign-up refresh (jobs.REFRESH): each row asks /users/check about one provider and
+    records its sign-up status (signup.py). Reads only, so an answer lost on the way is simply
+    asked again; everything else (the lease, one runner across replicas, Pause, Cancel, the
+    key's shared budget with people's own calls first) is the import's."""
+
+    cancelled_message = "Cancelled before this provider was checked."
+
+    def _run(self) -> None:
+        try:
+            self._work_until_done()
+            if self._lost:
+                log.warning("refresh job %s: lease lost; another runner has it", self.job_id)
+                return
+            self._finish()
+        except Exception:
+            log.exception("refresh job %s stopped", self.job_id)
+            self.leases.release(self.job_id, self.owner, PAUSED)
+        finally:
+            self.client.close()
+
+    def _process(self, row: JobRow) -> None:
+        try:
+            check = self.client.check_user(self.api_key, row.email)
+        except AuthenticationError as exc:  # the key stopped working: stop, keep the row
+            self.store.finish_row(row, QUEUED)
+            self.store.set_status(self.job_id, PAUSED)
+            log.warning("refresh job %s: %s", self.job_id, type(exc).__name__)
+            self.pause()
+            return
+        except ApiError as exc:  # this one could not be asked; its status is left as it was
+            self.store.finish_row(row, DONE_FAILED, message=explain(exc))
+            return
+        status = status_from_check(check)
+        if row.provider_id is not None:
+            self.history.record_signup(row.provider_id, status)
+        self.store.finish_row(row, DONE_CHECKED, message=signup_label(status))
+
+
 @dataclass
 class JobRegistry:
     """The runners this process started (to pause them when their key is forgotten here)."""
@@ -332,6 +375,17 @@ def build_runner(*, job_id: int, api_key: str, scope: Scope, created_by: str, st
     creator = ProviderCreator(paced_client(client, pacing), history, journal, settle_after)
     return JobRunner(job_id, api_key, scope, created_by, store, creator,
                      leases or Leases(store.engine), owner, workers)
+
+
+def build_refresh_runner(*, job_id: int, api_key: str, scope: Scope, created_by: str,
+                         store: JobStore, history: History, journal: LinkJournal,
+                         client: UphealClient, pacing: Pacing, owner: str,
+                         workers: int = DEFAULT_WORKERS, leases: Leases | None = None
+                         ) -> RefreshRunner:
+    """A sign-up refresh runner on its own paced copy of `client`."""
+    creator = ProviderCreator(paced_client(client, pacing), history, journal, 0.0)
+    return RefreshRunner(job_id, api_key, scope, created_by, store, creator,
+                         leases or Leases(store.engine), owner, workers)
 
 
 def emails_in_upheal(client: UphealClient, api_key: str, emails: list[str], pacing: Pacing,

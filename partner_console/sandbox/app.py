@@ -13,6 +13,7 @@ import re
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -90,6 +91,7 @@ class SandboxApp:
         seed: int | None = None,
         clock: Any = time.monotonic,
         keys: dict[str, SandboxOrganisation] | None = None,
+        signup_after: float | None = None,
     ) -> None:
         self.keys = dict(SANDBOX_KEYS if keys is None else keys)
         self.rate_per_minute = rate_per_minute
@@ -100,6 +102,12 @@ class SandboxApp:
         self._users: dict[str, dict[str, dict[str, Any]]] = {}  # org id -> email -> user
         self._windows: dict[str, deque[float]] = {}
         self.calls: list[CallRecord] = []
+        # Sign-ups, for practice: with `signup_after` seconds set, two providers in three sign up
+        # that long after they were created (which ones is fixed by their email); the others
+        # never do, so the pending list has someone in it. Tests decide with sign_up().
+        self.signup_after = signup_after
+        self._signed_up: dict[tuple[str, str], bool] = {}
+        self._born: dict[tuple[str, str], float] = {}
 
     # -- inspection for tests and benchmarks -----------------------------------------------------
     def users(self, organization_id: str | None = None) -> list[dict[str, Any]]:
@@ -107,9 +115,36 @@ class SandboxApp:
             orgs = [organization_id] if organization_id else list(self._users)
             return [dict(u) for org in orgs for u in self._users.get(org, {}).values()]
 
+    def sign_up(self, email: str, organization_id: str | None = None, active: bool = True
+                ) -> None:
+        """The provider finishes (or, active=False, has not finished) signing up."""
+        with self._lock:
+            for org in self._orgs_of(email, organization_id):
+                self._signed_up[(org, email.lower())] = active
+
+    def remove_user(self, email: str, organization_id: str | None = None) -> None:
+        """The provider is no longer in Upheal (deleted there)."""
+        with self._lock:
+            for org in self._orgs_of(email, organization_id):
+                self._users.get(org, {}).pop(email.lower(), None)
+
+    def _orgs_of(self, email: str, organization_id: str | None) -> list[str]:
+        return [organization_id] if organization_id else [
+            org for org, users in self._users.items() if email.lower() in users]
+
+    def _is_active(self, organization_id: str, email: str) -> bool:
+        key = (organization_id, email)
+        if key in self._signed_up:
+            return self._signed_up[key]
+        if self.signup_after is None or zlib.crc32(email.encode()) % 3 == 0:
+            return False
+        return self._clock() - self._born.get(key, float("inf")) >= self.signup_after
+
     def reset(self) -> None:
         with self._lock:
             self._users.clear()
+            self._signed_up.clear()
+            self._born.clear()
             self._windows.clear()
             self.calls.clear()
 
@@ -226,6 +261,7 @@ class SandboxApp:
                 **request.to_json(),
             }
             users[email] = user
+            self._born[(org.organization_id, email)] = self._clock()
         answer = {k: user[k] for k in ("userId", "inviteUrl", "privateRoomLink", "organizationId")}
         for optional in ("partnerUserId", "defaultNoteTemplateIds", "noteIdentifier"):
             if optional in user:
@@ -243,10 +279,12 @@ class SandboxApp:
                                                                         "required."}]})
         with self._lock:
             user = self._users.get(org.organization_id, {}).get(email.strip().lower())
+            active = user is not None and self._is_active(org.organization_id,
+                                                          email.strip().lower())
         if user is None:
             return _json(200, {"isUserExists": False, "email": email})
         return _json(200, {"isUserExists": True, "userId": user["userId"],
-                           "email": user["email"], "isActive": False})
+                           "email": user["email"], "isActive": active})
 
     def _get_user(self, org: SandboxOrganisation, user_id: str) -> SandboxResponse:
         """v1 get user by id: the user's details with both links again."""

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    and_,
     column,
     delete,
     func,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from partner_console.api.models import CreatedProvider, ProviderRequest
+from partner_console.signup import INVITED, SIGNED_UP
 from partner_console.storage.clock import utcnow
 from partner_console.storage.coordination import (
     Holder,
@@ -87,6 +89,11 @@ class ProviderRow:
     invite_url: str | None
     private_room_link: str | None
     error_text: str | None
+    signup_status: str | None = None  # signup.py; None: never checked
+    signup_checked_at: datetime | None = None
+    signed_up_at: datetime | None = None
+    reminded_at: datetime | None = None
+    reminded_by: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -129,6 +136,8 @@ class HistoryFilter:
     statuses: tuple[str, ...] = ()
     note_identifiers: tuple[str, ...] = ()
     created_by: tuple[str, ...] = ()
+    signups: tuple[str, ...] = ()  # signup.py statuses; "invited" includes never checked
+    invited_before: datetime | None = None  # created before this (naive UTC)
 
     @property
     def substring(self) -> str:
@@ -160,6 +169,13 @@ class HistoryFilter:
             found.append(providers.c.note_identifier.in_(self.note_identifiers))
         if self.created_by:
             found.append(providers.c.created_by.in_(self.created_by))
+        if self.signups:
+            wanted = [c.signup_status.in_(self.signups)]
+            if INVITED in self.signups:
+                wanted.append(c.signup_status.is_(None))
+            found.append(and_(c.status.in_((CREATED, LINKS_LOST)), or_(*wanted)))
+        if self.invited_before is not None:
+            found.append(c.created_at < self.invited_before)
         return found
 
 
@@ -539,6 +555,34 @@ class History:
                     break
                 names.append(name)
         return names
+
+    # -- after the invite ---------------------------------------------------------------------
+    def record_signup(self, row_id: int, status: str) -> None:
+        """What /users/check said of this provider now (signup.py); the first time they are
+        seen signed up is kept."""
+        now = utcnow()
+        values: dict[str, Any] = {"signup_status": status, "signup_checked_at": now}
+        if status == SIGNED_UP:
+            values["signed_up_at"] = func.coalesce(providers.c.signed_up_at, now)
+        with self.engine.begin() as conn:
+            conn.execute(update(providers).where(providers.c.id == row_id).values(**values))
+
+    def mark_reminded(self, scope: Scope, row_ids: list[int], by: str) -> int:
+        """Staff say they sent these providers a reminder; how many were recorded."""
+        if not row_ids:
+            return 0
+        with self.engine.begin() as conn:
+            return int(conn.execute(update(providers).where(
+                scope.visible(providers), providers.c.id.in_(row_ids)).values(
+                reminded_at=utcnow(), reminded_by=by.strip()[:200])).rowcount or 0)
+
+    def oldest_first(self, scope: Scope, filters: HistoryFilter, limit: int = 200
+                     ) -> list[ProviderRow]:
+        """Matching rows, oldest first (the pending list: who has waited longest)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._matching(_ROW_COLUMNS, scope, filters).order_by(
+                providers.c.created_at, providers.c.id).limit(limit)).mappings().all()
+        return [ProviderRow.from_mapping(r) for r in rows]
 
     def pending(self, scope: Scope) -> list[ProviderRow]:
         with self.engine.connect() as conn:

@@ -248,6 +248,24 @@ def _v7_import_row_names(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE bulk_job_rows ADD COLUMN name VARCHAR(401)"))
 
 
+def _v8_signup_status(conn: Connection) -> None:
+    """After the invite: each provider's sign-up status (signup.py) and when it was checked,
+    when they signed up, when they were last reminded and by whom; imports and sign-up
+    refreshes share the job tables (kind)."""
+    for statement in (
+        "ALTER TABLE providers ADD COLUMN signup_status VARCHAR(20)",
+        "ALTER TABLE providers ADD COLUMN signup_checked_at TIMESTAMP",
+        "ALTER TABLE providers ADD COLUMN signed_up_at TIMESTAMP",
+        "ALTER TABLE providers ADD COLUMN reminded_at TIMESTAMP",
+        "ALTER TABLE providers ADD COLUMN reminded_by VARCHAR(200)",
+        "ALTER TABLE bulk_jobs ADD COLUMN kind VARCHAR(20) NOT NULL DEFAULT 'import'",
+        # the pending list: created providers not signed up, oldest first
+        "CREATE INDEX ix_providers_signup ON providers (status, signup_status, created_at)",
+        "CREATE INDEX ix_providers_signed_up ON providers (signed_up_at)",
+    ):
+        conn.execute(text(statement))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_providers),
     (2, _v2_templates_and_settings),
@@ -256,6 +274,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (5, _v5_coordination),
     (6, _v6_substring_search),
     (7, _v7_import_row_names),
+    (8, _v8_signup_status),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -56,6 +56,11 @@ providers = Table(
     Column("last_name_normalized", String(200)),
     Column("partner_user_id_normalized", String(200)),
     Column("search_text", Text),  # search.py: names both ways, email, reference, folded
+    Column("signup_status", String(20)),  # signup.py; NULL: never checked
+    Column("signup_checked_at", DateTime),
+    Column("signed_up_at", DateTime),  # when first seen signed up
+    Column("reminded_at", DateTime),
+    Column("reminded_by", String(200)),
 )
 
 key_organisations = Table(
@@ -106,6 +111,7 @@ bulk_jobs = Table(
     Column("lease_owner", String(120)),  # the runner that may work on it (coordination.py)
     Column("lease_expires_at", DateTime),
     Column("control", String(20)),  # "pause" or "cancel", asked from any replica
+    Column("kind", String(20), nullable=False, default="import"),  # or "refresh" (sign-ups)
 )
 
 bulk_job_rows = Table(

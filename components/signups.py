@@ -1,0 +1,192 @@
+"""Sign-up status in History: refresh it for the providers shown, as a background job.
+
+A refresh is a job like an import (bulk/run.py RefreshRunner): one runner across replicas,
+paced in the key's shared budget with people's own calls first, Pause and Resume, and it goes
+on when the tab is closed. This panel starts it and draws its progress from the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import streamlit as st
+
+from components.deps import (
+    Services,
+    api_key,
+    current_scope,
+    services,
+    session_lock,
+    your_name,
+)
+from components.text import safe
+from partner_console.bulk.jobs import REFRESH, RUNNING
+from partner_console.bulk.run import build_refresh_runner
+from partner_console.signup import GONE, INVITED
+from partner_console.storage import HistoryFilter, NotFoundError, Scope
+from partner_console.storage.clock import utcnow
+from partner_console.storage.coordination import CANCEL, PAUSE
+
+AUTO_SETTING = "signup_auto_refresh_hours"  # 0: off
+MAX_PER_REFRESH = 5_000
+AUTO_AT_MOST = 1_000  # an automatic refresh never asks about more than this many at once
+
+
+def candidates(svc: Services, scope: Scope, filters: HistoryFilter, *, include_signed_up: bool,
+               checked_before_hours: float | None = None, limit: int = MAX_PER_REFRESH
+               ) -> list[tuple[int, str, str]]:
+    """(row id, email, name) of the providers a refresh of `filters` asks about: created ones,
+    not those already signed up unless asked, nor those checked in the last hours."""
+    wanted = HistoryFilter(**{**filters.__dict__, "signups": filters.signups or (
+        (INVITED, GONE) if not include_signed_up else ())})
+    rows = []
+    cutoff = utcnow() - timedelta(hours=checked_before_hours) if checked_before_hours else None
+    for row in svc.history.iter_rows(scope, wanted):
+        if row.status not in ("created", "links_lost"):
+            continue
+        if not include_signed_up and row.signup_status == "signed_up":
+            continue
+        if cutoff is not None and row.signup_checked_at is not None \
+                and row.signup_checked_at >= cutoff:
+            continue
+        rows.append((row.id, row.email, row.full_name))
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def start_refresh(svc: Services, scope: Scope, providers: list[tuple[int, str, str]],
+                  token: str) -> int:
+    job_id, is_new = svc.jobs.create_refresh(scope, created_by=your_name(),
+                                             providers=providers, start_token=token)
+    if is_new:
+        _run(svc, scope, job_id)
+    return job_id
+
+
+def _run(svc: Services, scope: Scope, job_id: int) -> bool:
+    runner = build_refresh_runner(job_id=job_id, api_key=api_key(), scope=scope,
+                                  created_by=your_name(), store=svc.jobs, history=svc.history,
+                                  journal=svc.journal, client=svc.client,
+                                  pacing=svc.background_pacing(), owner=svc.owner,
+                                  leases=svc.leases)
+    return svc.runners.start(runner)
+
+
+def latest_refresh(svc: Services, scope: Scope) -> int | None:
+    jobs = svc.jobs.jobs(scope, limit=1, kind=REFRESH)
+    return jobs[0].id if jobs else None
+
+
+def auto_refresh(svc: Services, scope: Scope) -> None:
+    """When History opens: if the organisation asked for it, check the providers not checked
+    in the last N hours (at most AUTO_AT_MOST, one refresh at a time)."""
+    try:
+        hours = float(svc.catalog.setting(scope, AUTO_SETTING, "0"))
+    except ValueError:
+        return
+    if hours <= 0 or st.session_state.get("hi_auto_started"):
+        return
+    latest = latest_refresh(svc, scope)
+    if latest is not None and svc.jobs.get(scope, latest).live:
+        return
+    providers = candidates(svc, scope, HistoryFilter(), include_signed_up=False,
+                           checked_before_hours=hours, limit=AUTO_AT_MOST)
+    st.session_state["hi_auto_started"] = True  # once per visit of this session
+    if providers:
+        with session_lock("hi_refresh_lock"):
+            st.session_state["hi_refresh_job"] = start_refresh(svc, scope, providers,
+                                                               uuid.uuid4().hex)
+
+
+def _pause(job_id: int) -> None:
+    svc = services()
+    runner = svc.runners.get(job_id)
+    if runner is not None and runner.alive:
+        runner.pause()
+    svc.leases.ask(job_id, PAUSE)
+
+
+def _cancel(job_id: int) -> None:
+    services().leases.ask(job_id, CANCEL)
+
+
+def _resume(job_id: int) -> None:
+    scope = current_scope()
+    if scope is not None and not _run(services(), scope, job_id):
+        st.session_state["hi_notice"] = ("warning", "This refresh is already running on "
+                                                    "another console server.")
+
+
+def refresh_panel(filters: HistoryFilter) -> None:
+    """The button for the providers shown, and the latest refresh's progress."""
+    svc = services()
+    scope = current_scope()
+    if scope is None:
+        return
+    with st.container(border=True, key="hi_refresh"):
+        st.markdown("**Sign-up status**: asks Upheal which of the providers shown have "
+                    "finished signing up. It runs on the server at the key's pace, after "
+                    "your own creates, and goes on if you close this tab.")
+        include = st.checkbox("Also check providers already signed up", key="hi_refresh_all")
+        left, right = st.columns([2, 3], vertical_alignment="center")
+        if left.button("Refresh sign-up status", key="hi_refresh_start",
+                       icon=":material/refresh:"):
+            providers = candidates(svc, scope, filters, include_signed_up=include)
+            if not providers:
+                st.session_state["hi_notice"] = ("ok", "Nobody to check: every provider shown "
+                                                       "has signed up (or none was created).")
+            else:
+                with session_lock("hi_refresh_lock"):
+                    token = st.session_state.setdefault("hi_refresh_token", uuid.uuid4().hex)
+                    st.session_state["hi_refresh_job"] = start_refresh(svc, scope, providers,
+                                                                       token)
+                    st.session_state.pop("hi_refresh_token", None)
+            st.rerun()
+        hours = float(svc.catalog.setting(scope, AUTO_SETTING, "0") or 0)
+        with right.popover("Automatic refresh", icon=":material/schedule:"):
+            chosen = st.number_input(
+                "When History opens, check providers not checked for this many hours "
+                "(0: never)", min_value=0, max_value=24 * 30, step=1, value=int(hours),
+                key="hi_auto_hours")
+            if st.button("Save", key="hi_auto_save"):
+                svc.catalog.set_setting(scope, AUTO_SETTING, str(int(chosen)))
+                st.session_state["hi_notice"] = ("ok", "Automatic refresh " + (
+                    f"every {int(chosen)} hour(s) when History opens." if chosen else "is off."))
+                st.rerun()
+        job_id = st.session_state.get("hi_refresh_job") or latest_refresh(svc, scope)
+        if job_id is not None:
+            _progress(job_id)
+
+
+def _progress(job_id: int) -> None:
+    svc = services()
+    scope = current_scope()
+    assert scope is not None
+    try:
+        job = svc.jobs.get(scope, job_id)
+    except NotFoundError:
+        st.session_state.pop("hi_refresh_job", None)
+        return
+
+    @st.fragment(run_every=1.0 if job.live else None)
+    def progress() -> None:
+        current = svc.jobs.get(scope, job_id)
+        p = svc.jobs.progress(job_id)
+        status = RUNNING if current.live else current.shown_status
+        st.progress(p.done / p.total if p.total else 1.0,
+                    text=f"{safe(current.file_name)}: {p.done} of {p.total} checked "
+                         f"({status})")
+        if p.failed:
+            st.caption(f"{p.failed} could not be checked now; their status is left as it "
+                       "was.")
+        if current.live != job.live:
+            st.rerun(scope="app")  # finished: the table shows the new statuses
+
+    progress()
+    if job.live:
+        st.button("Pause", key="hi_refresh_pause", on_click=_pause, args=(job_id,))
+    elif job.shown_status == "paused":
+        st.button("Resume", key="hi_refresh_resume", on_click=_resume, args=(job_id,))
+        st.button("Cancel", key="hi_refresh_cancel", on_click=_cancel, args=(job_id,))

@@ -1,0 +1,222 @@
+"""After the invite: sign-up statuses, the refresh job (faults, two runners), the pending
+filter's edges, reminders. Real databases, the sandbox on a real socket."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from partner_console.api.client import RetryPolicy, UphealClient
+from partner_console.api.models import UserCheck
+from partner_console.bulk.jobs import DONE_CHECKED, DONE_FAILED, FINISHED, QUEUED, JobStore
+from partner_console.bulk.run import Pacer, build_refresh_runner
+from partner_console.creation import ProviderCreator
+from partner_console.sandbox import Faults, SandboxApp, SandboxServer
+from partner_console.signup import GONE, INVITED, SIGNED_UP, label, status_from_check
+from partner_console.storage import History, HistoryFilter, LinkJournal, fingerprint
+from partner_console.storage.coordination import Leases
+from tests.bulk_child import KEY, SECRET
+
+pytestmark = pytest.mark.xdist_group("bulk")
+ORG = "5a4d0b7e-0000-4000-8000-00000000c11c"  # sandbox-demo-key's organisation
+
+
+def test_what_a_check_means_lives_in_one_place():
+    assert status_from_check(UserCheck(is_user_exists=False)) == GONE
+    assert status_from_check(UserCheck(is_user_exists=True, is_active=False)) == INVITED
+    assert status_from_check(UserCheck(is_user_exists=True, is_active=None)) == INVITED
+    assert status_from_check(UserCheck(is_user_exists=True, is_active=True)) == SIGNED_UP
+    assert [label(s) for s in (None, INVITED, SIGNED_UP, GONE)] == [
+        "Invited, not signed up yet", "Invited, not signed up yet", "Signed up",
+        "No longer in Upheal"]
+
+
+def test_sandbox_providers_sign_up_over_time_and_tests_can_decide():
+    now = [100.0]
+    sandbox = SandboxApp(signup_after=60, clock=lambda: now[0])
+    emails = [f"p{i}@example.com" for i in range(30)]
+    for email in emails:
+        sandbox.handle("POST", "/users/providers", {"Authorization": KEY},
+                       f'{{"firstName": "P", "lastName": "Q", "email": "{email}"}}'.encode())
+
+    def active() -> set[str]:
+        found = set()
+        for email in emails:
+            answer = sandbox.handle("POST", "/users/check", {"Authorization": KEY},
+                                    f'{{"email": "{email}"}}'.encode())
+            if b'"isActive": true' in answer.body:
+                found.add(email)
+        return found
+
+    assert active() == set()
+    now[0] += 61
+    later = active()
+    assert 10 < len(later) < 30  # two in three, fixed by the email
+    assert active() == later
+    sandbox.sign_up(emails[0], active=False)
+    sandbox.sign_up(emails[1])
+    assert emails[0] not in active() and emails[1] in active()
+    sandbox.remove_user(emails[2])
+    gone = sandbox.handle("POST", "/users/check", {"Authorization": KEY},
+                          f'{{"email": "{emails[2]}"}}'.encode())
+    assert b'"isUserExists": false' in gone.body
+
+
+@pytest.fixture
+def served():
+    sandbox = SandboxApp(rate_per_minute=3000, seed=7)
+    server = SandboxServer(sandbox, hang_seconds=0.3)
+    server.start_in_thread()
+    yield sandbox, server
+    server.shutdown()
+    server.server_close()
+
+
+def _client(server, timeout=2.0):
+    return UphealClient(server.base_url, timeout=timeout,
+                        retry=RetryPolicy(max_attempts=8, initial_backoff=0.02, max_backoff=0.3))
+
+
+def created_providers(engine, server, tmp_path, count):
+    history = History(engine)
+    scope = history.scope_for(fingerprint(SECRET, KEY))
+    creator = ProviderCreator(_client(server), history, LinkJournal(tmp_path / "j.jsonl"), 0.5)
+    from partner_console.api.models import validate_provider
+    for i in range(count):
+        request, _ = validate_provider({"first_name": f"P{i}", "last_name": "Signup",
+                                        "email": f"p{i}@example.com"})
+        assert request is not None
+        outcome = creator.create(KEY, scope, request, created_by="Ann")
+        assert outcome.status == "created", outcome
+    scope = history.scope_for(fingerprint(SECRET, KEY))
+    return history, scope
+
+
+def refresh(engine, server, history, scope, tmp_path, rows, token="r1", owner="test#1",
+            start=True):
+    store = JobStore(engine)
+    job_id, _ = store.create_refresh(scope, created_by="Ann", providers=[
+        (r.id, r.email, r.full_name) for r in rows], start_token=token)
+    runner = build_refresh_runner(
+        job_id=job_id, api_key=KEY, scope=scope, created_by="Ann", store=store, history=history,
+        journal=LinkJournal(tmp_path / "j.jsonl"), client=_client(server), pacing=Pacer(3000),
+        owner=owner)
+    if start:
+        assert runner.start()
+    return store, job_id, runner
+
+
+def test_a_refresh_records_each_providers_sign_up_status(served, engine, tmp_path):
+    sandbox, server = served
+    history, scope = created_providers(engine, server, tmp_path, 6)
+    rows = history.search(scope).rows
+    sandbox.sign_up("p1@example.com")
+    sandbox.sign_up("p2@example.com")
+    sandbox.remove_user("p3@example.com")
+    store, job_id, runner = refresh(engine, server, history, scope, tmp_path, rows)
+    runner.join(60)
+    assert store.get(scope, job_id).status == FINISHED
+    assert {r.state for r in store.rows(job_id)} == {DONE_CHECKED}
+    by_email = {r.email: r for r in history.search(scope).rows}
+    assert {e: r.signup_status for e, r in by_email.items()} == {
+        "p0@example.com": INVITED, "p1@example.com": SIGNED_UP, "p2@example.com": SIGNED_UP,
+        "p3@example.com": GONE, "p4@example.com": INVITED, "p5@example.com": INVITED}
+    assert all(r.signup_checked_at is not None for r in by_email.values())
+    first_seen = by_email["p1@example.com"].signed_up_at
+    assert first_seen is not None and by_email["p0@example.com"].signed_up_at is None
+    # the filters: signed up, invited (never-checked rows count as invited), gone
+    assert history.search(scope, HistoryFilter(signups=(SIGNED_UP,))).total == 2
+    assert history.search(scope, HistoryFilter(signups=(INVITED,))).total == 3
+    assert history.search(scope, HistoryFilter(signups=(GONE,))).total == 1
+    # checked again: the first time they were seen signed up is kept
+    time.sleep(0.01)
+    store, job_id, runner = refresh(engine, server, history, scope, tmp_path,
+                                    history.search(scope).rows, token="r2")
+    runner.join(60)
+    again = {r.email: r for r in history.search(scope).rows}
+    assert again["p1@example.com"].signed_up_at == first_seen
+    assert again["p1@example.com"].signup_checked_at > by_email["p1@example.com"].signup_checked_at
+
+
+def test_a_refresh_under_429_storms_and_lost_answers_checks_everyone(served, engine, tmp_path):
+    sandbox, server = served
+    history, scope = created_providers(engine, server, tmp_path, 40)
+    sandbox.sign_up("p7@example.com")
+    sandbox.faults = Faults(drop_rate=0.2, server_error_rate=0.1, timeout_rate=0.05)
+    store, job_id, runner = refresh(engine, server, history, scope, tmp_path,
+                                    history.search(scope).rows)
+    time.sleep(0.3)
+    sandbox.faults.rate_limit_storm = True
+    time.sleep(1.0)
+    sandbox.faults.rate_limit_storm = False
+    runner.join(120)
+    assert store.get(scope, job_id).status == FINISHED
+    states = [r.state for r in store.rows(job_id)]
+    assert states.count(DONE_CHECKED) + states.count(DONE_FAILED) == 40
+    assert states.count(DONE_CHECKED) >= 36  # reads are asked again; a few may give up
+    assert any(c.status == 429 for c in sandbox.calls)
+    signed = history.search(scope, HistoryFilter(signups=(SIGNED_UP,))).rows
+    assert [r.email for r in signed] in ([], ["p7@example.com"])  # never anyone else
+    failed = [r for r in store.rows(job_id) if r.state == DONE_FAILED]
+    for row in failed:  # a check that could not be made leaves the status as it was
+        assert history.get(scope, row.provider_id).signup_status is None
+
+
+def test_one_refresh_has_one_runner_and_pause_and_resume_finish_it(served, engine, tmp_path):
+    sandbox, server = served
+    sandbox.faults = Faults(latency_ms=15)
+    history, scope = created_providers(engine, server, tmp_path, 30)
+    store, job_id, first = refresh(engine, server, history, scope, tmp_path,
+                                   history.search(scope).rows, owner="replica-a#1")
+    _, _, second = refresh(engine, server, history, scope, tmp_path, [], owner="replica-b#1",
+                           start=False)
+    second.job_id = job_id
+    assert not second.start()  # another replica's runner holds it
+    time.sleep(0.2)
+    first.pause()
+    first.join(30)
+    left = len(store.rows(job_id, (QUEUED,)))
+    assert 0 < left < 30
+    Leases(engine).release_replica("replica-a", "replica-a#1")
+    _, _, resumed = refresh(engine, server, history, scope, tmp_path, [], owner="replica-b#2",
+                            start=False)
+    resumed.job_id = job_id
+    assert resumed.start()
+    resumed.join(60)
+    assert store.get(scope, job_id).status == FINISHED
+    assert len([c for c in sandbox.calls if c.path == "/users/check"]) >= 30
+    checked = [r for r in store.rows(job_id) if r.state == DONE_CHECKED]
+    assert len(checked) == 30
+
+
+def test_the_pending_filter_edges_and_reminders(engine):
+    history = History(engine)
+    fp = fingerprint(SECRET, KEY)
+    scope = history.scope_for(fp)
+    from partner_console.api.models import CreatedProvider, validate_provider
+    from partner_console.storage.tables import providers
+    now = datetime(2026, 11, 29, 12, 0)
+    ages = {"fresh": timedelta(hours=1), "edge": timedelta(days=3),
+            "old": timedelta(days=3, seconds=1), "older": timedelta(days=9)}
+    ids = {}
+    for name, age in ages.items():
+        request, _ = validate_provider({"first_name": name, "last_name": "X",
+                                        "email": f"{name}@example.com"})
+        row_id, _ = history.record_pending(scope, request, created_by="Ann")
+        history.complete(row_id, fp, CreatedProvider(user_id=name, invite_url=f"https://x/{name}"))
+        with engine.begin() as conn:
+            conn.execute(providers.update().where(providers.c.id == row_id).values(
+                created_at=now - age))
+        ids[name] = row_id
+    history.record_signup(ids["older"], INVITED)
+    pending = HistoryFilter(signups=(INVITED,), invited_before=now - timedelta(days=3))
+    assert [r.first_name for r in history.oldest_first(scope, pending)] == ["older", "old"]
+    history.record_signup(ids["old"], SIGNED_UP)
+    assert [r.first_name for r in history.oldest_first(scope, pending)] == ["older"]
+    assert history.mark_reminded(scope, [ids["older"]], "  Ann Lee ") == 1
+    reminded = history.get(scope, ids["older"])
+    assert reminded.reminded_by == "Ann Lee" and reminded.reminded_at is not None
+    other = history.scope_for(fingerprint(SECRET, "sandbox-second-org-key"))
+    assert history.mark_reminded(other, [ids["fresh"]], "Mallory") == 0  # not theirs
