@@ -215,7 +215,7 @@ def test_ten_people_at_once_and_two_replicas_on_one_postgres(browser, loopback_s
         for page in people:  # ten clicks in a row, without waiting for answers
             page.get_by_role("button", name="Create provider").click()
         for n, page in enumerate(people):
-            page.get_by_text("was created in Upheal").wait_for(timeout=60_000)
+            page.get_by_text("was created in Upheal").first.wait_for(timeout=60_000)
             wait_for_app_run(page)
             body = page.inner_text("body")
             assert f"Load{n} Person" in body
