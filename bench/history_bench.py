@@ -83,6 +83,21 @@ def history_runs(url: str, rows: int, repeat: int) -> dict[str, float]:
     return {k: sorted(v)[len(v) // 2] for k, v in timings.items()}
 
 
+def overview_runs(url: str, repeat: int) -> float:
+    """Median ms of the Overview page's run (each a full script run, as a manager opens it)."""
+    data_dir = tempfile.mkdtemp()
+    times = []
+    for _ in range(repeat):
+        at = _history_app(url, data_dir)
+        at.switch_page("pages/overview.py")
+        start = time.perf_counter()
+        at.run()
+        times.append((time.perf_counter() - start) * 1000)
+        assert not at.exception, at.exception
+        assert any("Providers created" in m.label for m in at.metric)
+    return sorted(times)[len(times) // 2]
+
+
 def blank_run_ms(repeat: int) -> float:
     path = Path(tempfile.mkdtemp()) / "blank.py"
     path.write_text(BLANK_APP)
@@ -92,13 +107,20 @@ def blank_run_ms(repeat: int) -> float:
 
 
 def b4(make_url: Callable[[str], str], sizes: list[int], database: str,
-       repeat: int) -> list[Result]:
+       repeat: int, history: bool = True, overview: bool = False) -> list[Result]:
+    """B4 (History) and B10 (Overview) on the same seeded histories."""
     blank = blank_run_ms(repeat * 3)
     by_size: dict[int, dict[str, float]] = {}
+    overview_ms: dict[int, float] = {}
     for rows in sizes:
         url = seeded_url(make_url, rows, f"b4_{rows}")
-        by_size[rows] = history_runs(url, rows, repeat)
-    results = []
+        if history:
+            by_size[rows] = history_runs(url, rows, repeat)
+        if overview:
+            overview_ms[rows] = overview_runs(url, repeat * 2)
+    results = b10(overview_ms, database, blank, sizes) if overview else []
+    if not history:
+        return results
     middle = sizes[1] if len(sizes) > 1 else sizes[0]
     for rows, runs in by_size.items():
         worst = max(runs.values())
@@ -116,6 +138,20 @@ def b4(make_url: Callable[[str], str], sizes: list[int], database: str,
             f"B4 {database} growth", f"History runs at {sizes[-1]:,} vs {sizes[0]:,} rows "
             f"({database}), worst of the three", growth, "x", None,
             "", "<= 2x", growth <= 2.0, {"small": small, "large": large}))
+    return results
+
+
+def b10(by_size: dict[int, float], database: str, blank: float,
+        sizes: list[int]) -> list[Result]:
+    results = [Result(
+        f"B10 {database} {rows:,}", f"Overview page run at {rows:,} rows ({database})", ms,
+        "ms", blank, "blank page run", "p50 <= 300 ms" if rows == sizes[-1] else "",
+        ms <= 300 or rows != sizes[-1]) for rows, ms in by_size.items()]
+    if len(sizes) >= 2:
+        growth = by_size[sizes[-1]] / by_size[sizes[0]]
+        results.append(Result(
+            f"B10 {database} growth", f"Overview run at {sizes[-1]:,} vs {sizes[0]:,} rows "
+            f"({database})", growth, "x", None, "", "<= 2x", growth <= 2.0))
     return results
 
 

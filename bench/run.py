@@ -11,16 +11,24 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from bench import api_bench, files_bench, history_bench, replica_bench, server_bench
+from bench import (
+    api_bench,
+    files_bench,
+    history_bench,
+    refresh_bench,
+    replica_bench,
+    server_bench,
+)
 from bench.harness import Result, save, table
 
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"b1": 200, "b2": 1000, "b3": 200, "b4": [10_000, 100_000, 1_000_000],
              "b4_repeat": 5, "b5": 100_000, "b6": 5000, "b7": 5, "b8_rows": 100_000,
-             "b8_sessions": 5, "b9_rows": 150, "b9_rate": 300},
+             "b8_sessions": 5, "b9_rows": 150, "b9_rate": 300,
+             "b11": (300, 120.0, 3.0)},  # rate per minute, seconds, a person's call every
     "smoke": {"b1": 5, "b2": 10, "b3": 4, "b4": [60, 120, 240], "b4_repeat": 1, "b5": 200,
               "b6": 50, "b7": 1, "b8_rows": 50, "b8_sessions": 1, "b9_rows": 8,
-              "b9_rate": 1200},
+              "b9_rate": 1200, "b11": (1200, 3.0, 0.5)},
 }
 
 
@@ -51,7 +59,7 @@ def _open_history(page: object) -> None:
 def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=list(SIZES), default="full")
-    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8,B9",
+    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8,B9,B10,B11",
                         help="which benchmarks (B3 runs with B2)")
     parser.add_argument("--databases", default="sqlite,postgres")
     args = parser.parse_args(argv)
@@ -65,8 +73,9 @@ def main(argv: list[str] | None = None) -> list[Result]:
         if "B2" in only:
             results += api_bench.b2_b3(size["b2"], size["b3"])
         for database, make_url in makers.items():
-            if "B4" in only:
-                results += history_bench.b4(make_url, size["b4"], database, size["b4_repeat"])
+            if "B4" in only or "B10" in only:  # one seeded history for both
+                results += history_bench.b4(make_url, size["b4"], database, size["b4_repeat"],
+                                            history="B4" in only, overview="B10" in only)
             if "B5" in only:
                 results += history_bench.b5(make_url, size["b5"], database)
         if "B6" in only:
@@ -81,6 +90,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
                 raise SystemExit("B8 needs Chromium (apt-get install chromium)")
             url = history_bench.seeded_url(next(iter(makers.values())), size["b8_rows"], "b8")
             results += server_bench.b8(url, size["b8_sessions"], _open_history, chromium)
+        if "B11" in only:
+            results += refresh_bench.b11(*size["b11"])
         if "B9" in only:  # on PostgreSQL when there is one: replicas share one server
             make_url = makers.get("postgresql") or next(iter(makers.values()))
             results += replica_bench.b9(make_url, size["b9_rows"], size["b9_rate"])

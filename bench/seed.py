@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, insert
 
 from partner_console.api.models import NoteIdentifier
+from partner_console.storage import onboarding
 from partner_console.storage.history import utcnow
 from partner_console.storage.search import search_columns
 from partner_console.storage.tables import key_organisations, providers
@@ -33,6 +34,9 @@ def seed_history(engine: Engine, count: int, key_fingerprint: str, organization_
             first, last = rng.choice(FIRST), rng.choice(LAST)
             created: datetime = start + timedelta(seconds=i * 400 * 86400 // max(count, 1))
             status = rng.choice(STATUSES)
+            # three in five of the created have signed up, within a fortnight
+            signed = (created + timedelta(days=rng.randint(0, 14), hours=rng.randint(0, 23))
+                      if status == "created" and rng.random() < 0.6 else None)
             rows.append({
                 "created_at": created, "updated_at": created,
                 "created_by": rng.choice(["Ann", "Bob", "Cleo", ""]),
@@ -52,6 +56,12 @@ def seed_history(engine: Engine, count: int, key_fingerprint: str, organization_
                 "private_room_link": f"https://sandbox.invalid/room/{i}"
                 if status == "created" else None,
                 "error_text": None,
+                "signup_status": "signed_up" if signed else (
+                    "invited" if status == "created" and rng.random() < 0.5 else None),
+                "signup_checked_at": signed,
+                "signed_up_at": signed,
             })
         with engine.begin() as conn:
             conn.execute(insert(providers), rows)
+    with engine.begin() as conn:  # Overview's aggregates, as the app keeps them
+        onboarding.rebuild(conn)

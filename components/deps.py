@@ -85,7 +85,8 @@ def _services(settings: Settings) -> Services:
     history = History(engine)
     journal = LinkJournal(settings.journal_path)
     _, waiting = replay_journal(journal, history)
-    sandbox = SandboxApp(rate_per_minute=settings.rate_limit_per_minute) \
+    sandbox = SandboxApp(rate_per_minute=settings.rate_limit_per_minute,
+                         signup_after=settings.sandbox_signup_after_seconds or None) \
         if settings.uses_sandbox else None
     secret = load_or_create_secret(settings.secret, settings.data_dir)
     budget = RateBudget(engine, settings.rate_limit_per_minute)

@@ -13,9 +13,10 @@ import json
 import streamlit as st
 
 from components.text import safe
-from partner_console.invite_email import render_email
+from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, render_email
 
-WHAT = {"invite": "invite link", "room": "room link", "subject": "subject", "email": "email"}
+WHAT = {"invite": "invite link", "room": "room link", "subject": "subject", "email": "email",
+        "links": "links"}
 
 COPY_NAMES = """<script>
 (() => {
@@ -59,12 +60,12 @@ def copy_box(label: str, value: str | None, what: str, where: str) -> None:
 
 def invite_email_box(template: str, *, email: str, first_name: str, last_name: str,
                      invite_link: str, room_link: str | None, sender_name: str,
-                     where: str) -> None:
+                     where: str, fallback: str = DEFAULT_EMAIL_TEMPLATE) -> None:
     """The ready email: its subject and its text in two copy boxes (the text is what goes in
     the message body, with no "Subject:" line), and the whole of it for the email app."""
     message = render_email(template, first_name=first_name, last_name=last_name,
                            invite_link=invite_link, room_link=room_link or "(not available)",
-                           sender_name=sender_name)
+                           sender_name=sender_name, fallback=fallback)
     st.markdown(f"**Ready-to-send email to {safe(email)}** – copy the subject and the text, or "
                 "open it in your email app")
     copy_box("Subject", message.subject, "subject", where)

@@ -28,8 +28,10 @@ def run_app() -> None:
     page = st.navigation([
         st.Page("pages/create_provider.py", title="Create provider",
                 icon=":material/person_add:", default=True),
+        st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:"),
         st.Page("pages/bulk_import.py", title="Bulk import", icon=":material/upload_file:"),
         st.Page("pages/history.py", title="History", icon=":material/history:"),
+        st.Page("pages/follow_up.py", title="Follow up", icon=":material/notifications:"),
         st.Page("pages/note_templates.py", title="Note templates",
                 icon=":material/description:"),
     ])

@@ -19,10 +19,13 @@ from components.deps import (
 )
 from components.links import copy_box, invite_email_box
 from components.router import page_body
+from components.signups import auto_refresh, refresh_panel
 from components.text import safe
 from partner_console.api.models import NoteIdentifier
 from partner_console.exports import STATUS_LABELS, history_csv, history_xlsx, links_text
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
+from partner_console.signup import SIGNUP_FILTERS
+from partner_console.signup import label as signup_label
 from partner_console.storage import HistoryFilter, NotFoundError
 from partner_console.storage.tables import CREATED, LINKS_LOST, PENDING
 
@@ -46,12 +49,15 @@ def _filters(creators: list[str]) -> HistoryFilter:
                          help="Finds providers whose name, email or reference contains what "
                               "you type, whatever the capitals, accents or punctuation "
                               "(“oconnor” finds O'Connor). A full name works in either order.")
-    col_dates, col_status, col_note, col_by = st.columns(4)
+    col_dates, col_status, col_signup, col_note, col_by = st.columns(5)
     dates = col_dates.date_input("Created between", value=[], key="hi_dates",
                                  max_value=date.today(), format="YYYY-MM-DD")
     statuses = col_status.multiselect("Status", list(STATUS_LABELS), key="hi_status",
                                       format_func=lambda s: STATUS_LABELS.get(s, s),
                                       placeholder="Any status")
+    signups = col_signup.multiselect("Sign-up", list(SIGNUP_FILTERS), key="hi_signup",
+                                     format_func=lambda s: SIGNUP_FILTERS.get(s, s),
+                                     placeholder="Any")
     notes = col_note.multiselect("Name in notes", [n.value for n in NoteIdentifier],
                                  key="hi_note", format_func=lambda v: NoteIdentifier(v).label,
                                  placeholder="Any")
@@ -61,7 +67,7 @@ def _filters(creators: list[str]) -> HistoryFilter:
     date_to = dates[1] if len(dates) == 2 else date_from
     return HistoryFilter(text=text, date_from=date_from, date_to=date_to,
                          statuses=tuple(statuses), note_identifiers=tuple(notes),
-                         created_by=tuple(by))
+                         created_by=tuple(by), signups=tuple(signups))
 
 
 def render() -> None:
@@ -75,6 +81,7 @@ def render() -> None:
         show = {"ok": st.success, "warning": st.warning}.get(notice[0], st.error)
         show(safe(notice[1]))
 
+    auto_refresh(svc, scope)
     filters = _filters(svc.history.creators(scope))
     pending = svc.history.count(scope, HistoryFilter(statuses=(PENDING,)), cap=99)
     if pending:
@@ -96,6 +103,7 @@ def render() -> None:
         created: when(r.created_at),
         "Name": r.full_name, "Email": r.email,
         "Status": STATUS_LABELS.get(r.status, r.status),
+        "Sign-up": signup_label(r.signup_status) if r.status in (CREATED, LINKS_LOST) else "",
         "Invite link": r.invite_url, "Room link": r.private_room_link,
         "Your reference": r.partner_user_id or "", "Created by": r.created_by,
     } for r in page.rows])
@@ -112,6 +120,7 @@ def render() -> None:
     rows_selected = selection.selection.rows if selection else []
     if rows_selected and rows_selected[0] < len(page.rows):
         _details(page.rows[rows_selected[0]].id)
+    refresh_panel(filters)
 
     st.divider()
     st.header("Export")
@@ -145,6 +154,12 @@ def _details(row_id: int) -> None:
         st.caption(f"{safe(row.email)} · {STATUS_LABELS.get(row.status, row.status)} · created "
                    f"{when(row.created_at)} ({zone_name()}) by "
                    f"{safe(row.created_by) or '(no name)'}")
+        if row.status in (CREATED, LINKS_LOST):
+            checked = (f"checked {when(row.signup_checked_at)}" if row.signup_checked_at
+                       else "not checked yet")
+            reminded = (f" · reminded {when(row.reminded_at, '%Y-%m-%d')} by "
+                        f"{safe(row.reminded_by) or '(no name)'}" if row.reminded_at else "")
+            st.markdown(f"**Sign-up:** {signup_label(row.signup_status)} ({checked}){reminded}")
         if row.error_text:
             st.warning(safe(row.error_text))
         if row.status == PENDING:

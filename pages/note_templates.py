@@ -12,8 +12,10 @@ from components.text import safe
 from partner_console.exports import csv_bytes
 from partner_console.invite_email import (
     DEFAULT_EMAIL_TEMPLATE,
+    DEFAULT_REMINDER_TEMPLATE,
     EMAIL_SETTING,
     PLACEHOLDERS,
+    REMINDER_SETTING,
     check_template,
 )
 from partner_console.storage.catalog import (
@@ -202,23 +204,34 @@ def render() -> None:
                 st.session_state["nt_notice"] = ("ok", f"Imported {len(imported)} template(s).")
                 st.rerun()
 
+    _email_editor("Invite email", "The email text offered after each provider is created.",
+                  EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE, "nt_email")
+    _email_editor("Reminder email", "The text offered on Follow up, for providers who have "
+                  "not signed up yet.", REMINDER_SETTING, DEFAULT_REMINDER_TEMPLATE,
+                  "nt_reminder")
+
+
+def _email_editor(title: str, purpose: str, setting: str, default: str, key: str) -> None:
+    svc = services()
+    scope = current_scope()
+    assert scope is not None
     st.divider()
-    st.header("Invite email")
-    st.caption("The email text offered after each provider is created. Placeholders: "
-               + ", ".join("`{" + p + "}`" for p in PLACEHOLDERS) + ".")
-    current = svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
-    text = st.text_area("Email text", current, height=320, key="nt_email")
+    st.header(title)
+    st.caption(f"{purpose} Placeholders: " + ", ".join("`{" + p + "}`" for p in PLACEHOLDERS)
+               + ". A first line “Subject: …” gives the subject.")
+    current = svc.catalog.setting(scope, setting, default)
+    text = st.text_area(f"{title} text", current, height=320, key=key)
     save, reset = st.columns([1, 5])
-    if save.button("Save email text", key="nt_email_save"):
+    if save.button("Save email text", key=f"{key}_save"):
         problem = check_template(text)
         if problem:
             st.error(safe(problem))
         else:
-            svc.catalog.set_setting(scope, EMAIL_SETTING, text)
+            svc.catalog.set_setting(scope, setting, text)
             st.success("Saved.")
-    if reset.button("Restore the default text", key="nt_email_reset"):
-        svc.catalog.set_setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
-        st.session_state.pop("nt_email", None)
+    if reset.button("Restore the default text", key=f"{key}_reset"):
+        svc.catalog.set_setting(scope, setting, default)
+        st.session_state.pop(key, None)
         st.rerun()
 
 

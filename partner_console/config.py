@@ -38,6 +38,9 @@ class Settings:
     settle_after_seconds: float = 60.0
     # Phone numbers typed without a country code are read in this country (a region code).
     default_phone_country: str = "US"
+    # The built-in sandbox: two providers in three "sign up" this long after being created
+    # (0: never), so staff can practise Follow up and the sign-up refresh.
+    sandbox_signup_after_seconds: float = 120.0
     data_dir: Path = field(default=PROJECT_ROOT / "data")
     # Keys the HMAC that fingerprints API keys; generated once into data_dir when unset.
     secret: str | None = None
@@ -128,6 +131,13 @@ def load_settings(
     settle_after = _positive_number(
         "UPHEAL_SETTLE_AFTER_SECONDS",
         get("UPHEAL_SETTLE_AFTER_SECONDS") or str(max(30.0, 2 * float(timeout))), float)
+    try:
+        signup_after = float(get("SANDBOX_SIGNUP_AFTER_SECONDS") or "120")
+        if signup_after < 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError("SANDBOX_SIGNUP_AFTER_SECONDS must be a number of seconds (0 for "
+                          "never), like 120.") from None
     phone_country = (get("UPHEAL_DEFAULT_PHONE_COUNTRY") or "US").upper()
     if phone_country not in phonenumbers.SUPPORTED_REGIONS:
         raise ConfigError("UPHEAL_DEFAULT_PHONE_COUNTRY must be a two-letter country code such "
@@ -141,6 +151,7 @@ def load_settings(
         rate_limit_per_minute=int(rate),
         settle_after_seconds=float(settle_after),
         default_phone_country=phone_country,
+        sandbox_signup_after_seconds=signup_after,
         data_dir=data_dir,
         secret=get("PARTNER_CONSOLE_SECRET"),
     )

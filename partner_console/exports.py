@@ -22,6 +22,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from partner_console.api.models import NoteIdentifier
+from partner_console.signup import SIGNUP_FILTERS, SIGNUP_LABELS
 from partner_console.storage.history import History, HistoryFilter, ProviderRow
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import providers
@@ -74,6 +75,10 @@ def _templates(column: Any) -> Any:
 
 
 _c = providers.c
+# "Signed up", "Invited, not signed up yet" (also when never checked), "No longer in Upheal";
+# nothing for providers that were not created.
+_SIGNUP_LABEL = case((_c.status.in_(("created", "links_lost")), case(
+    SIGNUP_FILTERS, value=_c.signup_status, else_=SIGNUP_LABELS[None])), else_="")
 # (header, cell) for each exported column, in order; each cell is computed by the database as
 # export-ready text, so rows go straight from the cursor to the writer. Free text gets the
 # formula guard; columns whose values were checked to be links, digits, tags or one of a
@@ -85,6 +90,10 @@ COLUMNS: list[tuple[str, Any]] = [
     ("Last name", _guarded(_c.last_name)),
     ("Email", _guarded(_c.email)),
     ("Status", case(STATUS_LABELS, value=_c.status, else_=_c.status)),
+    ("Sign-up", _SIGNUP_LABEL),
+    ("Sign-up checked at (UTC)", func.substr(cast(_c.signup_checked_at, String), 1, 19)),
+    ("Reminded at (UTC)", func.substr(cast(_c.reminded_at, String), 1, 19)),
+    ("Reminded by", _guarded(_c.reminded_by)),
     ("Invite link", _c.invite_url),  # checked http(s) links
     ("Room link", _c.private_room_link),
     ("Your reference", _guarded(_c.partner_user_id)),
@@ -250,6 +259,10 @@ _XLSX_COLUMNS: list[tuple[str, Any, str]] = [  # (header, cell, kind)
     ("Last name", _c.last_name, "text"),
     ("Email", _c.email, "text"),
     ("Status", _c.status, "status"),
+    ("Sign-up", _SIGNUP_LABEL, "text"),
+    ("Sign-up checked", _c.signup_checked_at, "time"),
+    ("Reminded", _c.reminded_at, "time"),
+    ("Reminded by", _c.reminded_by, "text"),
     ("Invite link", _c.invite_url, "link"),
     ("Room link", _c.private_room_link, "link"),
     ("Your reference", _c.partner_user_id, "text"),
@@ -291,7 +304,7 @@ def history_xlsx(history: History, scope: Scope, filters: HistoryFilter = Histor
     """The providers matching `filters` as an Excel workbook: times in `zone` as real
     date-times, clickable links showing their address, labels rather than codes, a filter on
     the header row. XlsxWriter's constant-memory mode keeps memory flat at any size."""
-    headers = [f"Created ({zone_label(zone)})" if kind == "time" else header
+    headers = [f"{header} ({zone_label(zone)})" if kind == "time" else header
                for header, _, kind in _XLSX_COLUMNS]
     kinds = [kind for _, _, kind in _XLSX_COLUMNS]
     buffer = io.BytesIO()

@@ -8,6 +8,7 @@ from string import Formatter
 from urllib.parse import quote
 
 EMAIL_SETTING = "invite_email"
+REMINDER_SETTING = "reminder_email"
 PLACEHOLDERS = ("first_name", "last_name", "invite_link", "room_link", "sender_name")
 
 DEFAULT_EMAIL_TEMPLATE = """Subject: Your invitation to Upheal
@@ -21,6 +22,21 @@ Your private video room, for sessions with your clients, will be:
 {room_link}
 
 If you have any questions, just reply to this email.
+
+Best regards,
+{sender_name}
+"""
+
+
+DEFAULT_REMINDER_TEMPLATE = """Subject: A reminder: your Upheal account is waiting
+
+Hello {first_name},
+
+A few days ago we set up your Upheal account, and it is still waiting for you. Finishing takes
+a couple of minutes, with this personal link:
+{invite_link}
+
+If the link does not work any more, or you have questions, just reply to this email.
 
 Best regards,
 {sender_name}
@@ -57,9 +73,10 @@ def check_template(template: str) -> str | None:
 
 
 def render_email(template: str, *, first_name: str, last_name: str, invite_link: str,
-                 room_link: str, sender_name: str) -> InviteEmail:
+                 room_link: str, sender_name: str,
+                 fallback: str = DEFAULT_EMAIL_TEMPLATE) -> InviteEmail:
     if check_template(template) is not None:
-        template = DEFAULT_EMAIL_TEMPLATE
+        template = fallback
     text = template.format(first_name=first_name, last_name=last_name, invite_link=invite_link,
                            room_link=room_link, sender_name=sender_name or "The onboarding team")
     match = re.match(r"\s*Subject:\s*(.*?)\s*\n(.*)", text, re.DOTALL)

@@ -6,7 +6,7 @@ harness, an old browser) times are shown in UTC and say so.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SHOWN = "%Y-%m-%d %H:%M"  # sorts as text, and reads the same everywhere
@@ -36,3 +36,12 @@ def local(stored: datetime | str, zone: tzinfo) -> datetime:
 
 def shown(stored: datetime, zone: tzinfo, fmt: str = SHOWN) -> str:
     return local(stored, zone).strftime(fmt)
+
+
+def invited_before(days: int, now: datetime, zone: tzinfo) -> datetime:
+    """The start, in naive UTC, of the person's own day `days - 1` days ago: whoever was
+    invited before it was invited `days` or more calendar days ago by the person's calendar
+    (with 3, on a Thursday: on Monday or earlier)."""
+    local_today = now.replace(tzinfo=UTC).astimezone(zone).date()
+    start = datetime.combine(local_today - timedelta(days=days - 1), time(), tzinfo=zone)
+    return start.astimezone(UTC).replace(tzinfo=None)

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import DEMO_KEY, FORBIDDEN_KEY, SECOND_KEY
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["pages/create_provider.py", "pages/bulk_import.py", "pages/history.py",
-         "pages/note_templates.py"]
+PAGES = ["pages/create_provider.py", "pages/overview.py", "pages/bulk_import.py",
+         "pages/history.py", "pages/follow_up.py", "pages/note_templates.py"]
 pytestmark = pytest.mark.xdist_group("apptest")
 
 
@@ -585,3 +585,62 @@ def test_note_templates_are_added_with_a_plain_form_checked_edited_and_removed()
     assert len(saved()) == 1 and said("Remove “Intake (adults)” from the list?")
     at.button(key="nt_remove_yes_0").click().run()
     assert saved() == [] and not at.exception
+
+
+def test_follow_up_lists_who_waits_with_a_reminder_and_records_it():
+    """Providers invited 3 or more days ago and not signed up, oldest first; the reminder email
+    (its own template, the same placeholders) and its mailto; "I sent this reminder" records
+    who and when; a signed-up provider is not listed."""
+    from datetime import timedelta
+
+    from partner_console.signup import SIGNED_UP
+    from partner_console.storage.tables import providers
+
+    at = app()
+    for first, email in (("Old", "old@example.com"), ("Older", "older@example.com"),
+                         ("Done", "done@example.com"), ("New", "new@example.com")):
+        fill(at, first=first, email=email).button(key="cp_submit").click().run()
+        at.button(key="cp_dismiss").click().run()
+    svc = services_of(at)
+    scope = svc.history.scope_for(_fp(svc))
+    rows = {r.first_name: r for r in svc.history.search(scope).rows}
+    from partner_console.storage.clock import utcnow
+
+    with svc.history.engine.begin() as conn:
+        for first, days in (("Old", 4), ("Older", 9), ("Done", 5), ("New", 1)):
+            conn.execute(providers.update().where(providers.c.id == rows[first].id).values(
+                created_at=utcnow() - timedelta(days=days)))
+    svc.history.record_signup(rows["Done"].id, SIGNED_UP)
+    at.switch_page("pages/follow_up.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["Name"]) == ["Older Smith", "Old Smith"]  # oldest first, no Done/New
+    assert list(table["Waiting (days)"]) == [9, 4]
+    at.session_state["fu_days"] = 7
+    at.run()
+    assert list(at.dataframe[0].value["Name"]) == ["Older Smith"]
+    mail = [c.value for c in at.code]
+    assert any(rows["Older"].invite_url in c and "older@example.com" in c for c in mail)
+    svc.history.mark_reminded(scope, [rows["Older"].id], "Olivia")
+    at.run()
+    assert "by Olivia" in list(at.dataframe[0].value["Reminded"])[0]
+    from partner_console.invite_email import DEFAULT_REMINDER_TEMPLATE, render_email
+
+    message = render_email(DEFAULT_REMINDER_TEMPLATE, first_name="Zoë", last_name="Müller",
+                           invite_link="https://x/i", room_link="https://x/r", sender_name="Ann",
+                           fallback=DEFAULT_REMINDER_TEMPLATE)
+    assert message.subject == "A reminder: your Upheal account is waiting"
+    assert message.body.startswith("Hello Zoë,") and "https://x/i" in message.body
+    assert message.mailto("zoe@example.com").startswith(
+        "mailto:zoe%40example.com?subject=A%20reminder%3A%20your%20Upheal")
+
+
+def test_overview_shows_the_numbers_and_a_chart():
+    at = app()
+    fill(at).button(key="cp_submit").click().run()
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Providers created"] == "1" and shown["Signed up"] == "0"
+    assert shown["Sign-up rate"] == "0%" and shown["Median days to sign up"] == "–"
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")

@@ -220,3 +220,106 @@ def test_the_pending_filter_edges_and_reminders(engine):
     assert reminded.reminded_by == "Ann Lee" and reminded.reminded_at is not None
     other = history.scope_for(fingerprint(SECRET, "sandbox-second-org-key"))
     assert history.mark_reminded(other, [ids["fresh"]], "Mallory") == 0  # not theirs
+
+
+def test_overview_numbers_match_a_hand_computed_history(engine, monkeypatch):
+    """Created per week, signed up per week, the rate and the median days, kept as rows change
+    (the real paths: complete, links lost, failed, sign-ups), equal to a rebuild from the rows,
+    and moved with the organisation when it is learned."""
+    from datetime import date
+
+    import partner_console.storage.history as history_module
+    from partner_console.api.models import CreatedProvider, validate_provider
+    from partner_console.storage import onboarding
+    from partner_console.storage.tables import providers
+
+    history = History(engine)
+    fp = fingerprint(SECRET, KEY)
+    scope = history.scope_for(fp)
+    monday = datetime(2026, 11, 2, 9, 0)  # a Monday
+    plan = [  # (name, created, outcome, days to sign up or None)
+        ("a", monday, "created", 2),
+        ("b", monday + timedelta(days=1), "created", 5),
+        ("c", monday + timedelta(days=8), "created", 9),
+        ("d", monday + timedelta(days=9), "links_lost", None),
+        ("e", monday + timedelta(days=10), "failed", None),
+        ("f", monday + timedelta(days=11), "created", None),
+    ]
+    clock = [monday]
+    monkeypatch.setattr(history_module, "utcnow", lambda: clock[0])
+    for name, created, outcome, days in plan:
+        request, _ = validate_provider({"first_name": name, "last_name": "X",
+                                        "email": f"{name}@example.com"})
+        clock[0] = created
+        row_id, _ = history.record_pending(scope, request, created_by="Ann")
+        if outcome == "created":
+            history.complete(row_id, fp, CreatedProvider(user_id=name,
+                                                         invite_url=f"https://x/{name}"))
+        elif outcome == "links_lost":
+            history.mark_links_lost(row_id, name)
+        else:
+            history.mark_failed(row_id, "no")
+        if days is not None:
+            clock[0] = created + timedelta(days=days, hours=1)
+            history.record_signup(row_id, SIGNED_UP)
+            history.record_signup(row_id, SIGNED_UP)  # seen again: counted once
+    with engine.connect() as conn:
+        assert conn.execute(providers.select()).fetchall()  # (the rows are there)
+    numbers = onboarding.overview(engine, scope, weeks=3, today=date(2026, 11, 18))
+    by_week = {w: (c, s) for w, c, s in numbers.weeks}
+    # a: created 2 Nov, signed up 4 Nov (week of 2 Nov); b: 3 Nov -> 8 Nov (week of 2 Nov);
+    # c: 10 Nov -> 19 Nov (week of 16 Nov); d (links lost) and f created in the week of 9 Nov.
+    assert by_week == {date(2026, 11, 2): (2, 2), date(2026, 11, 9): (3, 0),
+                       date(2026, 11, 16): (0, 1)}
+    assert (numbers.created, numbers.signed_up) == (5, 3)
+    assert numbers.signup_rate == pytest.approx(0.6)
+    assert numbers.median_days == 5  # of 2, 5 and 9
+    with engine.begin() as conn:  # kept as rows changed == recomputed from the rows
+        onboarding.rebuild(conn)
+    assert onboarding.overview(engine, scope, weeks=3, today=date(2026, 11, 18)) == numbers
+    # a second key of the organisation sees them once the organisation is learned
+    other = fingerprint(SECRET, "another-key-of-the-clinic")
+    with engine.begin() as conn:
+        history.learn_organisation(conn, fp, ORG)
+        history.learn_organisation(conn, other, ORG)
+    colleague = history.scope_for(other)
+    assert onboarding.overview(engine, colleague, weeks=3,
+                               today=date(2026, 11, 18)).created == 5
+    assert onboarding._median([(1, 1), (4, 1)]) == 2.5
+    assert onboarding._median([]) is None
+
+
+def test_a_refresh_whose_runner_died_mid_check_finishes_on_another(served, engine, tmp_path):
+    """A runner killed while asking: its lease runs out, the row it was asking about is
+    asked again by the next runner, and every provider is checked once the job finishes."""
+    sandbox, server = served
+    history, scope = created_providers(engine, server, tmp_path, 12)
+    store, job_id, _ = refresh(engine, server, history, scope, tmp_path,
+                               history.search(scope).rows, start=False)
+    dead = Leases(engine, lease_seconds=0.05)
+    assert dead.claim(job_id, "gone#1")  # a runner took the job and one row, then died
+    assert dead.claim_row(job_id, "gone#1") is not None
+    time.sleep(0.1)
+    assert len(store.rows(job_id, ("sending",))) == 1
+    _, _, runner = refresh(engine, server, history, scope, tmp_path, [], owner="next#1",
+                           start=False)
+    runner.job_id = job_id
+    assert runner.start()
+    runner.join(60)
+    assert store.get(scope, job_id).status == FINISHED
+    assert [r.state for r in store.rows(job_id)] == [DONE_CHECKED] * 12
+    assert all(r.signup_checked_at for r in history.search(scope).rows)
+
+
+def test_invited_n_days_ago_is_counted_by_the_persons_own_calendar():
+    from zoneinfo import ZoneInfo
+
+    from partner_console.when import invited_before
+
+    now = datetime(2026, 11, 26, 3, 0)  # Thursday 03:00 UTC: Wednesday 22:00 in New York
+    new_york, prague = ZoneInfo("America/New_York"), ZoneInfo("Europe/Prague")
+    # in New York it is still Wednesday: 3 days ago is Sunday, so before Monday 00:00 EST
+    assert invited_before(3, now, new_york) == datetime(2026, 11, 23, 5, 0)
+    # in Prague it is Thursday 04:00: before Tuesday 00:00 CET (Monday 23:00 UTC)
+    assert invited_before(3, now, prague) == datetime(2026, 11, 23, 23, 0)
+    assert invited_before(0, now, prague) == datetime(2026, 11, 26, 23, 0)  # everyone so far

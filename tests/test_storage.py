@@ -384,7 +384,7 @@ def test_the_excel_export_is_an_excel_file(history):
     links = hyperlinks(prague)
     assert "https://sandbox.invalid/invite/1" in links and evil_row["Invite link"] in links
     xml = sheet_xml(prague)
-    assert '<autoFilter ref="A1:S5"/>' in xml
+    assert '<autoFilter ref="A1:W5"/>' in xml
     assert 'formatCode="yyyy-mm-dd hh:mm"' in part(prague, "xl/styles.xml")  # shown, sortable
     in_utc = pd.read_excel(io.BytesIO(history_xlsx(history, scope)), engine="calamine")
     assert in_utc.columns[0] == "Created (UTC)"
@@ -472,3 +472,31 @@ def test_statistics_are_refreshed_when_the_history_has_grown(engine):
     scope = History(engine).scope_for(FP_A)
     assert History(engine).search(scope).more_than_cap is False
     assert History(engine).search(scope, HistoryFilter(text="jane")).total > 0
+
+
+def test_both_exports_carry_the_sign_up_status_and_when_it_was_checked(history):
+    from zoneinfo import ZoneInfo
+
+    from partner_console.signup import GONE, SIGNED_UP
+
+    scope = history.scope_for(FP_A)
+    ids = seed(history, 4)  # rows 0 failed; 1, 2, 3 created
+    history.record_signup(ids[1], SIGNED_UP)
+    history.record_signup(ids[2], GONE)
+    history.mark_reminded(scope, [ids[3]], "Olivia")
+    csv_frame = pd.read_csv(io.BytesIO(history_csv(history, scope)), dtype=str,
+                            keep_default_na=False, encoding="utf-8-sig")
+    xlsx_frame = pd.read_excel(io.BytesIO(history_xlsx(history, scope, zone=ZoneInfo(
+        "Europe/Prague"))), engine="calamine", keep_default_na=False)
+    for frame in (csv_frame, xlsx_frame):
+        by_email = {e: s for e, s in zip(frame["Email"], frame["Sign-up"], strict=True)}
+        assert by_email == {"jane0@example.com": "", "jane1@example.com": "Signed up",
+                            "jane2@example.com": "No longer in Upheal",
+                            "jane3@example.com": "Invited, not signed up yet"}
+        reminded = frame[frame["Email"] == "jane3@example.com"].iloc[0]
+        assert reminded["Reminded by"] == "Olivia"
+    checked = csv_frame[csv_frame["Email"] == "jane1@example.com"].iloc[0]
+    assert len(checked["Sign-up checked at (UTC)"]) == 19  # "YYYY-MM-DD HH:MM:SS"
+    stamp = xlsx_frame[xlsx_frame["Email"] == "jane1@example.com"].iloc[0][
+        "Sign-up checked (Europe/Prague)"]
+    assert isinstance(stamp, pd.Timestamp)  # a real date-time in the person's zone

@@ -221,6 +221,14 @@ class JobStore:
                     bulk_jobs.c.start_token == start_token)).scalar_one()
             return int(existing), False
 
+    def requeue(self, job_id: int, states: tuple[str, ...]) -> int:
+        """Put rows in `states` back in the queue (only for jobs whose rows may be repeated,
+        like a sign-up refresh's reads); how many."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(update(bulk_job_rows).where(
+                bulk_job_rows.c.job_id == job_id, bulk_job_rows.c.state.in_(states)).values(
+                state=QUEUED, claimed_by=None, updated_at=utcnow())).rowcount or 0)
+
     def get(self, scope: Scope, job_id: int) -> Job:
         with self.engine.connect() as conn:
             row = conn.execute(select(bulk_jobs).where(

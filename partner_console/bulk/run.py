@@ -299,6 +299,8 @@ class RefreshRunner(JobRunner):
 
     def _run(self) -> None:
         try:
+            # Rows a runner was asking about when it died: asking again is harmless.
+            self.store.requeue(self.job_id, (SENDING,))
             self._work_until_done()
             if self._lost:
                 log.warning("refresh job %s: lease lost; another runner has it", self.job_id)

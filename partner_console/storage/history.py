@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from partner_console.api.models import CreatedProvider, ProviderRequest
 from partner_console.signup import INVITED, SIGNED_UP
+from partner_console.storage import onboarding
 from partner_console.storage.clock import utcnow
 from partner_console.storage.coordination import (
     Holder,
@@ -260,6 +261,7 @@ class History:
             conn.execute(update(table).where(
                 table.c.key_fingerprint == key_fingerprint,
                 table.c.organization_id.is_(None)).values(organization_id=organization_id))
+        onboarding.move_to_organisation(conn, key_fingerprint, organization_id)
 
     # -- write-ahead -----------------------------------------------------------------------------
     def record_pending(self, scope: Scope, request: ProviderRequest, *, created_by: str,
@@ -382,10 +384,20 @@ class History:
         }
         if provider.organization_id:
             values["organization_id"] = provider.organization_id
+        before = conn.execute(select(providers.c.status).where(
+            providers.c.id == row_id)).scalar()
         saved = conn.execute(update(providers).where(
             providers.c.id == row_id, providers.c.status != CREATED).values(**values)).rowcount
         release_email(conn, row_id)
+        if saved and before not in onboarding.COUNTED:  # (links_lost was counted already)
+            self._count_created(conn, row_id)
         return bool(saved)
+
+    @staticmethod
+    def _count_created(conn: Connection, row_id: int) -> None:
+        row = conn.execute(select(providers.c.key_fingerprint, providers.c.organization_id,
+                                  providers.c.created_at).where(providers.c.id == row_id)).one()
+        onboarding.count_created(conn, row.key_fingerprint, row.organization_id, row.created_at)
 
     def mark_links_lost(self, row_id: int, user_id: str) -> bool:
         """Created, but its links could not be had (compare-and-set: pending rows only)."""
@@ -403,6 +415,8 @@ class History:
                 updated_at=utcnow(), **values)).rowcount
             if changed:
                 release_email(conn, row_id)
+                if values.get("status") in onboarding.COUNTED:
+                    self._count_created(conn, row_id)
         return bool(changed)
 
     # -- the journal's way back in -------------------------------------------------------------
@@ -561,11 +575,20 @@ class History:
         """What /users/check said of this provider now (signup.py); the first time they are
         seen signed up is kept."""
         now = utcnow()
-        values: dict[str, Any] = {"signup_status": status, "signup_checked_at": now}
-        if status == SIGNED_UP:
-            values["signed_up_at"] = func.coalesce(providers.c.signed_up_at, now)
         with self.engine.begin() as conn:
-            conn.execute(update(providers).where(providers.c.id == row_id).values(**values))
+            conn.execute(update(providers).where(providers.c.id == row_id).values(
+                signup_status=status, signup_checked_at=now))
+            if status != SIGNED_UP:
+                return
+            first_time = conn.execute(update(providers).where(
+                providers.c.id == row_id, providers.c.signed_up_at.is_(None),
+                providers.c.status.in_(onboarding.COUNTED)).values(signed_up_at=now)).rowcount
+            if first_time:  # counted once, in the same transaction
+                row = conn.execute(select(
+                    providers.c.key_fingerprint, providers.c.organization_id,
+                    providers.c.created_at).where(providers.c.id == row_id)).one()
+                onboarding.count_signed_up(conn, row.key_fingerprint, row.organization_id,
+                                           row.created_at, now)
 
     def mark_reminded(self, scope: Scope, row_ids: list[int], by: str) -> int:
         """Staff say they sent these providers a reminder; how many were recorded."""

@@ -266,6 +266,30 @@ def _v8_signup_status(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
+def _v9_onboarding_aggregates(conn: Connection) -> None:
+    """Overview's numbers, kept as rows change (onboarding.py), filled from today's rows."""
+    meta = MetaData()
+    Table(
+        "onboarding_weeks", meta,
+        Column("key_fingerprint", String(64), primary_key=True),
+        Column("organization_id", String(100), primary_key=True),
+        Column("week", String(10), primary_key=True),
+        Column("created", Integer, nullable=False),
+        Column("signed_up", Integer, nullable=False),
+    )
+    Table(
+        "signup_days", meta,
+        Column("key_fingerprint", String(64), primary_key=True),
+        Column("organization_id", String(100), primary_key=True),
+        Column("days", Integer, primary_key=True),
+        Column("n", Integer, nullable=False),
+    )
+    meta.create_all(conn)
+    from partner_console.storage.onboarding import rebuild
+
+    rebuild(conn)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_providers),
     (2, _v2_templates_and_settings),
@@ -275,6 +299,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (6, _v6_substring_search),
     (7, _v7_import_row_names),
     (8, _v8_signup_status),
+    (9, _v9_onboarding_aggregates),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -151,6 +151,26 @@ email_reservations = Table(
     Column("reserved_at", DateTime, nullable=False),
 )
 
+# Onboarding aggregates (onboarding.py); organization_id "" means "not known yet".
+onboarding_weeks = Table(
+    "onboarding_weeks",
+    metadata,
+    Column("key_fingerprint", String(64), primary_key=True),
+    Column("organization_id", String(100), primary_key=True),
+    Column("week", String(10), primary_key=True),  # its Monday, "YYYY-MM-DD" (UTC)
+    Column("created", Integer, nullable=False),
+    Column("signed_up", Integer, nullable=False),
+)
+
+signup_days = Table(
+    "signup_days",
+    metadata,
+    Column("key_fingerprint", String(64), primary_key=True),
+    Column("organization_id", String(100), primary_key=True),
+    Column("days", Integer, primary_key=True),  # whole days from invite to sign-up
+    Column("n", Integer, nullable=False),
+)
+
 schema_migrations = Table(
     "schema_migrations",
     metadata,

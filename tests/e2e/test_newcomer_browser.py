@@ -75,6 +75,24 @@ def test_every_page_and_state_has_no_accessibility_violations(browser, app, tmp_
     new_york = datetime.now(ZoneInfo("America/New_York"))
     assert "(America/New_York)" in details
     assert any(f"{new_york - timedelta(minutes=m):%Y-%m-%d %H:%M}" in details for m in range(3))
+    go(page, "Overview", "Providers created")
+    page.get_by_text("The last 26 weeks").wait_for()
+    check("overview")
+    go(page, "Follow up", "Invited at least this many days ago")
+    days = page.get_by_role("spinbutton", name="Invited at least this many days ago")
+    days.fill("0")
+    days.press("Enter")
+    page.get_by_text("provider(s) waiting").wait_for()
+    wait_for_app_run(page)
+    grid = page.get_by_test_id("stDataFrame").bounding_box()
+    page.mouse.click(grid["x"] + 16, grid["y"] + 54)
+    page.get_by_role("button", name="I sent this reminder").wait_for()
+    check("follow up with a reminder open")
+    reminder = page.get_by_test_id("stVerticalBlock").filter(
+        has=page.get_by_role("button", name="I sent this reminder")).last.inner_text()
+    assert "A reminder: your Upheal account is waiting" in reminder
+    page.get_by_role("button", name="I sent this reminder").click()
+    page.get_by_text("Recorded: 1 reminder(s) sent by you today.").wait_for()
     go(page, "Bulk import", "2. Upload your file")
     upload = tmp_path / "practice.csv"
     upload.write_text("First name,Last name,Email\nAmy,Ng,amy@example.com\n"

@@ -1,0 +1,123 @@
+"""Follow up: providers invited a while ago who have not signed up yet, oldest first, with a
+ready reminder email and a record of who reminded whom."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components.deps import (
+    current_scope,
+    person_zone,
+    scope_or_prompt,
+    services,
+    when,
+    your_name,
+    zone_name,
+)
+from components.links import copy_box, invite_email_box
+from components.router import page_body
+from components.text import safe
+from partner_console.invite_email import DEFAULT_REMINDER_TEMPLATE, REMINDER_SETTING
+from partner_console.signup import INVITED
+from partner_console.signup import label as signup_label
+from partner_console.storage import HistoryFilter, NotFoundError, ProviderRow
+from partner_console.storage.clock import utcnow
+from partner_console.storage.history import COUNT_CAP
+from partner_console.when import invited_before
+
+SHOWN_AT_MOST = 200
+
+
+def _reminded(row_ids: list[int]) -> None:
+    scope = current_scope()
+    if scope is None:
+        return
+    count = services().history.mark_reminded(scope, row_ids, your_name())
+    st.session_state["fu_notice"] = f"Recorded: {count} reminder(s) sent by you today."
+    st.session_state.pop("fu_all_ask", None)
+
+
+def render() -> None:
+    svc = services()
+    st.title("Follow up")
+    scope = scope_or_prompt("to see who has not signed up yet")
+    if scope is None:
+        return
+    st.caption("Providers who were invited a while ago and have not signed up yet, oldest "
+               "first, as Upheal last said (refresh their status on History). Send each a "
+               "reminder, then record it here.")
+    notice = st.session_state.pop("fu_notice", None)
+    if notice:
+        st.success(safe(notice))
+    days = st.columns([1, 3])[0].number_input(
+        "Invited at least this many days ago", min_value=0, max_value=365, value=3, step=1,
+        key="fu_days")
+    cutoff = invited_before(int(days), utcnow(), person_zone())
+    filters = HistoryFilter(signups=(INVITED,), invited_before=cutoff)
+    waiting = svc.history.oldest_first(scope, filters, limit=SHOWN_AT_MOST)
+    if not waiting:
+        st.info("Nobody is waiting: every provider invited that long ago has signed up (as far "
+                "as Upheal last said).")
+        return
+    total = svc.history.count(scope, filters)
+    more = f" (the {SHOWN_AT_MOST} oldest shown)" if total > SHOWN_AT_MOST else ""
+    shown = f"{COUNT_CAP:,}+" if total > COUNT_CAP else f"{total:,}"
+    st.markdown(f"**{shown} provider(s) waiting**{more}")
+    now = utcnow()
+    table = pd.DataFrame([{
+        "Name": r.full_name, "Email": r.email,
+        f"Invited ({zone_name()})": when(r.created_at, "%Y-%m-%d"),
+        "Waiting (days)": (now - r.created_at).days,
+        "Sign-up": signup_label(r.signup_status),
+        "Last checked": when(r.signup_checked_at) if r.signup_checked_at else "never",
+        "Reminded": (f"{when(r.reminded_at, '%Y-%m-%d')} by {r.reminded_by or '(no name)'}"
+                     if r.reminded_at else ""),
+    } for r in waiting])
+    selection = st.dataframe(table, key="fu_table", hide_index=True, width="stretch",
+                             on_select="rerun", selection_mode="single-row")
+    chosen = selection.selection.rows if selection else []
+    if chosen and chosen[0] < len(waiting):
+        _reminder(waiting[chosen[0]].id)
+    else:
+        st.caption("Select a provider to see their reminder email.")
+    _everyone(waiting)
+
+
+def _reminder(row_id: int) -> None:
+    svc = services()
+    scope = current_scope()
+    assert scope is not None
+    try:
+        row = svc.history.get(scope, row_id)
+    except NotFoundError:
+        return
+    with st.container(border=True, key="fu_details"):
+        st.markdown(f"## {safe(row.full_name)}")
+        if row.reminded_at:
+            st.caption(f"Reminded {when(row.reminded_at, '%Y-%m-%d')} by "
+                       f"{safe(row.reminded_by) or '(no name)'}.")
+        template = svc.catalog.setting(scope, REMINDER_SETTING, DEFAULT_REMINDER_TEMPLATE)
+        invite_email_box(template, email=row.email, first_name=row.first_name,
+                         last_name=row.last_name, invite_link=row.invite_url or "",
+                         room_link=row.private_room_link, sender_name=your_name(),
+                         where="reminder", fallback=DEFAULT_REMINDER_TEMPLATE)
+        st.button("I sent this reminder", key="fu_sent", type="primary",
+                  on_click=_reminded, args=([row.id],), icon=":material/done:")
+
+
+def _everyone(waiting: list[ProviderRow]) -> None:
+    st.divider()
+    st.header("Everyone on this list")
+    with_links = [r for r in waiting if r.invite_url]
+    copy_box("Email and invite link of each, one per line (for a mail merge)",
+             "\n".join(f"{r.email}\t{r.invite_url}" for r in with_links), "links", "follow_up")
+    if st.button(f"Record a reminder for all {len(waiting)}", key="fu_all"):
+        st.session_state["fu_all_ask"] = True
+    if st.session_state.get("fu_all_ask"):
+        st.warning(f"Record that you reminded all {len(waiting)} provider(s) today?")
+        st.button("Yes, record it", key="fu_all_yes", on_click=_reminded,
+                  args=([r.id for r in waiting],))
+
+
+page_body(render)

@@ -1,0 +1,71 @@
+"""Overview: how onboarding is going, for a manager's first look.
+
+Every number comes from the onboarding aggregates (storage/onboarding.py) or from counts that
+stop early, so the page costs the same with ten thousand providers or a million.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from components.deps import person_zone, scope_or_prompt, services
+from components.router import page_body
+from partner_console.signup import INVITED
+from partner_console.storage import HistoryFilter
+from partner_console.storage.clock import utcnow
+from partner_console.storage.onboarding import overview
+from partner_console.when import invited_before
+
+PENDING_DAYS = 3
+WEEKS = 26
+
+
+def render() -> None:
+    svc = services()
+    st.title("Overview")
+    scope = scope_or_prompt("to see how onboarding is going")
+    if scope is None:
+        return
+    numbers = overview(svc.history.engine, scope, weeks=WEEKS)
+    cutoff = invited_before(PENDING_DAYS, utcnow(), person_zone())
+    waiting = svc.history.count(scope, HistoryFilter(signups=(INVITED,),
+                                                     invited_before=cutoff))
+    running = sum(1 for job in svc.jobs.jobs(scope, limit=50) if job.live)
+
+    created, signed, rate = st.columns(3)
+    median, pending, imports = st.columns(3)
+    created.metric("Providers created", f"{numbers.created:,}")
+    signed.metric("Signed up", f"{numbers.signed_up:,}")
+    rate.metric("Sign-up rate", f"{numbers.signup_rate:.0%}" if numbers.signup_rate is not None
+                else "–")
+    median.metric("Median days to sign up", f"{numbers.median_days:g}"
+                  if numbers.median_days is not None else "–",
+                  help="From the invite to the first time Upheal said they had signed up.")
+    pending.metric(f"Waiting over {PENDING_DAYS} days",
+                   f"{waiting:,}" if waiting <= 10_000 else "10,000+",
+                   help="Invited at least this long ago and not signed up: see Follow up.")
+    imports.metric("Imports running", running)
+    st.caption("Sign-ups are as Upheal last said: refresh them on History. Counts include every "
+               "key of your organisation.")
+
+    st.header(f"The last {WEEKS} weeks")
+    frame = pd.DataFrame([{"Week": monday.strftime("%d %b %Y"), "Created": c, "Signed up": s}
+                          for monday, c, s in numbers.weeks])
+    long = frame.melt("Week", var_name="What", value_name="Providers")
+    chart = alt.Chart(long).mark_bar().encode(
+        x=alt.X("Week:O", title="Week starting Monday", sort=None,
+                axis=alt.Axis(labelAngle=-45)),
+        xOffset=alt.XOffset("What:N"),
+        y=alt.Y("Providers:Q", title="Providers"),
+        color=alt.Color("What:N", title=None,
+                        scale=alt.Scale(range=["#2f6f73", "#c2410c"])),
+        tooltip=["Week:O", "What:N", "Providers:Q"],
+    )
+    st.altair_chart(chart, width="stretch")
+    with st.expander("The same as a table"):
+        st.dataframe(frame, hide_index=True, width="stretch")
+
+
+page_body(render)
