@@ -30,10 +30,6 @@ def b11(rate: int, seconds: float, person_every: float) -> list[Result]:
     fp = fingerprint(SECRET, KEY)
     seed_history(engine, int(rate * seconds / 60 * 1.5) + 50, fp, ORG)
     sandbox = SandboxApp(rate_per_minute=rate, seed=11, faults=Faults(latency_ms=30))
-    for number in range(200):  # some of them exist in the sandbox (the rest: "no longer")
-        sandbox.handle("POST", "/users/providers", {"Authorization": KEY},
-                       f'{{"firstName": "B", "lastName": "E", "email": "b{number}@x.org"}}'
-                       .encode())
     server = SandboxServer(sandbox, hang_seconds=1)
     server.start_in_thread()
     history = History(engine)

@@ -133,8 +133,14 @@ def refresh_panel(filters: HistoryFilter) -> None:
         left, right = st.columns([2, 3], vertical_alignment="center")
         if left.button("Refresh sign-up status", key="hi_refresh_start",
                        icon=":material/refresh:"):
+            running = latest_refresh(svc, scope)
             providers = candidates(svc, scope, filters, include_signed_up=include)
-            if not providers:
+            if running is not None and svc.jobs.get(scope, running).live:
+                st.session_state["hi_refresh_job"] = running
+                st.session_state["hi_notice"] = ("warning", "A refresh is already running for "
+                                                            "your organisation; its progress is "
+                                                            "shown below.")
+            elif not providers:
                 st.session_state["hi_notice"] = ("ok", "Nobody to check: every provider shown "
                                                        "has signed up (or none was created).")
             else:

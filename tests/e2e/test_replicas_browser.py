@@ -325,3 +325,45 @@ def test_a_person_on_the_form_is_not_kept_waiting_by_an_import(browser, deployme
     assert job.done < 120  # the import was still going
     # Two calls (check, create) with at most ~1 s of slots held by the import before each.
     record("replicas: a person's create during a colleague's import", seconds=round(waited, 1))
+
+
+def test_a_sign_up_refresh_runs_once_across_two_replicas(browser, deployment, sandbox):
+    """Refresh pressed on one replica and then on the other: one job, each provider asked
+    about once, both replicas showing its progress, the statuses in History."""
+    from partner_console.api.models import CreatedProvider, validate_provider
+    from partner_console.signup import INVITED, SIGNED_UP
+
+    (a, b), engine = deployment
+    history, scope = scope_of(engine)
+    fp = fingerprint(SECRET.encode(), DEMO)
+    for i in range(40):
+        email = f"signup{i}@example.com"
+        sandbox.app.handle("POST", "/users/providers", {"Authorization": DEMO},
+                           f'{{"firstName": "S{i}", "lastName": "Up", "email": "{email}"}}'
+                           .encode())
+        request, _ = validate_provider({"first_name": f"S{i}", "last_name": "Up",
+                                        "email": email})
+        row_id, _ = history.record_pending(scope, request, created_by="Setup")
+        history.complete(row_id, fp, CreatedProvider(user_id=f"u{i}",
+                                                     invite_url=f"https://x.test/{i}"))
+        if i % 2:
+            sandbox.app.sign_up(email)
+    sandbox.app.faults.latency_ms = 150
+    first = open_console(browser, a, "History", "provider(s) · page")
+    second = open_console(browser, b, "History", "provider(s) · page")
+    first.get_by_role("button", name="Refresh sign-up status").click()
+    first.get_by_text("checked").first.wait_for(timeout=30_000)
+    wait_for_app_run(second)
+    second.get_by_role("button", name="Refresh sign-up status").click()
+    second.get_by_text("A refresh is already running").wait_for(timeout=30_000)
+    second.get_by_text("of 40 checked").first.wait_for()  # the same job's progress
+    jobs = JobStore(engine).jobs(scope, kind="refresh")
+    assert len(jobs) == 1
+    wait_for_status(engine, jobs[0].id, (FINISHED,), timeout=120)
+    asked = Counter(c.path for c in sandbox.app.calls if c.path == "/users/check")
+    checks = [c for c in sandbox.app.calls if c.path == "/users/check"]
+    assert asked["/users/check"] >= 40 and len(checks) <= 40 + 6  # key checks, not repeats
+    statuses = Counter(r.signup_status for r in history.search(scope).rows)
+    assert statuses == Counter({SIGNED_UP: 20, INVITED: 20})
+    for page in (first, second):
+        page.context.close()
