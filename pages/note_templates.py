@@ -221,8 +221,8 @@ def _email_editor(title: str, purpose: str, setting: str, default: str, key: str
                + ". A first line “Subject: …” gives the subject.")
     current = svc.catalog.setting(scope, setting, default)
     text = st.text_area(f"{title} text", current, height=320, key=key)
-    save, reset = st.columns([1, 5])
-    if save.button("Save email text", key=f"{key}_save"):
+    save, reset = st.columns([2, 5])
+    if save.button(f"Save the {title.lower()}", key=f"{key}_save"):
         problem = check_template(text)
         if problem:
             st.error(safe(problem))

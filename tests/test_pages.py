@@ -644,3 +644,28 @@ def test_overview_shows_the_numbers_and_a_chart():
     assert shown["Providers created"] == "1" and shown["Signed up"] == "0"
     assert shown["Sign-up rate"] == "0%" and shown["Median days to sign up"] == "–"
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+
+
+def test_history_refreshes_sign_ups_by_itself_only_when_asked_and_once_a_visit():
+    from components.signups import AUTO_SETTING
+    from partner_console.bulk.jobs import REFRESH
+
+    at = app()
+    fill(at).button(key="cp_submit").click().run()
+    svc = services_of(at)
+    scope = svc.history.scope_for(_fp(svc))
+    at.switch_page("pages/history.py").run()
+    assert svc.jobs.jobs(scope, kind=REFRESH) == []  # off by default
+    svc.catalog.set_setting(scope, AUTO_SETTING, "6")
+    at.switch_page("pages/create_provider.py").run()
+    at.switch_page("pages/history.py").run()
+    jobs = svc.jobs.jobs(scope, kind=REFRESH)
+    assert len(jobs) == 1 and jobs[0].total == 1
+    runner = svc.runners.get(jobs[0].id)
+    assert runner is not None
+    runner.join(30)
+    assert svc.history.search(scope).rows[0].signup_checked_at is not None
+    at.run()  # the same visit: nothing more; and the provider was just checked anyway
+    at.session_state["hi_auto_started"] = False
+    at.run()
+    assert len(svc.jobs.jobs(scope, kind=REFRESH)) == 1  # checked within the last 6 hours

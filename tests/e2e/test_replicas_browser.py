@@ -327,17 +327,14 @@ def test_a_person_on_the_form_is_not_kept_waiting_by_an_import(browser, deployme
     record("replicas: a person's create during a colleague's import", seconds=round(waited, 1))
 
 
-def test_a_sign_up_refresh_runs_once_across_two_replicas(browser, deployment, sandbox):
-    """Refresh pressed on one replica and then on the other: one job, each provider asked
-    about once, both replicas showing its progress, the statuses in History."""
+def invited_providers(engine, sandbox, count: int, prefix: str = "signup"):
+    """`count` created providers, in History and in the sandbox; every second one signed up."""
     from partner_console.api.models import CreatedProvider, validate_provider
-    from partner_console.signup import INVITED, SIGNED_UP
 
-    (a, b), engine = deployment
     history, scope = scope_of(engine)
     fp = fingerprint(SECRET.encode(), DEMO)
-    for i in range(40):
-        email = f"signup{i}@example.com"
+    for i in range(count):
+        email = f"{prefix}{i}@example.com"
         sandbox.app.handle("POST", "/users/providers", {"Authorization": DEMO},
                            f'{{"firstName": "S{i}", "lastName": "Up", "email": "{email}"}}'
                            .encode())
@@ -348,6 +345,43 @@ def test_a_sign_up_refresh_runs_once_across_two_replicas(browser, deployment, sa
                                                      invite_url=f"https://x.test/{i}"))
         if i % 2:
             sandbox.app.sign_up(email)
+    return history, scope
+
+
+def test_the_real_server_killed_mid_refresh_shows_paused_and_resumes(browser, deployment,
+                                                                     sandbox):
+    from partner_console.signup import INVITED, SIGNED_UP
+
+    (a, _), engine = deployment
+    history, scope = invited_providers(engine, sandbox, 40, "kr")
+    sandbox.app.faults.latency_ms = 150
+    page = open_console(browser, a, "History", "provider(s) · page")
+    page.get_by_role("button", name="Refresh sign-up status").click()
+    store = JobStore(engine)
+    deadline = time.monotonic() + 60
+    while not (jobs := store.jobs(scope, kind="refresh")) or store.progress(
+            jobs[0].id).done < 10:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    a = kill_and_restart(a)
+    page.context.close()
+    page = open_console(browser, a, "History", "provider(s) · page")
+    page.get_by_text("(paused)").wait_for()  # at once: the restarted server let go of it
+    page.get_by_role("button", name="Resume").click()
+    wait_for_status(engine, jobs[0].id, (FINISHED,), timeout=120)
+    assert all(r.state == "checked" for r in store.rows(jobs[0].id))
+    statuses = Counter(r.signup_status for r in history.search(scope).rows)
+    assert statuses == Counter({SIGNED_UP: 20, INVITED: 20})
+    page.context.close()
+
+
+def test_a_sign_up_refresh_runs_once_across_two_replicas(browser, deployment, sandbox):
+    """Refresh pressed on one replica and then on the other: one job, each provider asked
+    about once, both replicas showing its progress, the statuses in History."""
+    from partner_console.signup import INVITED, SIGNED_UP
+
+    (a, b), engine = deployment
+    history, scope = invited_providers(engine, sandbox, 40)
     sandbox.app.faults.latency_ms = 150
     first = open_console(browser, a, "History", "provider(s) · page")
     second = open_console(browser, b, "History", "provider(s) · page")

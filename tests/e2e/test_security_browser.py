@@ -98,7 +98,7 @@ def test_canary_key_never_leaks_through_any_workflow(browser, sandbox_with_canar
         snap()
 
         go(page, "Note templates", "Invite email")  # templates and email text
-        page.get_by_role("button", name="Save email text").click()
+        page.get_by_role("button", name="Save the invite email").click()
         page.get_by_text("Saved.").wait_for()
         page.get_by_text("Import or export the list as CSV").click()
         files.append(download(page, "Download templates (CSV)", tmp_path / "t.csv"))
@@ -224,6 +224,8 @@ def test_ten_people_at_once_and_two_replicas_on_one_postgres(browser, loopback_s
         assert sorted(u["email"] for u in users) == sorted(f"load{n}@example.com"
                                                            for n in range(10))
         # a colleague on the other replica sees the same organisation's providers
+        people[1].keyboard.press("Escape")  # (their result dialog, if it is still open)
+        people[1].get_by_role("dialog").wait_for(state="detached")
         go(people[1], "History", "provider(s) · page")
         demo_count = sum(1 for n in range(10) if n % 3)
         assert f"{demo_count} provider(s)" in people[1].inner_text("body")
