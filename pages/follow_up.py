@@ -50,7 +50,7 @@ def render() -> None:
     notice = st.session_state.pop("fu_notice", None)
     if notice:
         st.success(safe(notice))
-    days = st.columns([1, 3])[0].number_input(
+    days = st.columns([2, 3])[0].number_input(
         "Invited at least this many days ago", min_value=0, max_value=365, value=3, step=1,
         key="fu_days")
     cutoff = invited_before(int(days), utcnow(), person_zone())

@@ -81,7 +81,7 @@ def main() -> None:
             page.wait_for_timeout(800)  # let the progress bar finish its animation
             page.screenshot(path=str(out / "bulk-results.png"))
             page.get_by_role("link", name="Note templates").click()
-            page.get_by_text("Invite email").wait_for()
+            page.get_by_role("heading", name="Invite email").wait_for()
             wait_for_app_run(page)
             for name, template_id, preselect in (
                     ("Intake", "2fb81b0a-611b-11ed-9b6a-0242ac120002", True),
