@@ -35,6 +35,7 @@ from partner_console.storage import (
 )
 from partner_console.storage.catalog import Catalog
 from partner_console.storage.coordination import (
+    PAUSE,
     KeyPacing,
     Leases,
     RateBudget,
@@ -230,6 +231,16 @@ def check_with_upheal(row_id: int) -> tuple[CreationOutcome | None, str | None]:
         return services().creator.settle(api_key(), scope, row_id), None
     except ApiError as exc:
         return None, explain(exc)
+
+
+def pause_job(job_id: int) -> None:
+    """Pause an import or a refresh: written to the job, so whichever replica runs it stops
+    within a second or two (and a runner in this process stops at once)."""
+    svc = services()
+    runner = svc.runners.get(job_id)
+    if runner is not None and runner.alive:
+        runner.pause()
+    svc.leases.ask(job_id, PAUSE)
 
 
 def person_zone() -> tzinfo:

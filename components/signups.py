@@ -16,6 +16,7 @@ from components.deps import (
     Services,
     api_key,
     current_scope,
+    pause_job,
     services,
     session_lock,
     your_name,
@@ -26,7 +27,7 @@ from partner_console.bulk.run import build_refresh_runner
 from partner_console.signup import GONE, INVITED
 from partner_console.storage import HistoryFilter, NotFoundError, Scope
 from partner_console.storage.clock import utcnow
-from partner_console.storage.coordination import CANCEL, PAUSE
+from partner_console.storage.coordination import CANCEL
 
 AUTO_SETTING = "signup_auto_refresh_hours"  # 0: off
 MAX_PER_REFRESH = 5_000
@@ -98,14 +99,6 @@ def auto_refresh(svc: Services, scope: Scope) -> None:
         with session_lock("hi_refresh_lock"):
             st.session_state["hi_refresh_job"] = start_refresh(svc, scope, providers,
                                                                uuid.uuid4().hex)
-
-
-def _pause(job_id: int) -> None:
-    svc = services()
-    runner = svc.runners.get(job_id)
-    if runner is not None and runner.alive:
-        runner.pause()
-    svc.leases.ask(job_id, PAUSE)
 
 
 def _cancel(job_id: int) -> None:
@@ -192,7 +185,7 @@ def _progress(job_id: int) -> None:
 
     progress()
     if job.live:
-        st.button("Pause", key="hi_refresh_pause", on_click=_pause, args=(job_id,))
+        st.button("Pause", key="hi_refresh_pause", on_click=pause_job, args=(job_id,))
     elif job.shown_status == "paused":
         st.button("Resume", key="hi_refresh_resume", on_click=_resume, args=(job_id,))
         st.button("Cancel", key="hi_refresh_cancel", on_click=_cancel, args=(job_id,))

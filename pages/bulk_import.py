@@ -13,6 +13,7 @@ from components.deps import (
     Services,
     api_key,
     current_scope,
+    pause_job,
     scope_or_prompt,
     services,
     session_lock,
@@ -55,7 +56,7 @@ from partner_console.bulk.run import build_runner, emails_in_upheal
 from partner_console.choices import calling_code, choice_for_region, country_choices
 from partner_console.messages import explain
 from partner_console.storage import NotFoundError, Scope
-from partner_console.storage.coordination import CANCEL, PAUSE, rows_done_recently
+from partner_console.storage.coordination import CANCEL, rows_done_recently
 
 IGNORE = "(ignore this column)"
 COUNTRIES = dict(country_choices())
@@ -189,15 +190,6 @@ def _run(svc: Services, scope: Scope, job_id: int) -> bool:
     return svc.runners.start(runner)
 
 
-def _pause(job_id: int) -> None:
-    """Written to the job: whichever replica runs it stops within a second or two."""
-    svc = services()
-    runner = svc.runners.get(job_id)
-    if runner is not None and runner.alive:
-        runner.pause()
-    svc.leases.ask(job_id, PAUSE)
-
-
 def _cancel(job_id: int) -> None:
     svc = services()
     svc.leases.ask(job_id, CANCEL)
@@ -272,7 +264,7 @@ def _job_panel(job_id: int) -> None:
         progress()
         buttons = st.columns(4)
         if status == RUNNING:
-            buttons[0].button("Pause", key="bi_pause", on_click=_pause, args=(job_id,),
+            buttons[0].button("Pause", key="bi_pause", on_click=pause_job, args=(job_id,),
                               icon=":material/pause:")
         if status == PAUSED:
             if api_key():

@@ -21,7 +21,7 @@ from components.text import safe
 from partner_console.invite_email import DEFAULT_REMINDER_TEMPLATE, REMINDER_SETTING
 from partner_console.signup import INVITED
 from partner_console.signup import label as signup_label
-from partner_console.storage import HistoryFilter, NotFoundError, ProviderRow
+from partner_console.storage import HistoryFilter, ProviderRow
 from partner_console.storage.clock import utcnow
 from partner_console.storage.history import COUNT_CAP
 from partner_console.when import invited_before
@@ -78,20 +78,16 @@ def render() -> None:
                              on_select="rerun", selection_mode="single-row")
     chosen = selection.selection.rows if selection else []
     if chosen and chosen[0] < len(waiting):
-        _reminder(waiting[chosen[0]].id)
+        _reminder(waiting[chosen[0]])
     else:
         st.caption("Select a provider to see their reminder email.")
     _everyone(waiting)
 
 
-def _reminder(row_id: int) -> None:
+def _reminder(row: ProviderRow) -> None:
     svc = services()
     scope = current_scope()
     assert scope is not None
-    try:
-        row = svc.history.get(scope, row_id)
-    except NotFoundError:
-        return
     with st.container(border=True, key="fu_details"):
         st.markdown(f"## {safe(row.full_name)}")
         if row.reminded_at:

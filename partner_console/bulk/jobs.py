@@ -186,10 +186,13 @@ class JobStore:
                 } for r in rows])
             return int(job_id), True
         except IntegrityError:
-            with self.engine.connect() as conn:
-                existing = conn.execute(select(bulk_jobs.c.id).where(
-                    bulk_jobs.c.start_token == start_token)).scalar_one()
-            return int(existing), False
+            return self._started_with(start_token), False
+
+    def _started_with(self, start_token: str) -> int:
+        """The job an earlier click with this start token made."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(bulk_jobs.c.id).where(
+                bulk_jobs.c.start_token == start_token)).scalar_one())
 
     def create_refresh(self, scope: Scope, *, created_by: str, providers: list[tuple[int, str,
                                                                                      str]],
@@ -216,10 +219,7 @@ class JobStore:
                     } for number, (provider_id, email, name) in enumerate(providers, 1)])
             return int(job_id), True
         except IntegrityError:
-            with self.engine.connect() as conn:
-                existing = conn.execute(select(bulk_jobs.c.id).where(
-                    bulk_jobs.c.start_token == start_token)).scalar_one()
-            return int(existing), False
+            return self._started_with(start_token), False
 
     def requeue(self, job_id: int, states: tuple[str, ...]) -> int:
         """Put rows in `states` back in the queue (only for jobs whose rows may be repeated,
