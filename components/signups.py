@@ -24,7 +24,6 @@ from components.deps import (
 from components.text import safe
 from partner_console.bulk.jobs import REFRESH, RUNNING
 from partner_console.bulk.run import build_refresh_runner
-from partner_console.signup import GONE, INVITED
 from partner_console.storage import HistoryFilter, NotFoundError, Scope
 from partner_console.storage.clock import utcnow
 from partner_console.storage.coordination import CANCEL
@@ -37,24 +36,10 @@ AUTO_AT_MOST = 1_000  # an automatic refresh never asks about more than this man
 def candidates(svc: Services, scope: Scope, filters: HistoryFilter, *, include_signed_up: bool,
                checked_before_hours: float | None = None, limit: int = MAX_PER_REFRESH
                ) -> list[tuple[int, str, str]]:
-    """(row id, email, name) of the providers a refresh of `filters` asks about: created ones,
-    not those already signed up unless asked, nor those checked in the last hours."""
-    wanted = HistoryFilter(**{**filters.__dict__, "signups": filters.signups or (
-        (INVITED, GONE) if not include_signed_up else ())})
-    rows = []
-    cutoff = utcnow() - timedelta(hours=checked_before_hours) if checked_before_hours else None
-    for row in svc.history.iter_rows(scope, wanted):
-        if row.status not in ("created", "links_lost"):
-            continue
-        if not include_signed_up and row.signup_status == "signed_up":
-            continue
-        if cutoff is not None and row.signup_checked_at is not None \
-                and row.signup_checked_at >= cutoff:
-            continue
-        rows.append((row.id, row.email, row.full_name))
-        if len(rows) >= limit:
-            break
-    return rows
+    """The providers a refresh of `filters` asks about (History.to_refresh)."""
+    before = utcnow() - timedelta(hours=checked_before_hours) if checked_before_hours else None
+    return svc.history.to_refresh(scope, filters, include_signed_up=include_signed_up,
+                                  checked_before=before, limit=limit)
 
 
 def start_refresh(svc: Services, scope: Scope, providers: list[tuple[int, str, str]],

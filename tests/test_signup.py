@@ -323,3 +323,39 @@ def test_invited_n_days_ago_is_counted_by_the_persons_own_calendar():
     # in Prague it is Thursday 04:00: before Tuesday 00:00 CET (Monday 23:00 UTC)
     assert invited_before(3, now, prague) == datetime(2026, 11, 23, 23, 0)
     assert invited_before(0, now, prague) == datetime(2026, 11, 26, 23, 0)  # everyone so far
+
+
+def test_a_refresh_asks_about_created_providers_not_yet_signed_up_unless_asked(engine):
+    history = History(engine)
+    fp = fingerprint(SECRET, KEY)
+    scope = history.scope_for(fp)
+    from partner_console.api.models import CreatedProvider, validate_provider
+    ids = {}
+    for name, outcome in (("made", "created"), ("signed", "created"), ("gone", "created"),
+                          ("failed", "failed"), ("waiting", "pending"), ("lost", "lost")):
+        request, _ = validate_provider({"first_name": name, "last_name": "X",
+                                        "email": f"{name}@example.com"})
+        row_id, _ = history.record_pending(scope, request, created_by="Ann")
+        if outcome == "created":
+            history.complete(row_id, fp, CreatedProvider(user_id=name,
+                                                         invite_url=f"https://x/{name}"))
+        elif outcome == "failed":
+            history.mark_failed(row_id, "no")
+        elif outcome == "lost":
+            history.mark_links_lost(row_id, name)
+        ids[name] = row_id
+    history.record_signup(ids["signed"], SIGNED_UP)
+    history.record_signup(ids["gone"], GONE)
+
+    def asked(**how):
+        return sorted(name for _, _, name in history.to_refresh(scope, HistoryFilter(), **how))
+
+    assert asked(include_signed_up=False) == ["gone X", "lost X", "made X"]
+    assert asked(include_signed_up=True) == ["gone X", "lost X", "made X", "signed X"]
+    from partner_console.storage.clock import utcnow
+
+    recently = utcnow() - timedelta(hours=1)
+    assert asked(include_signed_up=False, checked_before=recently) == ["lost X", "made X"]
+    only_gone = HistoryFilter(signups=(GONE,))
+    assert [n for _, _, n in history.to_refresh(scope, only_gone, include_signed_up=False)
+            ] == ["gone X"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from partner_console.api.models import CreatedProvider, ProviderRequest
-from partner_console.signup import INVITED, SIGNED_UP
+from partner_console.signup import GONE, INVITED, SIGNED_UP
 from partner_console.storage import onboarding
 from partner_console.storage.clock import utcnow
 from partner_console.storage.coordination import (
@@ -598,6 +598,27 @@ class History:
             return int(conn.execute(update(providers).where(
                 scope.visible(providers), providers.c.id.in_(row_ids)).values(
                 reminded_at=utcnow(), reminded_by=by.strip()[:200])).rowcount or 0)
+
+    def to_refresh(self, scope: Scope, filters: HistoryFilter, *, include_signed_up: bool,
+                   checked_before: datetime | None = None, limit: int = 5_000
+                   ) -> list[tuple[int, str, str]]:
+        """(row id, email, name) of the providers a sign-up refresh of `filters` asks about:
+        created ones; not those already signed up unless asked; not those checked since
+        `checked_before`. Newest first."""
+        c = providers.c
+        wanted = replace(filters, signups=filters.signups or (
+            () if include_signed_up else (INVITED, GONE)))
+        query = self._matching([c.id, c.email, c.first_name, c.last_name], scope, wanted).where(
+            c.status.in_((CREATED, LINKS_LOST)))
+        if not include_signed_up:
+            query = query.where(or_(c.signup_status.is_(None), c.signup_status != SIGNED_UP))
+        if checked_before is not None:
+            query = query.where(or_(c.signup_checked_at.is_(None),
+                                    c.signup_checked_at < checked_before))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(_newest_first(wanted, 0, self.engine.dialect.name)
+                                               ).limit(limit)).all()
+        return [(r.id, r.email, f"{r.first_name} {r.last_name}") for r in rows]
 
     def oldest_first(self, scope: Scope, filters: HistoryFilter, limit: int = 200
                      ) -> list[ProviderRow]:
