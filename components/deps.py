@@ -151,7 +151,6 @@ KEY_BOUND_STATE = ("cp_duplicate", "cp_busy", "cp_outcome", "cp_notice", "cp_err
                    "cp_open_dialog", "bi_job", "bi_read", "bi_prepared", "bi_confirm",
                    "bi_in_upheal", "bi_notice", "bi_check_error", "bi_check_done",
                    "bi_cancel_ask", "bi_start_token", "hi_refresh_job", "hi_auto_started",
-                   "hi_refresh_token",
                    "hi_notice", "hi_page",
                    "nt_editing", "nt_removing", "nt_add_errors", "nt_edit_errors", "nt_notice",
                    "nt_draft_name", "nt_draft_id", "nt_draft_pre")

@@ -68,10 +68,7 @@ def latest_refresh(svc: Services, scope: Scope) -> int | None:
 def auto_refresh(svc: Services, scope: Scope) -> None:
     """When History opens: if the organisation asked for it, check the providers not checked
     in the last N hours (at most AUTO_AT_MOST, one refresh at a time)."""
-    try:
-        hours = float(svc.catalog.setting(scope, AUTO_SETTING, "0"))
-    except ValueError:
-        return
+    hours = _auto_hours(svc, scope)
     if hours <= 0 or st.session_state.get("hi_auto_started"):
         return
     latest = latest_refresh(svc, scope)
@@ -84,6 +81,14 @@ def auto_refresh(svc: Services, scope: Scope) -> None:
         with session_lock("hi_refresh_lock"):
             st.session_state["hi_refresh_job"] = start_refresh(svc, scope, providers,
                                                                uuid.uuid4().hex)
+
+
+def _auto_hours(svc: Services, scope: Scope) -> float:
+    """The organisation's automatic-refresh setting, in hours (0: off)."""
+    try:
+        return max(0.0, float(svc.catalog.setting(scope, AUTO_SETTING, "0")))
+    except ValueError:
+        return 0.0
 
 
 def _cancel(job_id: int) -> None:
@@ -111,24 +116,22 @@ def refresh_panel(filters: HistoryFilter) -> None:
         left, right = st.columns([2, 3], vertical_alignment="center")
         if left.button("Refresh sign-up status", key="hi_refresh_start",
                        icon=":material/refresh:"):
-            running = latest_refresh(svc, scope)
-            providers = candidates(svc, scope, filters, include_signed_up=include)
-            if running is not None and svc.jobs.get(scope, running).live:
-                st.session_state["hi_refresh_job"] = running
-                st.session_state["hi_notice"] = ("warning", "A refresh is already running for "
-                                                            "your organisation; its progress is "
-                                                            "shown below.")
-            elif not providers:
-                st.session_state["hi_notice"] = ("ok", "Nobody to check: every provider shown "
-                                                       "has signed up (or none was created).")
-            else:
-                with session_lock("hi_refresh_lock"):
-                    token = st.session_state.setdefault("hi_refresh_token", uuid.uuid4().hex)
+            with session_lock("hi_refresh_lock"):  # (a double click waits, then sees the job)
+                running = latest_refresh(svc, scope)
+                if running is not None and svc.jobs.get(scope, running).live:
+                    st.session_state["hi_refresh_job"] = running
+                    st.session_state["hi_notice"] = ("warning", "A refresh is already running "
+                                                                "for your organisation; its "
+                                                                "progress is shown below.")
+                elif providers := candidates(svc, scope, filters, include_signed_up=include):
                     st.session_state["hi_refresh_job"] = start_refresh(svc, scope, providers,
-                                                                       token)
-                    st.session_state.pop("hi_refresh_token", None)
+                                                                       uuid.uuid4().hex)
+                else:
+                    st.session_state["hi_notice"] = ("ok", "Nobody to check: every provider "
+                                                           "shown has signed up (or none was "
+                                                           "created).")
             st.rerun()
-        hours = float(svc.catalog.setting(scope, AUTO_SETTING, "0") or 0)
+        hours = _auto_hours(svc, scope)
         with right.popover("Automatic refresh", icon=":material/schedule:"):
             chosen = st.number_input(
                 "When History opens, check providers not checked for this many hours "
