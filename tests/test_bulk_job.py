@@ -265,3 +265,28 @@ def test_results_keep_every_uploaded_value_and_say_what_was_never_sent(served, e
                               "Upheal refused it.", None, None, None, attempts=1)
     assert (sent_and_refused.outcome, sent_and_refused.details) == ("Failed",
                                                                     "Upheal refused it.")
+
+
+def test_links_lost_during_an_import_are_asked_for_again_before_it_ends(served, engine,
+                                                                        tmp_path, monkeypatch):
+    """Every answer lost, and get-user-by-id failing at first (a 429 storm, say): the rows are
+    created without links, then fetched again at the end of the job: none left without."""
+    sandbox, server = served
+    sandbox.faults = Faults(lost_response_rate=1.0)
+    original = UphealClient.recover
+    calls = {"n": 0}
+
+    def failing_at_first(self, *args, **kwargs):
+        calls["n"] += 1
+        return None if calls["n"] <= 5 else original(self, *args, **kwargs)
+
+    monkeypatch.setattr(UphealClient, "recover", failing_at_first)
+    store, history, scope, job_id = new_job(engine, spreadsheet(5))
+    runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
+    runner.start()
+    runner.join(60)
+    assert calls["n"] == 10  # five failed during the run, five asked again at its end
+    users = {u["email"]: u for u in sandbox.users()}
+    for row in store.rows(job_id):
+        assert row.state == DONE_CREATED and row.invite_url == users[row.email]["inviteUrl"]
+        assert history.get(scope, row.provider_id).invite_url == row.invite_url

@@ -221,6 +221,15 @@ class JobStore:
         except IntegrityError:
             return self._started_with(start_token), False
 
+    def relink(self, row_id: int, invite_url: str, private_room_link: str | None) -> bool:
+        """A row created without its links got them after all."""
+        c = bulk_job_rows.c
+        with self.engine.begin() as conn:
+            return bool(conn.execute(update(bulk_job_rows).where(
+                c.id == row_id, c.state == DONE_LINKS_LOST).values(
+                state=DONE_CREATED, invite_url=invite_url, private_room_link=private_room_link,
+                message=None, updated_at=utcnow())).rowcount)
+
     def requeue(self, job_id: int, states: tuple[str, ...]) -> int:
         """Put rows in `states` back in the queue (only for jobs whose rows may be repeated,
         like a sign-up refresh's reads); how many."""

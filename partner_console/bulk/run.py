@@ -154,6 +154,8 @@ class JobRunner:
             self._work_until_done()
             while not self._stop.is_set() and self._settle_interrupted(wait=True):
                 self._work_until_done()  # rows Upheal never created are sent again
+            if not self._stop.is_set():
+                self._fetch_lost_links()
             if self._lost:
                 log.warning("bulk job %s: lease lost; another runner has it", self.job_id)
                 return
@@ -243,6 +245,20 @@ class JobRunner:
         self.store.finish_row(row, state, message=outcome.message or None,
                               provider_id=outcome.row_id, invite_url=outcome.invite_url,
                               private_room_link=outcome.private_room_link)
+
+    def _fetch_lost_links(self) -> None:
+        """Rows created without their links (the answer was lost and get-user-by-id failed
+        then, in a 429 storm say): asked for once more before the job ends."""
+        for row in self.store.rows(self.job_id, (DONE_LINKS_LOST,)):
+            if self._stop.is_set() or row.provider_id is None:
+                return
+            try:
+                outcome = self.creator.settle(self.api_key, self.scope, row.provider_id)
+            except ApiError:
+                continue  # History keeps offering "Fetch the links again"
+            if outcome.status == CREATED and outcome.invite_url:
+                self.store.relink(row.id, outcome.invite_url, outcome.private_room_link)
+            self._renew()
 
     def _settle_interrupted(self, wait: bool) -> bool:
         """Rows left "sending" (a runner killed mid-call, or an unknown outcome): settle each
