@@ -95,14 +95,14 @@ def created_providers(engine, server, tmp_path, count):
 
 
 def refresh(engine, server, history, scope, tmp_path, rows, token="r1", owner="test#1",
-            start=True):
+            start=True, per_minute=3000):
     store = JobStore(engine)
     job_id, _ = store.create_refresh(scope, created_by="Ann", providers=[
         (r.id, r.email, r.full_name) for r in rows], start_token=token)
     runner = build_refresh_runner(
         job_id=job_id, api_key=KEY, scope=scope, created_by="Ann", store=store, history=history,
-        journal=LinkJournal(tmp_path / "j.jsonl"), client=_client(server), pacing=Pacer(3000),
-        owner=owner)
+        journal=LinkJournal(tmp_path / "j.jsonl"), client=_client(server),
+        pacing=Pacer(per_minute), owner=owner)
     if start:
         assert runner.start()
     return store, job_id, runner
@@ -146,8 +146,11 @@ def test_a_refresh_under_429_storms_and_lost_answers_checks_everyone(served, eng
     sandbox.sign_up("p7@example.com")
     sandbox.faults = Faults(drop_rate=0.2, server_error_rate=0.1, timeout_rate=0.05)
     store, job_id, runner = refresh(engine, server, history, scope, tmp_path,
-                                    history.search(scope).rows)
-    time.sleep(0.3)
+                                    history.search(scope).rows, per_minute=1200)
+    deadline = time.monotonic() + 30
+    while store.progress(job_id).done < 5:  # the storm comes in the middle of the run
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     sandbox.faults.rate_limit_storm = True
     time.sleep(1.0)
     sandbox.faults.rate_limit_storm = False
@@ -169,12 +172,16 @@ def test_one_refresh_has_one_runner_and_pause_and_resume_finish_it(served, engin
     sandbox.faults = Faults(latency_ms=15)
     history, scope = created_providers(engine, server, tmp_path, 30)
     store, job_id, first = refresh(engine, server, history, scope, tmp_path,
-                                   history.search(scope).rows, owner="replica-a#1")
+                                   history.search(scope).rows, owner="replica-a#1",
+                                   per_minute=300)  # five a second: 6 s for the 30
     _, _, second = refresh(engine, server, history, scope, tmp_path, [], owner="replica-b#1",
                            start=False)
     second.job_id = job_id
     assert not second.start()  # another replica's runner holds it
-    time.sleep(0.2)
+    deadline = time.monotonic() + 30
+    while store.progress(job_id).done < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     first.pause()
     first.join(30)
     left = len(store.rows(job_id, (QUEUED,)))
