@@ -11,9 +11,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from email.headerregistry import Address
+from email.utils import getaddresses, parseaddr
+from urllib.parse import unquote, urlparse
 
 import phonenumbers
+from pydantic import TypeAdapter, ValidationError
+from pydantic.networks import EmailStr
 
 SANDBOX = "sandbox"
 
@@ -23,6 +27,23 @@ DEFAULT_SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 
 class ConfigError(ValueError):
     """A setting has a value the console cannot use."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where invite emails go: an SMTP server, or (None) the built-in Outbox."""
+
+    host: str
+    port: int
+    implicit_tls: bool  # smtps://: TLS from the first byte; smtp://: STARTTLS
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None  # a private relay's certificate authority (SMTP_CA_FILE)
+
+    @property
+    def shown(self) -> str:
+        """The server as staff may see it: never the password."""
+        return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,12 @@ class Settings:
     data_dir: Path = field(default=PROJECT_ROOT / "data")
     # Keys the HMAC that fingerprints API keys; generated once into data_dir when unset.
     secret: str | None = None
+    # Invite emails: None (no SMTP_URL) sends to the built-in Outbox, as the sandbox always does.
+    smtp: MailSettings | None = None
+    email_from: str = "Onboarding <onboarding@partner-console.invalid>"
+    email_reply_to: str | None = None
+    emails_per_minute: int = 60
+    smtp_timeout_seconds: float = 30.0
 
     @property
     def uses_sandbox(self) -> bool:
@@ -54,6 +81,12 @@ class Settings:
         if self.api_base_url is None:
             return SANDBOX
         return urlparse(self.api_base_url).netloc
+
+    @property
+    def uses_outbox(self) -> bool:
+        """Emails are kept in the console's Outbox, never sent: always in sandbox mode (its
+        links reach no one), and wherever no SMTP server is configured."""
+        return self.uses_sandbox or self.smtp is None
 
     @property
     def journal_path(self) -> Path:
@@ -77,6 +110,44 @@ def _positive_number(name: str, raw: str, kind: type[float] | type[int]) -> floa
     if value <= 0:
         raise ConfigError(f"{name} must be a number greater than zero, not {raw!r}.")
     return value
+
+
+_EMAIL = TypeAdapter(EmailStr)
+
+
+def _mail_address(name: str, raw: str) -> str:
+    """'Onboarding <onboarding@partner.example>' or a bare address, checked and normalised."""
+    display, address = parseaddr(raw)
+    try:
+        if not address or "\n" in raw or "\r" in raw or len(getaddresses([raw])) != 1:
+            raise ValueError
+        _EMAIL.validate_python(address)
+        return str(Address(display_name=display, addr_spec=address))
+    except (ValueError, ValidationError, IndexError):
+        raise ConfigError(f"{name} must be an email address such as Onboarding "
+                          f"<onboarding@partner.example>, not {raw!r}.") from None
+
+
+def _smtp(raw: str, ca_file: str | None) -> MailSettings:
+    parsed = urlparse(raw)
+    # (never the value itself in the sentence: it may hold the password)
+    example = ("SMTP_URL must look like smtp://user:password@mail.example.com:587 (STARTTLS) "
+               "or smtps://user:password@mail.example.com:465"
+               + (f"; this one starts with {parsed.scheme}://." if parsed.scheme and
+                  parsed.scheme not in ("smtp", "smtps") else "."))
+    if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
+        raise ConfigError(example)
+    try:
+        port = parsed.port or (465 if parsed.scheme == "smtps" else 587)
+    except ValueError:
+        raise ConfigError(example) from None
+    ca = Path(ca_file) if ca_file else None
+    if ca is not None and not ca.is_file():
+        raise ConfigError(f"SMTP_CA_FILE must name a certificate file, and {ca} is not one.")
+    return MailSettings(host=parsed.hostname, port=port, implicit_tls=parsed.scheme == "smtps",
+                        username=unquote(parsed.username) if parsed.username else None,
+                        password=unquote(parsed.password) if parsed.password else None,
+                        ca_file=ca)
 
 
 def load_settings(
@@ -142,6 +213,17 @@ def load_settings(
     if phone_country not in phonenumbers.SUPPORTED_REGIONS:
         raise ConfigError("UPHEAL_DEFAULT_PHONE_COUNTRY must be a two-letter country code such "
                           f"as US, CA or GB, not {phone_country!r}.")
+    smtp_url = get("SMTP_URL")
+    smtp = _smtp(smtp_url, get("SMTP_CA_FILE")) if smtp_url else None
+    sender = get("INVITE_EMAIL_FROM")
+    if smtp is not None and sender is None:
+        raise ConfigError("INVITE_EMAIL_FROM must be set when SMTP_URL is, e.g. Onboarding "
+                          "<onboarding@partner.example>: the address invite emails come from.")
+    email_from = _mail_address("INVITE_EMAIL_FROM", sender) if sender else \
+        Settings.email_from
+    reply_to = get("INVITE_EMAIL_REPLY_TO")
+    per_minute = _positive_number("INVITE_EMAILS_PER_MINUTE",
+                                  get("INVITE_EMAILS_PER_MINUTE") or "60", int)
     return Settings(
         api_base_url=base_url,
         auth_header=header,
@@ -154,4 +236,9 @@ def load_settings(
         sandbox_signup_after_seconds=signup_after,
         data_dir=data_dir,
         secret=get("PARTNER_CONSOLE_SECRET"),
+        smtp=smtp,
+        email_from=email_from,
+        email_reply_to=_mail_address("INVITE_EMAIL_REPLY_TO", reply_to) if reply_to else None,
+        emails_per_minute=int(per_minute),
+        smtp_timeout_seconds=float(timeout),
     )

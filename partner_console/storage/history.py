@@ -53,6 +53,7 @@ from partner_console.storage.tables import (
     LINKS_LOST,
     PENDING,
     bulk_jobs,
+    email_sends,
     key_organisations,
     note_templates,
     organisation_settings,
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 LINKS_LOST_TEXT = ("Upheal created this provider, but the invite link could not be fetched from "
                    "Upheal yet. Press “Fetch the links again”; if that keeps failing, ask Upheal "
                    "to resend the invite.")
-SCOPED_TABLES = (providers, note_templates, organisation_settings, bulk_jobs)
+SCOPED_TABLES = (providers, note_templates, organisation_settings, bulk_jobs, email_sends)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class ProviderRow:
     signed_up_at: datetime | None = None
     reminded_at: datetime | None = None
     reminded_by: str | None = None
+    invite_emailed_at: datetime | None = None  # the last invite email handed over
 
     @property
     def full_name(self) -> str:

@@ -290,6 +290,46 @@ def _v9_onboarding_aggregates(conn: Connection) -> None:
     rebuild(conn)
 
 
+def _v10_email_sends(conn: Connection) -> None:
+    """Invite and reminder emails (sends.py): one row per message, written before the message
+    is handed over; at most one in flight per provider and kind (a partial unique index)."""
+    meta = MetaData()
+    sends = Table(
+        "email_sends", meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        *_scoped_columns(),
+        Column("provider_id", Integer, nullable=False),
+        Column("kind", String(20), nullable=False),
+        Column("state", String(20), nullable=False),
+        Column("transport", String(20), nullable=False),
+        Column("request_token", String(64), unique=True),
+        Column("to_email", String(320), nullable=False),
+        Column("subject", Text, nullable=False),
+        Column("body", Text, nullable=False),
+        Column("message_id", String(300), nullable=False),
+        Column("created_by", String(200), nullable=False),
+        Column("created_at", DateTime, nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+        Column("sent_at", DateTime),
+        Column("error_text", Text),
+        Column("claimed_by", String(120)),
+        Column("job_id", Integer),
+    )
+    in_flight = sends.c.state.in_(("sending", "handing"))
+    Index("ux_email_sends_in_flight", sends.c.provider_id, sends.c.kind, unique=True,
+          sqlite_where=in_flight, postgresql_where=in_flight)
+    Index("ix_email_sends_provider", sends.c.provider_id, sends.c.kind, sends.c.id)
+    Index("ix_email_sends_org", sends.c.organization_id, sends.c.id)
+    Index("ix_email_sends_key", sends.c.key_fingerprint, sends.c.id)
+    Index("ix_email_sends_state", sends.c.state, sends.c.updated_at)
+    meta.create_all(conn)
+    for statement in (
+        "ALTER TABLE providers ADD COLUMN invite_emailed_at TIMESTAMP",
+        "ALTER TABLE bulk_jobs ADD COLUMN send_invites BOOLEAN NOT NULL DEFAULT FALSE",
+    ):
+        conn.execute(text(statement))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_providers),
     (2, _v2_templates_and_settings),
@@ -300,6 +340,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (7, _v7_import_row_names),
     (8, _v8_signup_status),
     (9, _v9_onboarding_aggregates),
+    (10, _v10_email_sends),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -61,6 +61,7 @@ providers = Table(
     Column("signed_up_at", DateTime),  # when first seen signed up
     Column("reminded_at", DateTime),
     Column("reminded_by", String(200)),
+    Column("invite_emailed_at", DateTime),  # the last invite email handed over (sends.py)
 )
 
 key_organisations = Table(
@@ -111,7 +112,8 @@ bulk_jobs = Table(
     Column("lease_owner", String(120)),  # the runner that may work on it (coordination.py)
     Column("lease_expires_at", DateTime),
     Column("control", String(20)),  # "pause" or "cancel", asked from any replica
-    Column("kind", String(20), nullable=False, default="import"),  # or "refresh" (sign-ups)
+    Column("kind", String(20), nullable=False, default="import"),  # refresh, email, reminders
+    Column("send_invites", Boolean, nullable=False, default=False),  # an import emails each one
 )
 
 bulk_job_rows = Table(
@@ -132,6 +134,31 @@ bulk_job_rows = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("claimed_by", String(120)),
     Column("name", String(401)),  # "First Last" as uploaded
+)
+
+# One email to one provider (sends.py): written before it is handed to the mail server.
+email_sends = Table(
+    "email_sends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_fingerprint", String(64), nullable=False),
+    Column("organization_id", String(100)),
+    Column("provider_id", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),  # "invite" or "reminder"
+    Column("state", String(20), nullable=False),  # sending, handing, sent, failed, uncertain
+    Column("transport", String(20), nullable=False),  # "smtp" or "outbox" (practice)
+    Column("request_token", String(64), unique=True),  # one click, one send
+    Column("to_email", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("message_id", String(300), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    Column("error_text", Text),
+    Column("claimed_by", String(120)),  # the server sending it (coordination.lease_owner)
+    Column("job_id", Integer),
 )
 
 rate_budgets = Table(
