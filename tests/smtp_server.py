@@ -98,7 +98,7 @@ def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str,
                   auth_data: Any) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and \
         (auth_data.login, auth_data.password) == (USER.encode(), PASSWORD.encode())
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)
 
 
 class SmtpServer:

@@ -13,6 +13,7 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -22,8 +23,20 @@ _LINK = re.compile(r"https?://[^\s<>\"]+")
 
 
 def one_line(text: str) -> str:
-    """Any run of white space (line breaks included) as one space: safe in a header."""
-    return " ".join(str(text).split())
+    """Text that is safe in a header: any run of white space (line breaks included) as one
+    space, and no RFC 2047 encoded word left. (The standard library decodes "=?utf-8?q?…?="
+    in a value it is given and would write a line break hidden in one as a real one: a name
+    could add a Bcc.) Encoded words are decoded first, as a mail program would show them."""
+    text = str(text)
+    for _ in range(5):  # an encoded word may hide another
+        try:
+            decoded = str(make_header(decode_header(text)))
+        except (ValueError, LookupError, UnicodeDecodeError):
+            break
+        if decoded == text:
+            break
+        text = decoded
+    return " ".join(text.replace("=?", "= ?").split())
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from partner_console.storage.clock import utcnow
@@ -86,9 +86,9 @@ class Reservation:
 def _stale(now: datetime, replica: str, owner: str, older_than: timedelta) -> Any:
     """In flight, but its server stopped: an earlier life of this replica, or silent too long."""
     c = email_sends.c
-    return and_(c.state.in_(IN_FLIGHT), or_(
-        and_(c.claimed_by.startswith(replica + "#", autoescape=True), c.claimed_by != owner),
-        c.updated_at < now - older_than))
+    earlier_life = and_(c.claimed_by.startswith(replica + "#", autoescape=True),
+                        c.claimed_by != owner) if replica else false()
+    return and_(c.state.in_(IN_FLIGHT), or_(earlier_life, c.updated_at < now - older_than))
 
 
 @dataclass
@@ -214,7 +214,7 @@ class Sends:
 
     def _settle_stale(self, conn: Connection, *where: Any) -> tuple[int, int]:
         c = email_sends.c
-        stale = _stale(utcnow(), self.replica or "\0", self.owner, self.stale_after)
+        stale = _stale(utcnow(), self.replica, self.owner, self.stale_after)
         never = conn.execute(update(email_sends).where(stale, c.state == SENDING, *where).values(
             state=FAILED, error_text=NEVER_LEFT, updated_at=utcnow())).rowcount
         maybe = conn.execute(update(email_sends).where(stale, c.state == HANDING, *where).values(
