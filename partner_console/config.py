@@ -10,9 +10,9 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from email.headerregistry import Address
 from email.utils import getaddresses, parseaddr
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import phonenumbers

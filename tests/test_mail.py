@@ -40,9 +40,10 @@ ROOM_LINK = "https://sandbox.invalid/room/Zo%C3%AB%20M%C3%BCller"
 
 def settings_for(tmp_path, server: SmtpServer | None = None, **extra):
     env = {"UPHEAL_API_BASE_URL": "https://api.partner.example/",
-           "INVITE_EMAIL_FROM": "Onboarding Team <onboarding@partner.example>", **extra}
+           "INVITE_EMAIL_FROM": "Onboarding Team <onboarding@partner.example>"}
     if server is not None:
         env |= {"SMTP_URL": server.url(), "SMTP_CA_FILE": str(server.ca_file)}
+    env |= extra
     return load_settings(env, tmp_path / "no-secrets.toml")
 
 

@@ -24,10 +24,13 @@ DONE_LINKS_LOST = "links_lost"
 DONE_FAILED = "failed"
 DONE_SKIPPED = "skipped"
 DONE_CHECKED = "checked"  # a sign-up refresh asked Upheal about this provider
+DONE_EMAILED = "emailed"  # an email job handed this provider's email over
+DONE_UNCERTAIN = "uncertain"  # ... and then got no answer: it may have been sent
 ROW_STATE_LABELS = {
     QUEUED: "Waiting", SENDING: "Sending", DONE_CREATED: "Created",
     DONE_LINKS_LOST: "Created, link not returned", DONE_FAILED: "Failed",
-    DONE_SKIPPED: "Skipped", DONE_CHECKED: "Checked",
+    DONE_SKIPPED: "Skipped", DONE_CHECKED: "Checked", DONE_EMAILED: "Emailed",
+    DONE_UNCERTAIN: "May have been sent",
 }
 CREATED_STATES = (DONE_CREATED, DONE_LINKS_LOST)
 NOT_SENT = "not_sent"  # a count in Progress, not a state
@@ -35,6 +38,8 @@ NOT_SENT = "not_sent"  # a count in Progress, not a state
 # Job kinds
 IMPORT = "import"
 REFRESH = "refresh"  # sign-up statuses checked with Upheal (signup.py)
+EMAILS = "emails"  # invite emails (bulk/emailing.py)
+REMINDERS = "reminders"  # reminder emails, the same way
 
 # Job statuses
 RUNNING = "running"
@@ -54,6 +59,8 @@ class Job:
     heartbeat_at: datetime | None
     lease_expires_at: datetime | None = None
     control: str | None = None  # a pause or cancel asked for, not yet obeyed
+    kind: str = IMPORT
+    send_invites: bool = False  # an import that emails each invite as it creates it
 
     @property
     def live(self) -> bool:
@@ -144,7 +151,8 @@ class Progress:
 
 def _job(row: Any) -> Job:
     return Job(row.id, row.created_at, row.created_by, row.file_name, row.status, row.total,
-               row.heartbeat_at, row.lease_expires_at, row.control)
+               row.heartbeat_at, row.lease_expires_at, row.control, row.kind,
+               bool(row.send_invites))
 
 
 def _job_row(row: Any) -> JobRow:
@@ -159,7 +167,8 @@ class JobStore:
     engine: Engine
 
     def create(self, scope: Scope, *, created_by: str, file_name: str,
-               rows: list[PreparedRow], start_token: str) -> tuple[int, bool]:
+               rows: list[PreparedRow], start_token: str,
+               send_invites: bool = False) -> tuple[int, bool]:
         """Store a job with all its rows; (job id, True), or (the earlier job, False) when this
         start token was used already (one click is one job)."""
         now = utcnow()
@@ -171,7 +180,8 @@ class JobStore:
                     organization_id=scope.organization_ids[0]
                     if len(scope.organization_ids) == 1 else None,
                     file_name=file_name[:300], status=PAUSED, start_token=start_token,
-                    total=len(rows)).returning(bulk_jobs.c.id)).scalar_one()
+                    total=len(rows), send_invites=send_invites).returning(
+                    bulk_jobs.c.id)).scalar_one()
                 conn.execute(insert(bulk_job_rows), [{
                     "job_id": job_id, "row_number": r.row_number,
                     "state": QUEUED if r.status == READY else
@@ -199,6 +209,16 @@ class JobStore:
                        start_token: str) -> tuple[int, bool]:
         """A sign-up refresh of `providers` ((history row id, email, name) each), like an
         import: one row per provider, run by one runner under a lease."""
+        return self.create_for_providers(
+            scope, kind=REFRESH, created_by=created_by, start_token=start_token,
+            file_name=f"Sign-up status of {len(providers)} provider(s)",
+            providers=[(p, e, n, {}) for p, e, n in providers])
+
+    def create_for_providers(self, scope: Scope, *, kind: str, created_by: str, file_name: str,
+                             providers: list[tuple[int, str, str, dict[str, Any]]],
+                             start_token: str) -> tuple[int, bool]:
+        """A job of one row per provider ((history row id, email, name, cells) each): a
+        sign-up refresh or an email job."""
         now = utcnow()
         try:
             with self.engine.begin() as conn:
@@ -207,16 +227,16 @@ class JobStore:
                     key_fingerprint=scope.key_fingerprint,
                     organization_id=scope.organization_ids[0]
                     if len(scope.organization_ids) == 1 else None,
-                    file_name=f"Sign-up status of {len(providers)} provider(s)", status=PAUSED,
-                    start_token=start_token, total=len(providers), kind=REFRESH,
+                    file_name=file_name[:300], status=PAUSED,
+                    start_token=start_token, total=len(providers), kind=kind,
                 ).returning(bulk_jobs.c.id)).scalar_one()
                 if providers:
                     conn.execute(insert(bulk_job_rows), [{
                         "job_id": job_id, "row_number": number, "state": QUEUED,
-                        "email": email[:320], "name": name[:401], "cells": "{}",
+                        "email": email[:320], "name": name[:401], "cells": json.dumps(cells),
                         "request": None, "message": None, "provider_id": provider_id,
                         "updated_at": now,
-                    } for number, (provider_id, email, name) in enumerate(providers, 1)])
+                    } for number, (provider_id, email, name, cells) in enumerate(providers, 1)])
             return int(job_id), True
         except IntegrityError:
             return self._started_with(start_token), False

@@ -47,9 +47,11 @@ from partner_console.creation import (
     CreationOutcome,
     ProviderCreator,
 )
+from partner_console.mail.sender import Mailer, compose
 from partner_console.messages import explain
 from partner_console.signup import label as signup_label
 from partner_console.signup import status_from_check
+from partner_console.storage.catalog import Catalog
 from partner_console.storage.coordination import (
     CANCEL,
     PAUSE,
@@ -61,6 +63,7 @@ from partner_console.storage.engine import refresh_statistics
 from partner_console.storage.history import History
 from partner_console.storage.journal import LinkJournal
 from partner_console.storage.scope import Scope
+from partner_console.storage.sends import INVITE
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
 
 log = logging.getLogger(__name__)
@@ -98,35 +101,33 @@ class Pacer:
 
 
 @dataclass
-class JobRunner:
+class LeasedRunner:
+    """What every background job shares: the job's lease (one runner across replicas), renewed
+    twice a second with Pause and Cancel read at each renewal, and worker threads that claim
+    rows one at a time. A kind of job says what one row is (`_process`)."""
+
     job_id: int
-    api_key: str = field(repr=False)
     scope: Scope
     created_by: str
     store: JobStore
-    creator: ProviderCreator  # built on this job's own paced client, never a shared one
     leases: Leases
     owner: str  # this process's lease name (coordination.lease_owner)
     workers: int = DEFAULT_WORKERS
+    api_key: str = field(default="", repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _asked: str | None = field(default=None, init=False)  # PAUSE or CANCEL, from anywhere
     _lost: bool = field(default=False, init=False)
     cancelled_message = "Import cancelled before this row."
 
-    @property
-    def client(self) -> UphealClient:
-        return self.creator.client
-
-    @property
-    def history(self) -> History:
-        return self.creator.history
+    def close(self) -> None:
+        """Let go of this runner's connections."""
 
     def start(self) -> bool:
         """Take the job's lease and start; False (nothing started) when a runner on this or
         another replica holds it."""
         if not self.leases.claim(self.job_id, self.owner):
-            self.client.close()
+            self.close()
             return False
         supervisor = threading.Thread(target=self._run, name=f"bulk-job-{self.job_id}",
                                       daemon=True)
@@ -147,25 +148,11 @@ class JobRunner:
         for thread in list(self._threads):
             thread.join(timeout)
 
-    # -- the work --------------------------------------------------------------------------------
     def _run(self) -> None:
-        try:
-            self._settle_interrupted(wait=False)
-            self._work_until_done()
-            while not self._stop.is_set() and self._settle_interrupted(wait=True):
-                self._work_until_done()  # rows Upheal never created are sent again
-            if not self._stop.is_set():
-                self._fetch_lost_links()
-            if self._lost:
-                log.warning("bulk job %s: lease lost; another runner has it", self.job_id)
-                return
-            self._finish()
-            refresh_statistics(self.history.engine)  # thousands of new rows: keep plans good
-        except Exception:  # the job must never die silently: it shows as paused
-            log.exception("bulk job %s stopped", self.job_id)
-            self.leases.release(self.job_id, self.owner, PAUSED)
-        finally:
-            self.client.close()
+        raise NotImplementedError
+
+    def _process(self, row: JobRow) -> None:
+        raise NotImplementedError
 
     def _work_until_done(self) -> None:
         threads = [threading.Thread(target=self._work, daemon=True,
@@ -199,11 +186,17 @@ class JobRunner:
             self.leases.release(self.job_id, self.owner, FINISHED)
 
     def _work(self) -> None:
-        while not self._stop.is_set():
-            claimed = self.leases.claim_row(self.job_id, self.owner)
-            if claimed is None:
-                return
-            self._process_safely(self.store.claimed(claimed))
+        try:
+            while not self._stop.is_set():
+                claimed = self.leases.claim_row(self.job_id, self.owner)
+                if claimed is None:
+                    return
+                self._process_safely(self.store.claimed(claimed))
+        finally:
+            self._worker_done()
+
+    def _worker_done(self) -> None:
+        """A worker thread is leaving (its own connections may close)."""
 
     def _process_safely(self, row: JobRow) -> None:
         try:
@@ -211,6 +204,52 @@ class JobRunner:
         except Exception:  # left "sending": settled once the workers stop
             log.exception("bulk job %s: row %s could not be finished", self.job_id,
                           row.row_number)
+
+
+@dataclass
+class JobRunner(LeasedRunner):
+    """An import: each row is a create (creation.py), and with `mailer` its invite is emailed
+    as soon as the provider is created."""
+
+    creator: ProviderCreator = field(kw_only=True)  # on this job's own paced client
+    mailer: Mailer | None = field(default=None, kw_only=True)
+    catalog: Catalog | None = field(default=None, kw_only=True)
+
+    @property
+    def client(self) -> UphealClient:
+        return self.creator.client
+
+    @property
+    def history(self) -> History:
+        return self.creator.history
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _worker_done(self) -> None:
+        if self.mailer is not None:
+            self.mailer.close()
+
+    # -- the work --------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._settle_interrupted(wait=False)
+            self._work_until_done()
+            while not self._stop.is_set() and self._settle_interrupted(wait=True):
+                self._work_until_done()  # rows Upheal never created are sent again
+            if not self._stop.is_set():
+                self._fetch_lost_links()
+                self._email_created()
+            if self._lost:
+                log.warning("bulk job %s: lease lost; another runner has it", self.job_id)
+                return
+            self._finish()
+            refresh_statistics(self.history.engine)  # thousands of new rows: keep plans good
+        except Exception:  # the job must never die silently: it shows as paused
+            log.exception("bulk job %s stopped", self.job_id)
+            self.leases.release(self.job_id, self.owner, PAUSED)
+        finally:
+            self.close()
 
     def _process(self, row: JobRow) -> None:
         assert row.request is not None
@@ -245,6 +284,40 @@ class JobRunner:
         self.store.finish_row(row, state, message=outcome.message or None,
                               provider_id=outcome.row_id, invite_url=outcome.invite_url,
                               private_room_link=outcome.private_room_link)
+        if state == DONE_CREATED and outcome.row_id is not None:
+            self._email_invite(outcome.row_id)
+
+    def _email_invite(self, provider_id: int) -> None:
+        """"Email each invite as soon as its provider is created" (the import's option)."""
+        if self.mailer is None or self.catalog is None:
+            return
+        try:
+            provider = self.history.get(self.scope, provider_id)
+            if not provider.invite_url:
+                return
+            mail = compose(self.catalog, self.scope, provider, INVITE, self.created_by)
+            # (never a second one: an invite already sent, or maybe sent, counts)
+            self.mailer.send(self.scope, provider, INVITE, subject=mail.subject, body=mail.body,
+                             created_by=self.created_by, job_id=self.job_id)
+        except Exception:  # the import goes on; the sweep at its end tries again
+            log.exception("bulk job %s: the invite of provider %s was not emailed",
+                          self.job_id, provider_id)
+
+    def _email_created(self) -> None:
+        """Before the import ends: every provider it created whose invite was never handed over
+        (a kill mid-way, a link fetched late) is emailed now; "may have been sent" is left to
+        a person."""
+        if self.mailer is None:
+            return
+        self.mailer.sends.settle_stale()
+        created = [r.provider_id for r in self.store.rows(self.job_id, (DONE_CREATED,))
+                   if r.provider_id is not None]
+        counted = self.mailer.sends.already_sent(created, INVITE)
+        for provider_id in created:
+            if self._stop.is_set():
+                return
+            if not counted.get(provider_id):
+                self._email_invite(provider_id)
 
     def _fetch_lost_links(self) -> None:
         """Rows created without their links (the answer was lost and get-user-by-id failed
@@ -305,7 +378,7 @@ def _token(runner: JobRunner, row: JobRow) -> str:
     return f"{_token_prefix(runner, row)}{row.attempts}"
 
 
-class RefreshRunner(JobRunner):
+class RefreshRunner(JobRunner):  # (its creator's client asks, and is paced)
     """A sign-up refresh (jobs.REFRESH): each row asks /users/check about one provider and
     records its sign-up status (signup.py). Reads only, so an answer lost on the way is simply
     asked again; everything else (the lease, one runner across replicas, Pause, Cancel, the
@@ -350,10 +423,10 @@ class RefreshRunner(JobRunner):
 class JobRegistry:
     """The runners this process started (to pause them when their key is forgotten here)."""
 
-    _runners: dict[int, JobRunner] = field(default_factory=dict)
+    _runners: dict[int, LeasedRunner] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, job_id: int) -> JobRunner | None:
+    def get(self, job_id: int) -> LeasedRunner | None:
         with self._lock:
             return self._runners.get(job_id)
 
@@ -365,13 +438,13 @@ class JobRegistry:
             runner.pause()
         return len(holding)
 
-    def start(self, runner: JobRunner) -> bool:
+    def start(self, runner: LeasedRunner) -> bool:
         """Start `runner` if it wins the job's lease; False when a runner (here or on another
         replica) has the job already."""
         with self._lock:
             current = self._runners.get(runner.job_id)
             if current is not None and current.alive:
-                runner.client.close()
+                runner.close()
                 return False
             started = runner.start()
             if started:
@@ -388,11 +461,13 @@ def paced_client(client: UphealClient, pacing: Pacing) -> UphealClient:
 def build_runner(*, job_id: int, api_key: str, scope: Scope, created_by: str, store: JobStore,
                  history: History, journal: LinkJournal, client: UphealClient, pacing: Pacing,
                  owner: str, settle_after: float, workers: int = DEFAULT_WORKERS,
-                 leases: Leases | None = None) -> JobRunner:
+                 leases: Leases | None = None, mailer: Mailer | None = None,
+                 catalog: Catalog | None = None) -> JobRunner:
     """A runner on its own paced copy of `client`."""
     creator = ProviderCreator(paced_client(client, pacing), history, journal, settle_after)
-    return JobRunner(job_id, api_key, scope, created_by, store, creator,
-                     leases or Leases(store.engine), owner, workers)
+    mailer = mailer.for_jobs() if mailer is not None else None
+    return JobRunner(job_id, scope, created_by, store, leases or Leases(store.engine), owner,
+                     workers, api_key, creator=creator, mailer=mailer, catalog=catalog)
 
 
 def build_refresh_runner(*, job_id: int, api_key: str, scope: Scope, created_by: str,
@@ -402,8 +477,8 @@ def build_refresh_runner(*, job_id: int, api_key: str, scope: Scope, created_by:
                          ) -> RefreshRunner:
     """A sign-up refresh runner on its own paced copy of `client`."""
     creator = ProviderCreator(paced_client(client, pacing), history, journal, 0.0)
-    return RefreshRunner(job_id, api_key, scope, created_by, store, creator,
-                         leases or Leases(store.engine), owner, workers)
+    return RefreshRunner(job_id, scope, created_by, store, leases or Leases(store.engine),
+                         owner, workers, api_key, creator=creator)
 
 
 def emails_in_upheal(client: UphealClient, api_key: str, emails: list[str], pacing: Pacing,

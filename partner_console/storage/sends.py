@@ -248,6 +248,15 @@ class Sends:
         with self.engine.connect() as conn:
             return [_send(r) for r in conn.execute(query.order_by(c.id.desc())).mappings()]
 
+    def latest_of_job(self, job_id: int, provider_id: int, kind: str) -> Send | None:
+        """The latest send a job made to this provider (to settle its row after a kill)."""
+        c = email_sends.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_COLUMNS).where(
+                c.job_id == job_id, c.provider_id == provider_id, c.kind == kind).order_by(
+                c.id.desc()).limit(1)).mappings().first()
+        return _send(row) if row is not None else None
+
     def latest_for(self, provider_ids: list[int], kind: str) -> dict[int, Send]:
         """Each provider's latest send of `kind` (for a job's results)."""
         c = email_sends.c

@@ -1,0 +1,179 @@
+"""Email jobs ("Email the invites to N providers") against a real SMTP server: faults, kills
+of the process sending, and what the server received counted per recipient."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+
+import pytest
+
+from partner_console.bulk.emailing import build_email_runner
+from partner_console.bulk.jobs import (
+    DONE_EMAILED,
+    DONE_FAILED,
+    DONE_SKIPPED,
+    DONE_UNCERTAIN,
+    EMAILS,
+    FINISHED,
+    PAUSED,
+    QUEUED,
+    SENDING,
+    JobStore,
+)
+from partner_console.mail.sender import Mailer, transport_for
+from partner_console.storage import History, fingerprint
+from partner_console.storage.catalog import Catalog
+from partner_console.storage.coordination import Leases, RateBudget
+from partner_console.storage.sends import INVITE, SENT, UNCERTAIN, Sends
+from tests.conftest import DEMO_KEY as KEY
+from tests.smtp_server import Faults, SmtpServer
+from tests.test_mail import SECRET, provider, settings_for
+from tests.test_reliability_kill import run_child
+
+pytestmark = pytest.mark.xdist_group("bulk")
+
+
+def providers(engine, count: int, bounce_every: int = 0):
+    rows = []
+    for n in range(count):
+        address = f"bounce{n}@example.com" if bounce_every and n % bounce_every == 0 \
+            else f"p{n}@example.com"
+        history, scope, row = provider(engine, email=address, first=f"P{n}", last="Test",
+                                       key=KEY)
+        rows.append(row)
+    return history, History(engine).scope_for(fingerprint(SECRET, KEY)), rows
+
+
+def email_job(engine, scope, rows, token="emails-1", confirmed=0):
+    store = JobStore(engine)
+    job_id, _ = store.create_for_providers(
+        scope, kind=EMAILS, created_by="Ann", start_token=token,
+        file_name=f"Invite emails to {len(rows)} provider(s)",
+        providers=[(r.id, r.email, r.full_name, {"confirmed": confirmed}) for r in rows])
+    return store, job_id
+
+
+def runner(engine, settings, store, history, scope, job_id, owner="email-test#1", rate=60_000):
+    mailer = Mailer(Sends(engine, owner.split("#")[0], owner), settings.email_from, None,
+                    transport_for(settings), RateBudget(engine, rate), attempts=6,
+                    initial_backoff=0.01, max_backoff=0.05)
+    return build_email_runner(job_id=job_id, scope=scope, created_by="Ann", store=store,
+                              history=history, catalog=Catalog(engine), mailer=mailer,
+                              owner=owner)
+
+
+def wait_for(predicate, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_an_email_job_sends_each_invite_once_with_per_row_results(engine, tmp_path):
+    server = SmtpServer(tmp_path, "starttls", Faults(every_nth_temporary=5)).start()
+    try:
+        settings = settings_for(tmp_path, server)
+        history, scope, rows = providers(engine, 30, bounce_every=10)
+        store, job_id = email_job(engine, scope, rows)
+        run = runner(engine, settings, store, history, scope, job_id)
+        assert run.start()
+        run.join(60)
+        assert store.get(scope, job_id).status == FINISHED
+        states = Counter(r.state for r in store.rows(job_id))
+        assert states == {DONE_EMAILED: 27, DONE_FAILED: 3}
+        failed = [r for r in store.rows(job_id) if r.state == DONE_FAILED]
+        assert all("refused the address bounce" in (r.message or "") for r in failed)
+        assert server.count_by_recipient() == {r.email: 1 for r in rows
+                                               if not r.email.startswith("bounce")}
+        # a second job over the same providers sends nothing without a confirmation
+        store2, again = email_job(engine, scope, rows, token="emails-2")
+        run2 = runner(engine, settings, store2, history, scope, again)
+        assert run2.start()
+        run2.join(60)
+        skipped = Counter(r.state for r in store2.rows(again))
+        assert skipped[DONE_SKIPPED] == 27 and len(server.received) == 27
+        assert "already emailed on" in store2.rows(again)[1].message
+    finally:
+        server.stop()
+
+
+def test_a_refusing_password_pauses_the_job_and_says_why(engine, tmp_path):
+    server = SmtpServer(tmp_path, "starttls").start()
+    try:
+        settings = settings_for(tmp_path, server, SMTP_URL=server.url().replace(
+            "s3cret%20pass", "wrong"))
+        history, scope, rows = providers(engine, 5)
+        store, job_id = email_job(engine, scope, rows)
+        run = runner(engine, settings, store, history, scope, job_id)
+        assert run.start()
+        run.join(30)
+        assert store.get(scope, job_id).status == PAUSED
+        queued = store.rows(job_id, (QUEUED,))
+        assert len(queued) == 5 and server.received == []
+        assert any("did not accept the console's user name and password" in (r.message or "")
+                   for r in queued)
+    finally:
+        server.stop()
+
+
+def test_bulk_send_of_300_under_smtp_faults_and_kills_loses_none_and_doubles_none(
+        engine, database_url, tmp_path):
+    """The process sending is SIGKILLed at random moments and started again, while the server
+    refuses now and then (451), drops its answer after taking a message, and bounces some
+    addresses. Counted from what the server received."""
+    faults = Faults(every_nth_temporary=9, lost_answer=4, refuse_addresses=("bounce",))
+    server = SmtpServer(tmp_path, "starttls", faults).start()
+    try:
+        history, scope, rows = providers(engine, 300, bounce_every=50)
+        store, job_id = email_job(engine, scope, rows)
+        rng = random.Random(11)
+        kills = 0
+        args = ["tests.email_child", database_url, server.url(), str(server.ca_file),
+                str(job_id), "6000"]
+        for _ in range(30):
+            if store.get(scope, job_id).status == FINISHED:
+                break
+            kills += run_child(args, kill_after=rng.uniform(0.3, 1.2))
+        if store.get(scope, job_id).status != FINISHED:
+            run_child(args, kill_after=None)
+        assert kills >= 3
+        assert store.get(scope, job_id).status == FINISHED
+        final = store.rows(job_id)
+        assert not [r for r in final if r.state in (QUEUED, SENDING)]  # nothing lost
+        received = server.count_by_recipient()
+        assert max(received.values()) == 1  # nothing sent twice
+        sends = Sends(engine).latest_for([r.id for r in rows], INVITE)
+        for row in final:
+            got = received.get(row.email, 0)
+            if row.state == DONE_EMAILED:
+                assert got == 1 and sends[row.provider_id].state == SENT
+            elif row.state == DONE_UNCERTAIN:
+                assert sends[row.provider_id].state == UNCERTAIN  # a person decides
+            else:
+                assert row.state == DONE_FAILED and row.email.startswith("bounce") and got == 0
+        emailed = sum(r.state == DONE_EMAILED for r in final)
+        assert emailed >= 300 - 6 - 4 - kills  # (bounces, lost answers, a kill each at most)
+    finally:
+        server.stop()
+
+
+def test_two_runners_racing_for_one_email_job_send_each_invite_once(engine, tmp_path):
+    server = SmtpServer(tmp_path, "starttls").start()
+    try:
+        settings = settings_for(tmp_path, server)
+        history, scope, rows = providers(engine, 40)
+        store, job_id = email_job(engine, scope, rows)
+        first = runner(engine, settings, store, history, scope, job_id, owner="replica-a#1")
+        second = runner(engine, settings, store, history, scope, job_id, owner="replica-b#1")
+        assert [first.start(), second.start()].count(True) == 1
+        first.join(60)
+        second.join(60)
+        assert max(server.count_by_recipient().values()) == 1
+        assert len(server.received) == 40
+        assert Leases(engine).claim(job_id, "replica-c#1") is False  # finished: nothing to take
+    finally:
+        server.stop()
