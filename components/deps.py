@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import MutableMapping
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import streamlit as st
@@ -21,6 +21,7 @@ from partner_console.bulk.run import JobRegistry
 from partner_console.config import ConfigError, Settings, load_settings
 from partner_console.connection import build_client
 from partner_console.creation import CreationOutcome, ProviderCreator, replay_journal
+from partner_console.mail.sender import Mailer, transport_for
 from partner_console.messages import explain
 from partner_console.sandbox import SANDBOX_KEYS, SandboxApp
 from partner_console.storage import (
@@ -43,6 +44,7 @@ from partner_console.storage.coordination import (
     replica_name,
 )
 from partner_console.storage.engine import refresh_statistics
+from partner_console.storage.sends import Sends
 from partner_console.when import SHOWN, shown, zone_label, zone_named
 
 API_KEY = "api_key"  # plain session key holding the key (never a widget key)
@@ -72,6 +74,8 @@ class Services:
     budget: RateBudget
     leases: Leases
     owner: str  # this server's name on the job leases it holds
+    sends: Sends
+    mailer: Mailer  # a person's sends; jobs take Mailer.for_jobs()
 
     def background_pacing(self) -> KeyPacing:
         """Pacing for imports and preview checks: they give way to people's own calls."""
@@ -97,10 +101,18 @@ def _services(settings: Settings) -> Services:
     replica = replica_name(st.get_option("server.port"))
     owner = lease_owner(replica)
     leases.release_replica(replica, owner)  # this server's jobs from before a crash: paused
+    # A send in flight is silent at most one SMTP time-out per step: past three, it stopped.
+    sends = Sends(engine, replica, owner,
+                  stale_after=timedelta(seconds=3 * settings.smtp_timeout_seconds + 30))
+    sends.settle_stale()  # this server's sends from before a crash: settled now
+    mailer = Mailer(sends, settings.email_from, settings.email_reply_to,
+                    transport_for(settings), RateBudget(engine, settings.emails_per_minute),
+                    budget_key="mail:" + (settings.smtp.host if settings.smtp and not
+                                          settings.uses_outbox else "outbox"))
     return Services(settings, history, Catalog(engine), journal, client,
                     ProviderCreator(client, history, journal, settings.settle_after_seconds),
                     sandbox, secret, waiting, JobStore(engine), JobRegistry(), budget, leases,
-                    owner)
+                    owner, sends, mailer)
 
 
 def services() -> Services:
@@ -156,12 +168,26 @@ KEY_BOUND_STATE = ("cp_duplicate", "cp_busy", "cp_outcome", "cp_notice", "cp_err
                    "nt_draft_name", "nt_draft_id", "nt_draft_pre")
 
 
+# ... and the email panels' state, one set of keys per provider shown (email_send.py,
+# email_jobs.py).
+KEY_BOUND_PREFIXES = ("es_", "ej_")
+
+
+def drop_key_bound(target: MutableMapping[str, Any]) -> None:
+    """Forget what pages keep about the organisation's data (KEY_BOUND_STATE)."""
+    for name in [*KEY_BOUND_STATE, *(n for n in list(target.keys())
+                                     if str(n).startswith(KEY_BOUND_PREFIXES))]:
+        if name in target:
+            del target[name]
+
+
 def forget_key(state: MutableMapping[str, Any] | None = None) -> None:
     """Drop the key and everything this session learned with it."""
     target: Any = st.session_state if state is None else state
-    for name in (API_KEY, KEY_CHECK, "key_test", *KEY_BOUND_STATE):
+    for name in (API_KEY, KEY_CHECK, "key_test"):
         if name in target:
             del target[name]
+    drop_key_bound(target)
 
 
 def current_scope() -> Scope | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from components.deps import KEY_BOUND_STATE
+from components.deps import drop_key_bound
 from components.frame import render_frame
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ def run_app() -> None:
         st.Page("pages/bulk_import.py", title="Bulk import", icon=":material/upload_file:"),
         st.Page("pages/history.py", title="History", icon=":material/history:"),
         st.Page("pages/follow_up.py", title="Follow up", icon=":material/notifications:"),
+        st.Page("pages/emails.py", title="Emails", icon=":material/outgoing_mail:"),
         st.Page("pages/note_templates.py", title="Note templates",
                 icon=":material/description:"),
     ])
@@ -50,8 +51,8 @@ def page_body(render: Callable[[], None]) -> None:
         render()
     except Exception:
         log.exception("a page stopped")
-        for name in KEY_BOUND_STATE:  # leftover state is the usual cause: start afresh
-            st.session_state.pop(name, None)
+        # leftover state is the usual cause: start afresh
+        drop_key_bound(st.session_state)  # type: ignore[arg-type]
         st.error("Something went wrong on this page, so it was reset. Please try again; if it "
                  "happens again, tell your administrator.", icon=":material/error:")
         st.button("Reload the page", key="router_reload")

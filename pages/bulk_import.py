@@ -21,6 +21,8 @@ from components.deps import (
     your_name,
     zone_name,
 )
+from components.email_jobs import offer as email_offer
+from components.email_send import practice_note
 from components.router import page_body
 from components.text import safe
 from partner_console.api.errors import ApiError
@@ -35,6 +37,7 @@ from partner_console.bulk.files import (
 from partner_console.bulk.isolated import read_file_isolated
 from partner_console.bulk.jobs import (
     CANCELLED,
+    DONE_CREATED,
     DONE_FAILED,
     FINISHED,
     PAUSED,
@@ -57,6 +60,7 @@ from partner_console.choices import calling_code, choice_for_region, country_cho
 from partner_console.messages import explain
 from partner_console.storage import NotFoundError, Scope
 from partner_console.storage.coordination import CANCEL, rows_done_recently
+from partner_console.storage.sends import FAILED, INVITE, SENT, Send
 
 IGNORE = "(ignore this column)"
 COUNTRIES = dict(country_choices())
@@ -169,7 +173,8 @@ def _start(file_name: str) -> None:
     token = st.session_state.setdefault("bi_start_token", uuid.uuid4().hex)
     with session_lock("bi_start_lock"):
         job_id, is_new = svc.jobs.create(scope, created_by=your_name(), file_name=file_name,
-                                         rows=prepared, start_token=token)
+                                         rows=prepared, start_token=token,
+                                         send_invites=bool(st.session_state.get("bi_email")))
         if is_new:
             _run(svc, scope, job_id)
     st.session_state["bi_job"] = job_id
@@ -182,11 +187,14 @@ def _start(file_name: str) -> None:
 
 def _run(svc: Services, scope: Scope, job_id: int) -> bool:
     """Start a runner for the job here, if no runner on any replica has it (False)."""
+    emails = svc.jobs.get(scope, job_id).send_invites
     runner = build_runner(job_id=job_id, api_key=api_key(), scope=scope,
                           created_by=your_name(), store=svc.jobs, history=svc.history,
                           journal=svc.journal, client=svc.client,
                           pacing=svc.background_pacing(), owner=svc.owner,
-                          settle_after=svc.settings.settle_after_seconds, leases=svc.leases)
+                          settle_after=svc.settings.settle_after_seconds, leases=svc.leases,
+                          mailer=svc.mailer if emails else None,
+                          catalog=svc.catalog if emails else None)
     return svc.runners.start(runner)
 
 
@@ -282,6 +290,7 @@ def _job_panel(job_id: int) -> None:
                 st.button("Yes, cancel the import", key="bi_cancel", on_click=_cancel,
                           args=(job_id,))
         _results(svc, job)
+        _email_offer(svc, job)
 
 
 def _results(svc: Services, job: Job) -> None:
@@ -289,10 +298,11 @@ def _results(svc: Services, job: Job) -> None:
     done = [r for r in rows if r.state not in ("queued", "sending")]
     if not done:
         return
+    emailed = svc.sends.latest_for([r.provider_id for r in rows if r.provider_id], INVITE)
     table = pd.DataFrame([{
         "Row": r.row_number, "Name": r.full_name, "Email": r.email, "Outcome": r.outcome,
-        "Details": r.details, "Invite link": r.invite_url or "",
-        "Room link": r.private_room_link or "",
+        "Details": r.details, "Invite email": _emailed(emailed.get(r.provider_id or 0)),
+        "Invite link": r.invite_url or "", "Room link": r.private_room_link or "",
     } for r in rows])
     st.dataframe(table, hide_index=True, width="stretch", height=280, key="bi_results",
                  column_config={
@@ -315,6 +325,27 @@ def _results(svc: Services, job: Job) -> None:
             file_name=f"import-{job.id}-to-fix.csv", mime="text/csv", key="bi_failed",
             on_click="ignore", help="The rows as you uploaded them, with a Problem column. "
                                     "Fix them, save, and upload the file again.")
+
+
+def _emailed(send: Send | None) -> str:
+    if send is None:
+        return ""
+    if send.state == SENT:
+        return f"Emailed {when(send.sent_at or send.created_at)}"
+    return send.label if send.state != FAILED else f"Not sent: {send.error_text or ''}"
+
+
+def _email_offer(svc: Services, job: Job) -> None:
+    """After an import: email the invites of the providers it created."""
+    scope = current_scope()
+    if scope is None or job.shown_status not in (FINISHED, CANCELLED):
+        return
+    created = [(r.provider_id, r.email, r.full_name) for r in svc.jobs.rows(job.id, (
+        DONE_CREATED,)) if r.provider_id is not None]
+    if created or st.session_state.get(f"ej_job_import{job.id}"):
+        st.markdown("**Email the invites**: each provider created gets the organisation's "
+                    "invite email at their own address.")
+        email_offer(scope, created, f"import{job.id}")
 
 
 def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
@@ -367,6 +398,11 @@ def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
             st.warning(f"This creates {ready} provider(s) {where}; it cannot be undone. At "
                        f"Upheal's limit of {rate} calls a minute it takes "
                        f"{_minutes(minutes)}.")
+            note = practice_note()
+            st.checkbox("Email each provider their invite as soon as they are created",
+                        key="bi_email", help=f"At most {services().settings.emails_per_minute} "
+                        "emails a minute; the organisation's invite text (Note templates)."
+                        + (f" {note}" if note else ""))
             st.button("Yes, start the import", key="bi_start", type="primary",
                       on_click=_start, args=(file_name,))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import streamlit as st
@@ -17,6 +18,7 @@ from components.deps import (
     when,
     your_name,
 )
+from components.email_send import send_panel
 from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from components.router import page_body
@@ -248,6 +250,10 @@ def _result_body(outcome: dict[str, Any], email_template: str, where: str) -> No
                          invite_link=outcome["invite_url"],
                          room_link=outcome["private_room_link"], sender_name=your_name(),
                          where=where)
+        scope = current_scope()
+        if scope is not None and outcome.get("row_id") is not None and outcome.get("saved", True):
+            with contextlib.suppress(NotFoundError):
+                send_panel(scope, services().history.get(scope, outcome["row_id"]), where)
     elif status == LINKS_LOST:
         st.warning(f"**{name}** was created in Upheal, but its invite link could not be "
                    "fetched from Upheal yet. Try again in a moment; if it keeps failing, ask "

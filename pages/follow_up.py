@@ -15,15 +15,18 @@ from components.deps import (
     your_name,
     zone_name,
 )
+from components.email_jobs import offer as email_offer
+from components.email_send import send_panel
 from components.links import copy_box, invite_email_box
 from components.router import page_body
 from components.text import safe
 from partner_console.invite_email import DEFAULT_REMINDER_TEMPLATE, REMINDER_SETTING
 from partner_console.signup import INVITED
 from partner_console.signup import label as signup_label
-from partner_console.storage import HistoryFilter, ProviderRow
+from partner_console.storage import HistoryFilter, ProviderRow, Scope
 from partner_console.storage.clock import utcnow
 from partner_console.storage.history import COUNT_CAP
+from partner_console.storage.sends import REMINDER
 from partner_console.when import invited_before
 
 SHOWN_AT_MOST = 200
@@ -81,7 +84,7 @@ def render() -> None:
         _reminder(waiting[chosen[0]])
     else:
         st.caption("Select a provider to see their reminder email.")
-    _everyone(waiting)
+    _everyone(scope, waiting)
 
 
 def _reminder(row: ProviderRow) -> None:
@@ -99,15 +102,20 @@ def _reminder(row: ProviderRow) -> None:
                          room_link=row.private_room_link, sender_name=your_name(),
                          where="reminder", fallback=DEFAULT_REMINDER_TEMPLATE)
         st.button("I sent this reminder", key="fu_sent", type="primary",
-                  on_click=_reminded, args=([row.id],), icon=":material/done:")
+                  on_click=_reminded, args=([row.id],), icon=":material/done:",
+                  help="When you sent it from your own email program: records that you did.")
+        send_panel(scope, row, "reminder", kind=REMINDER)
 
 
-def _everyone(waiting: list[ProviderRow]) -> None:
+def _everyone(scope: Scope, waiting: list[ProviderRow]) -> None:
     st.divider()
     st.header("Everyone on this list")
     with_links = [r for r in waiting if r.invite_url]
     copy_box("Email and invite link of each, one per line (for a mail merge)",
              "\n".join(f"{r.email}\t{r.invite_url}" for r in with_links), "links", "follow_up")
+    st.markdown("**Or let the console email the reminders**")
+    email_offer(scope, [(r.id, r.email, r.full_name) for r in with_links],
+                "follow_up", kind=REMINDER)
     if st.button(f"Record a reminder for all {len(waiting)}", key="fu_all"):
         st.session_state["fu_all_ask"] = True
     if st.session_state.get("fu_all_ask"):

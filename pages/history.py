@@ -17,6 +17,8 @@ from components.deps import (
     your_name,
     zone_name,
 )
+from components.email_jobs import offer as email_offer
+from components.email_send import send_panel
 from components.links import copy_box, invite_email_box
 from components.router import page_body
 from components.signups import auto_refresh, refresh_panel
@@ -26,7 +28,7 @@ from partner_console.exports import STATUS_LABELS, history_csv, history_xlsx, li
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
 from partner_console.signup import SIGNUP_FILTERS
 from partner_console.signup import label as signup_label
-from partner_console.storage import HistoryFilter, NotFoundError
+from partner_console.storage import HistoryFilter, NotFoundError, Scope
 from partner_console.storage.tables import CREATED, LINKS_LOST, PENDING
 
 PAGE_SIZE = 50
@@ -104,6 +106,7 @@ def render() -> None:
         "Name": r.full_name, "Email": r.email,
         "Status": STATUS_LABELS.get(r.status, r.status),
         "Sign-up": signup_label(r.signup_status) if r.status in (CREATED, LINKS_LOST) else "",
+        "Invite emailed": when(r.invite_emailed_at, "%Y-%m-%d") if r.invite_emailed_at else "",
         "Invite link": r.invite_url, "Room link": r.private_room_link,
         "Your reference": r.partner_user_id or "", "Created by": r.created_by,
     } for r in page.rows])
@@ -121,6 +124,7 @@ def render() -> None:
     if rows_selected and rows_selected[0] < len(page.rows):
         _details(page.rows[rows_selected[0]].id)
     refresh_panel(filters)
+    _email_many(scope, filters)
 
     st.divider()
     st.header("Export")
@@ -139,6 +143,19 @@ def render() -> None:
                         help="Email and invite link of every matching provider, one per line."):
         st.code(links_text(svc.history.iter_rows(scope, filters)) or "(no invite links)",
                 language=None)
+
+
+def _email_many(scope: Scope, filters: HistoryFilter) -> None:
+    """Email the invites to the providers matching the search and filters."""
+    with st.container(border=True, key="hi_email_many"):
+        if st.toggle("Email the invites to the providers shown", key="hi_email_toggle",
+                     help="Each provider gets the organisation's invite email at their own "
+                          "address, sent from the server at a steady pace.") or \
+                st.session_state.get("ej_job_history"):
+            candidates = services().history.with_invite_links(scope, filters)
+            if not candidates:
+                st.caption("None of the providers shown has an invite link to send.")
+            email_offer(scope, candidates, "history")
 
 
 def _details(row_id: int) -> None:
@@ -160,6 +177,8 @@ def _details(row_id: int) -> None:
             reminded = (f" · reminded {when(row.reminded_at, '%Y-%m-%d')} by "
                         f"{safe(row.reminded_by) or '(no name)'}" if row.reminded_at else "")
             st.markdown(f"**Sign-up:** {signup_label(row.signup_status)} ({checked}){reminded}")
+            if row.invite_emailed_at:
+                st.markdown(f"**Invite emailed on** {when(row.invite_emailed_at)}")
         if row.error_text:
             st.warning(safe(row.error_text))
         if row.status == PENDING:
@@ -179,6 +198,7 @@ def _details(row_id: int) -> None:
                              last_name=row.last_name, invite_link=row.invite_url or "",
                              room_link=row.private_room_link, sender_name=your_name(),
                              where="history")
+            send_panel(scope, row, "history")
 
 
 page_body(render)

@@ -94,6 +94,7 @@ COLUMNS: list[tuple[str, Any]] = [
     ("Sign-up checked at (UTC)", func.substr(cast(_c.signup_checked_at, String), 1, 19)),
     ("Reminded at (UTC)", func.substr(cast(_c.reminded_at, String), 1, 19)),
     ("Reminded by", _guarded(_c.reminded_by)),
+    ("Invite emailed at (UTC)", func.substr(cast(_c.invite_emailed_at, String), 1, 19)),
     ("Invite link", _c.invite_url),  # checked http(s) links
     ("Room link", _c.private_room_link),
     ("Your reference", _guarded(_c.partner_user_id)),
@@ -263,6 +264,7 @@ _XLSX_COLUMNS: list[tuple[str, Any, str]] = [  # (header, cell, kind)
     ("Sign-up checked", _c.signup_checked_at, "time"),
     ("Reminded", _c.reminded_at, "time"),
     ("Reminded by", _c.reminded_by, "text"),
+    ("Invite emailed", _c.invite_emailed_at, "time"),
     ("Invite link", _c.invite_url, "link"),
     ("Room link", _c.private_room_link, "link"),
     ("Your reference", _c.partner_user_id, "text"),

@@ -622,6 +622,18 @@ class History:
                                                ).limit(limit)).all()
         return [(r.id, r.email, f"{r.first_name} {r.last_name}") for r in rows]
 
+    def with_invite_links(self, scope: Scope, filters: HistoryFilter, limit: int = 5_000
+                          ) -> list[tuple[int, str, str]]:
+        """(row id, email, name) of the matching providers that have an invite link to email,
+        newest first."""
+        c = providers.c
+        query = self._matching([c.id, c.email, c.first_name, c.last_name], scope, filters).where(
+            c.status == CREATED, c.invite_url.is_not(None))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(_newest_first(
+                filters, 0, self.engine.dialect.name)).limit(limit)).all()
+        return [(r.id, r.email, f"{r.first_name} {r.last_name}") for r in rows]
+
     def oldest_first(self, scope: Scope, filters: HistoryFilter, limit: int = 200
                      ) -> list[ProviderRow]:
         """Matching rows, oldest first (the pending list: who has waited longest)."""
