@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.text import safe
 from partner_console.api.client import UphealClient
 from partner_console.api.errors import ApiError, AuthenticationError
 from partner_console.bulk.jobs import JobStore
@@ -120,9 +121,9 @@ def services() -> Services:
     try:
         return _services(load_settings())
     except ConfigError as exc:
-        st.error(f"The console is not set up correctly: {exc}")
+        st.error(f"The console is not set up correctly: {safe(exc)}")
     except StorageError as exc:
-        st.error(f"The history database could not be opened. {exc}")
+        st.error(f"The history database could not be opened. {safe(exc)}")
     st.stop()
     raise AssertionError("unreachable")
 

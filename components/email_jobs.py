@@ -32,6 +32,7 @@ from partner_console.bulk.jobs import (
     QUEUED,
     REMINDERS,
     RUNNING,
+    Job,
 )
 from partner_console.exports import csv_bytes, neutralise
 from partner_console.storage import NotFoundError, Scope
@@ -58,6 +59,14 @@ def _start(where: str, kind: str, providers: list[tuple[int, str, str, dict[str,
         return
     token = st.session_state.setdefault(f"ej_token_{where}", uuid.uuid4().hex)
     with session_lock("email_job_start_lock"):  # one click, one job (the token), on any rerun
+        running = unfinished(svc, scope, kind)
+        if running is not None:  # a colleague's, another tab's, or paused by a restart
+            st.session_state[f"ej_job_{where}"] = running.id
+            st.session_state[f"ej_notice_{where}"] = (
+                f"Earlier {WHAT[kind]} for your organisation are not finished yet"
+                + (f" ({running.created_by}'s)" if running.created_by else "")
+                + ": resume or cancel them first. Nothing was started twice.")
+            return
         job_id, is_new = svc.jobs.create_for_providers(
             scope, kind=JOB_KIND[kind], created_by=your_name(), start_token=token,
             file_name=f"{WHAT[kind].capitalize()} to {len(providers)} provider(s)",
@@ -69,12 +78,21 @@ def _start(where: str, kind: str, providers: list[tuple[int, str, str, dict[str,
         st.session_state.pop(name, None)
 
 
+def unfinished(svc: Services, scope: Scope, kind: str) -> Job | None:
+    """The organisation's latest email job of this kind, if it is running or paused."""
+    jobs = svc.jobs.jobs(scope, limit=1, kind=JOB_KIND[kind])
+    return jobs[0] if jobs and jobs[0].shown_status in (RUNNING, PAUSED) else None
+
+
 def offer(scope: Scope, candidates: list[tuple[int, str, str]], where: str,
           kind: str = INVITE) -> None:
     """The button for `candidates` ((provider id, email, name) with an invite link), the
-    confirmation, then the job's progress."""
+    confirmation, then the job's progress. A job running or paused (after a restart, in
+    another tab) is shown instead, with Resume."""
     svc = services()
     job_id = st.session_state.get(f"ej_job_{where}")
+    if job_id is None and (waiting := unfinished(svc, scope, kind)) is not None:
+        job_id = st.session_state[f"ej_job_{where}"] = waiting.id
     if job_id is not None:
         job_panel(job_id, where)
         if st.button("Done", key=f"ej_done_{where}", type="tertiary"):
@@ -134,8 +152,9 @@ def job_panel(job_id: int, where: str) -> None:
         st.session_state.pop(f"ej_job_{where}", None)
         return
     kind = KIND_OF_JOB.get(job.kind, INVITE)
+    live = job.live  # as drawn now (Job.live reads the clock each time)
 
-    @st.fragment(run_every=1.0 if job.live else None)
+    @st.fragment(run_every=1.0 if live else None)
     def progress() -> None:
         current = svc.jobs.get(scope, job_id)
         p = svc.jobs.progress(job_id)
@@ -151,8 +170,8 @@ def job_panel(job_id: int, where: str) -> None:
         if current.live:
             rate = rows_done_recently(svc.jobs.engine, job_id)
             st.caption(f"{rate:.0f} a minute · it keeps going if you close this tab")
-        if current.live != job.live:
-            st.rerun(scope="app")
+        if current.live != live:
+            st.rerun(scope="app")  # started or stopped: redraw the buttons and results
 
     with st.container(border=True, key=f"ej_panel_{where}"):
         notice = st.session_state.pop(f"ej_notice_{where}", None)
@@ -164,7 +183,7 @@ def job_panel(job_id: int, where: str) -> None:
             if why:
                 st.error(f"Paused: {safe(why)}", icon=":material/error:")
         buttons = st.columns(4)
-        if job.live:
+        if live:
             buttons[0].button("Pause", key=f"ej_pause_{where}", on_click=pause_job,
                               args=(job_id,), icon=":material/pause:")
         elif job.shown_status == PAUSED:
@@ -173,7 +192,7 @@ def job_panel(job_id: int, where: str) -> None:
                               icon=":material/play_arrow:")
             buttons[1].button("Cancel", key=f"ej_cancel_{where}", on_click=_cancel,
                               args=(job_id,), icon=":material/stop:")
-        _results(svc, job_id, where, job.status == RUNNING and job.live)
+        _results(svc, job_id, where, live)
 
 
 def _results(svc: Services, job_id: int, where: str, live: bool) -> None:

@@ -83,6 +83,12 @@ def _reset_text(provider: ProviderRow, kind: str, where: str, scope: Scope) -> N
     st.session_state[_key("body", where, provider.id)] = mail.body
 
 
+def _open(scope: Scope, provider: ProviderRow, kind: str, where: str) -> None:
+    st.session_state[_key("open", where, provider.id)] = True
+    st.session_state.pop(_key("result", where, provider.id), None)
+    _reset_text(provider, kind, where, scope)
+
+
 def _show_result(result: dict[str, Any], to: str) -> None:
     status = result["status"]
     note = practice_note()
@@ -130,12 +136,10 @@ def send_panel(scope: Scope, provider: ProviderRow, where: str, kind: str = INVI
         open_key = _key("open", where, provider.id)
         label = f"Email the {what} to {provider.email}"
         if not st.session_state.get(open_key):
-            if st.button(label, key=f"es_open_{where}", icon=":material/send:",
-                         type="secondary"):
-                st.session_state[open_key] = True
-                _reset_text(provider, kind, where, scope)
-                st.session_state.pop(_key("result", where, provider.id), None)
-                st.rerun()
+            # (a callback, not st.rerun: inside the result dialog only the dialog reruns)
+            st.button(label, key=f"es_open_{where}", icon=":material/send:",
+                      type="primary" if not counted else "secondary", on_click=_open,
+                      args=(scope, provider, kind, where))
             return
         st.markdown(f"**{safe(label)}**")
         note = practice_note()

@@ -157,7 +157,9 @@ def _progress(job_id: int) -> None:
         st.session_state.pop("hi_refresh_job", None)
         return
 
-    @st.fragment(run_every=1.0 if job.live else None)
+    live = job.live  # as drawn now (Job.live reads the clock each time)
+
+    @st.fragment(run_every=1.0 if live else None)
     def progress() -> None:
         current = svc.jobs.get(scope, job_id)
         p = svc.jobs.progress(job_id)
@@ -168,11 +170,11 @@ def _progress(job_id: int) -> None:
         if p.failed:
             st.caption(f"{p.failed} could not be checked now; their status is left as it "
                        "was.")
-        if current.live != job.live:
+        if current.live != live:
             st.rerun(scope="app")  # finished: the table shows the new statuses
 
     progress()
-    if job.live:
+    if live:
         st.button("Pause", key="hi_refresh_pause", on_click=pause_job, args=(job_id,))
     elif job.shown_status == "paused":
         st.button("Resume", key="hi_refresh_resume", on_click=_resume, args=(job_id,))

@@ -245,15 +245,15 @@ def _result_body(outcome: dict[str, Any], email_template: str, where: str) -> No
                      "invite", where)
         with right:
             copy_box("Private room link", outcome["private_room_link"], "room", where)
+        scope = current_scope()
+        if scope is not None and outcome.get("row_id") is not None and outcome.get("saved", True):
+            with contextlib.suppress(NotFoundError):
+                send_panel(scope, services().history.get(scope, outcome["row_id"]), where)
         invite_email_box(email_template, email=outcome["email"],
                          first_name=outcome["first_name"], last_name=outcome["last_name"],
                          invite_link=outcome["invite_url"],
                          room_link=outcome["private_room_link"], sender_name=your_name(),
                          where=where)
-        scope = current_scope()
-        if scope is not None and outcome.get("row_id") is not None and outcome.get("saved", True):
-            with contextlib.suppress(NotFoundError):
-                send_panel(scope, services().history.get(scope, outcome["row_id"]), where)
     elif status == LINKS_LOST:
         st.warning(f"**{name}** was created in Upheal, but its invite link could not be "
                    "fetched from Upheal yet. Try again in a moment; if it keeps failing, ask "

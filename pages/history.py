@@ -18,6 +18,7 @@ from components.deps import (
     zone_name,
 )
 from components.email_jobs import offer as email_offer
+from components.email_jobs import unfinished
 from components.email_send import send_panel
 from components.links import copy_box, invite_email_box
 from components.router import page_body
@@ -29,6 +30,7 @@ from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
 from partner_console.signup import SIGNUP_FILTERS
 from partner_console.signup import label as signup_label
 from partner_console.storage import HistoryFilter, NotFoundError, Scope
+from partner_console.storage.sends import INVITE
 from partner_console.storage.tables import CREATED, LINKS_LOST, PENDING
 
 PAGE_SIZE = 50
@@ -151,7 +153,8 @@ def _email_many(scope: Scope, filters: HistoryFilter) -> None:
         if st.toggle("Email the invites to the providers shown", key="hi_email_toggle",
                      help="Each provider gets the organisation's invite email at their own "
                           "address, sent from the server at a steady pace.") or \
-                st.session_state.get("ej_job_history"):
+                st.session_state.get("ej_job_history") or \
+                unfinished(services(), scope, INVITE) is not None:
             candidates = services().history.with_invite_links(scope, filters)
             if not candidates:
                 st.caption("None of the providers shown has an invite link to send.")

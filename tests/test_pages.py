@@ -12,7 +12,8 @@ from tests.conftest import DEMO_KEY, FORBIDDEN_KEY, SECOND_KEY
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["pages/create_provider.py", "pages/overview.py", "pages/bulk_import.py",
-         "pages/history.py", "pages/follow_up.py", "pages/note_templates.py"]
+         "pages/history.py", "pages/follow_up.py", "pages/note_templates.py",
+         "pages/emails.py"]
 pytestmark = pytest.mark.xdist_group("apptest")
 
 
@@ -669,3 +670,83 @@ def test_history_refreshes_sign_ups_by_itself_only_when_asked_and_once_a_visit()
     at.session_state["hi_auto_started"] = False
     at.run()
     assert len(svc.jobs.jobs(scope, kind=REFRESH)) == 1  # checked within the last 6 hours
+
+
+# -- invite emails (the sandbox: the Outbox) -------------------------------------------------
+def created(at: AppTest, first="Zoë", last="Müller", email="zoe@example.com") -> AppTest:
+    fill(at, first, last, email)
+    at.button(key="cp_submit").click().run()
+    assert at.session_state["cp_outcome"]["status"] == "created"
+    return at
+
+
+def test_an_invite_emailed_after_a_create_lands_in_the_outbox_once():
+    at = created(app())
+    at.button(key="es_open_panel").click().run()
+    row_id = at.session_state["cp_outcome"]["row_id"]
+    assert at.text_input(key=f"es_subject_panel_{row_id}").value == "Your invitation to Upheal"
+    body = at.text_area(key=f"es_body_panel_{row_id}").value
+    assert at.session_state["cp_outcome"]["invite_url"] in body
+    at.text_input(key=f"es_subject_panel_{row_id}").input("Welcome, Zoë").run()
+    at.button(key="es_send_panel").click().run()
+    assert any("Emailed to zoe" in shown(s.value) for s in at.success)
+    svc = services_of(at)
+    from components.deps import current_scope  # noqa: F401  (the scope as the page had it)
+
+    [kept] = svc.sends.recent(svc.history.scope_for(svc.history.search(
+        svc.history.scope_for(_fingerprint(svc))).rows[0].__class__ and _fingerprint(svc)))
+    assert kept.subject == "Welcome, Zoë" and kept.transport == "outbox" and kept.state == "sent"
+    # a second send asks first: the button waits for "Send it again"
+    at.button(key="es_open_panel").click().run()
+    assert at.button(key="es_send_panel").disabled
+    at.checkbox(key=f"es_again_panel_{row_id}").check().run()
+    assert not at.button(key="es_send_panel").disabled
+    # the Outbox shows it, labelled as practice
+    at.switch_page("pages/emails.py").run()
+    assert at.title[0].value == "Outbox"
+    assert any("Practice: not sent" in w.value for w in at.warning)
+
+
+def _fingerprint(svc) -> str:
+    from partner_console.storage import fingerprint
+
+    return fingerprint(svc.secret, DEMO_KEY)
+
+
+def test_a_removed_invite_link_is_refused_with_a_sentence_and_nothing_sent():
+    at = created(app())
+    row_id = at.session_state["cp_outcome"]["row_id"]
+    at.button(key="es_open_panel").click().run()
+    at.text_area(key=f"es_body_panel_{row_id}").input("Hello, no link here").run()
+    at.button(key="es_send_panel").click().run()
+    assert any("no longer holds the invite link" in shown(e.value) for e in at.error)
+    svc = services_of(at)
+    assert svc.sends.count(svc.history.scope_for(_fingerprint(svc))) == 0
+
+
+def test_history_offers_to_email_the_invites_and_shows_an_unfinished_job():
+    at = created(app())
+    created(at, "Max", "Lee", "max@example.com")
+    at.switch_page("pages/history.py").run()
+    at.toggle(key="hi_email_toggle").set_value(True).run()
+    ask = at.button(key="ej_ask_history")
+    assert ask.label == "Email the invites to 2 provider(s)"
+    ask.click().run()
+    at.button(key="ej_start_history").click().run()
+    svc = services_of(at)
+    scope = svc.history.scope_for(_fingerprint(svc))
+    [job] = svc.jobs.jobs(scope, kind="emails")
+    svc.runners.get(job.id).join(30)
+    assert svc.sends.count(scope, ("sent",)) == 2
+    # a new session (a restart, another tab) sees a paused job without touching the toggle
+    from partner_console.bulk.jobs import JobStore
+    from partner_console.storage.coordination import Leases
+
+    second = svc.jobs.create_for_providers(
+        scope, kind="emails", created_by="Ann", file_name="Invites to 1 provider(s)",
+        start_token="paused-one", providers=[(1, "zoe@example.com", "Zoë Müller", {})])[0]
+    assert Leases(svc.jobs.engine).claim(second, "gone#1")  # a runner that then died
+    Leases(svc.jobs.engine).release(second, "gone#1", "paused")
+    assert JobStore(svc.jobs.engine).get(scope, second).status == "paused"
+    other = app(page="pages/history.py")
+    assert other.button(key="ej_resume_history").label == "Resume"
