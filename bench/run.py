@@ -15,6 +15,7 @@ from bench import (
     api_bench,
     files_bench,
     history_bench,
+    mail_bench,
     refresh_bench,
     replica_bench,
     server_bench,
@@ -25,10 +26,11 @@ SIZES: dict[str, dict[str, Any]] = {
     "full": {"b1": 200, "b2": 1000, "b3": 200, "b4": [10_000, 100_000, 1_000_000],
              "b4_repeat": 5, "b5": 100_000, "b6": 5000, "b7": 5, "b8_rows": 100_000,
              "b8_sessions": 5, "b9_rows": 150, "b9_rate": 300,
-             "b11": (300, 120.0, 3.0)},  # rate per minute, seconds, a person's call every
+             "b11": (300, 120.0, 3.0), "b12": (300, 600)},  # rate per minute, seconds, a person's call every
     "smoke": {"b1": 5, "b2": 10, "b3": 4, "b4": [60, 120, 240], "b4_repeat": 1, "b5": 200,
               "b6": 50, "b7": 1, "b8_rows": 50, "b8_sessions": 1, "b9_rows": 8,
-              "b9_rate": 1200, "b11": (1200, 3.0, 0.5)},
+              "b9_rate": 1200, "b11": (1200, 3.0, 0.5),
+              "b12": (20, 1200)},
 }
 
 
@@ -59,7 +61,7 @@ def _open_history(page: object) -> None:
 def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=list(SIZES), default="full")
-    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8,B9,B10,B11",
+    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8,B9,B10,B11,B12",
                         help="which benchmarks (B3 runs with B2)")
     parser.add_argument("--databases", default="sqlite,postgres")
     args = parser.parse_args(argv)
@@ -92,6 +94,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
             results += server_bench.b8(url, size["b8_sessions"], _open_history, chromium)
         if "B11" in only:
             results += refresh_bench.b11(*size["b11"])
+        if "B12" in only:
+            results += mail_bench.b12(*size["b12"])
         if "B9" in only:  # on PostgreSQL when there is one: replicas share one server
             make_url = makers.get("postgresql") or next(iter(makers.values()))
             results += replica_bench.b9(make_url, size["b9_rows"], size["b9_rate"])
