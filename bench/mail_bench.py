@@ -39,7 +39,7 @@ def b12(count: int, per_minute: int) -> list[Result]:
                                  folder / "none.toml")
         store = JobStore(engine)
         job_id, _ = store.create_for_providers(
-            scope, kind=EMAILS, created_by="bench", file_name="B12", start_token="b12",
+            scope, kind=EMAILS, created_by="bench", file_name="B12", start_token="b12",  # noqa: S106
             providers=[(r.id, r.email, r.full_name, {}) for r in rows])
         mailer = Mailer(Sends(engine, "b12", "b12#1"), settings.email_from, None,
                         transport_for(settings), RateBudget(engine, per_minute))

@@ -26,7 +26,8 @@ SIZES: dict[str, dict[str, Any]] = {
     "full": {"b1": 200, "b2": 1000, "b3": 200, "b4": [10_000, 100_000, 1_000_000],
              "b4_repeat": 5, "b5": 100_000, "b6": 5000, "b7": 5, "b8_rows": 100_000,
              "b8_sessions": 5, "b9_rows": 150, "b9_rate": 300,
-             "b11": (300, 120.0, 3.0), "b12": (300, 600)},  # rate per minute, seconds, a person's call every
+             "b11": (300, 120.0, 3.0),  # rate per minute, seconds, a person's call every
+             "b12": (300, 600)},  # messages, the limit per minute
     "smoke": {"b1": 5, "b2": 10, "b3": 4, "b4": [60, 120, 240], "b4_repeat": 1, "b5": 200,
               "b6": 50, "b7": 1, "b8_rows": 50, "b8_sessions": 1, "b9_rows": 8,
               "b9_rate": 1200, "b11": (1200, 3.0, 0.5),

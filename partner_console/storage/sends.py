@@ -110,11 +110,8 @@ class Sends:
         now = utcnow()
         try:
             with self.engine.begin() as conn:
-                if token is not None:
-                    earlier = conn.execute(select(*_COLUMNS).where(
-                        c.request_token == token)).mappings().first()
-                    if earlier is not None:
-                        return Reservation(REPEATED, _send(earlier))
+                if (earlier := _by_token(conn, token)) is not None:
+                    return Reservation(REPEATED, earlier)
                 self._settle_stale(conn, c.provider_id == provider_id)
                 previous = [_send(r) for r in conn.execute(select(*_COLUMNS).where(
                     c.provider_id == provider_id, c.kind == kind, c.state.in_(COUNTED)
@@ -137,11 +134,8 @@ class Sends:
                                previous[0] if previous else None, len(previous))
         except IntegrityError:  # a concurrent click, tab or replica won: show theirs
             with self.engine.connect() as conn:
-                if token is not None:
-                    earlier = conn.execute(select(*_COLUMNS).where(
-                        c.request_token == token)).mappings().first()
-                    if earlier is not None:
-                        return Reservation(REPEATED, _send(earlier))
+                if (earlier := _by_token(conn, token)) is not None:
+                    return Reservation(REPEATED, earlier)
                 flying_row = conn.execute(select(*_COLUMNS).where(
                     c.provider_id == provider_id, c.kind == kind, c.state.in_(IN_FLIGHT)
                 )).mappings().first()
@@ -300,6 +294,15 @@ class Sends:
             query = query.where(c.state.in_(states))
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
+
+
+def _by_token(conn: Connection, token: str | None) -> Send | None:
+    """The send an earlier click with this token made."""
+    if token is None:
+        return None
+    row = conn.execute(select(*_COLUMNS).where(
+        email_sends.c.request_token == token)).mappings().first()
+    return _send(row) if row is not None else None
 
 
 def _mark_provider(conn: Connection, provider_id: int, kind: str, by: str,
