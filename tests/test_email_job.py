@@ -177,3 +177,37 @@ def test_two_runners_racing_for_one_email_job_send_each_invite_once(engine, tmp_
         assert Leases(engine).claim(job_id, "replica-c#1") is False  # finished: nothing to take
     finally:
         server.stop()
+
+
+def test_an_import_can_email_each_invite_as_soon_as_its_provider_is_created(engine, tmp_path):
+    from partner_console.bulk.jobs import DONE_CREATED
+    from partner_console.bulk.run import Pacer, build_runner
+    from partner_console.sandbox import SandboxApp, SandboxServer
+    from tests.test_bulk_job import new_job, runner_for, spreadsheet
+
+    sandbox = SandboxServer(SandboxApp(rate_per_minute=100_000, seed=3), hang_seconds=0.5)
+    sandbox.start_in_thread()
+    server = SmtpServer(tmp_path, "starttls").start()
+    try:
+        store, history, scope, job_id = new_job(engine, spreadsheet(12))
+        plain = runner_for(engine, sandbox, store, history, scope, job_id, tmp_path)
+        settings = settings_for(tmp_path, server)
+        mailer = Mailer(Sends(engine), settings.email_from, None, transport_for(settings))
+        run = build_runner(job_id=job_id, api_key=KEY, scope=scope, created_by="Ann",
+                           store=store, history=history, journal=plain.creator.journal,
+                           client=plain.client, pacing=Pacer(100_000), owner="import#1",
+                           settle_after=1.0, mailer=mailer, catalog=Catalog(engine))
+        assert run.start()
+        run.join(60)
+        created = [r for r in store.rows(job_id) if r.state == DONE_CREATED]
+        assert len(created) == 12
+        assert server.count_by_recipient() == {r.email: 1 for r in created}
+        for row in created:
+            text = next(m.message for m in server.received if row.email in m.recipients
+                        ).get_body(("plain",)).get_content()
+            assert row.invite_url in text
+            assert history.get(scope, row.provider_id).invite_emailed_at is not None
+    finally:
+        server.stop()
+        sandbox.shutdown()
+        sandbox.server_close()

@@ -364,3 +364,25 @@ def test_the_shared_budget_paces_messages_per_minute(engine, tmp_path, smtp):
         assert mailer.send(scope, row, INVITE, subject="s", body=INVITE_LINK,
                            created_by="Ann").status == SENT
     assert clock[0] - 1000.0 == pytest.approx(4 * 60 / (120 * 0.97), rel=0.01)
+
+
+def test_a_reminder_sent_records_who_reminded_and_the_exports_show_the_invite_sent(engine,
+                                                                                   tmp_path):
+    from partner_console.exports import HEADERS, history_csv
+
+    settings = load_settings({}, tmp_path / "none.toml")
+    history, scope, row = provider(engine)
+    mailer = mailer_for(engine, settings)
+    assert mailer.send(scope, row, REMINDER, subject="r", body=INVITE_LINK,
+                       created_by="Bea").status == SENT
+    after = history.get(scope, row.id)
+    assert after.reminded_by == "Bea" and after.reminded_at is not None
+    assert after.invite_emailed_at is None  # a reminder is not the invite
+    assert mailer.send(scope, row, INVITE, subject="i", body=INVITE_LINK,
+                       created_by="Bea").status == SENT
+    import csv
+
+    lines = list(csv.reader(history_csv(history, scope).decode("utf-8-sig").splitlines()))
+    column = HEADERS.index("Invite emailed at (UTC)")
+    stamp = history.get(scope, row.id).invite_emailed_at
+    assert lines[1][column] == stamp.strftime("%Y-%m-%d %H:%M:%S")
