@@ -6,6 +6,7 @@ never an argument of a cached function and never set on the shared client.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import MutableMapping
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from partner_console.bulk.run import JobRegistry
 from partner_console.config import ConfigError, Settings, load_settings
 from partner_console.connection import build_client
 from partner_console.creation import CreationOutcome, ProviderCreator, replay_journal
+from partner_console.identity import Person, person_from_claims
 from partner_console.mail.sender import Mailer, transport_for
 from partner_console.messages import explain
 from partner_console.sandbox import SANDBOX_KEYS, SandboxApp
@@ -35,6 +37,7 @@ from partner_console.storage import (
     make_engine,
     migrate,
 )
+from partner_console.storage.activity import EMAILED, REMINDED, SETTLED, Activity
 from partner_console.storage.catalog import Catalog
 from partner_console.storage.coordination import (
     PAUSE,
@@ -77,6 +80,7 @@ class Services:
     owner: str  # this server's name on the job leases it holds
     sends: Sends
     mailer: Mailer  # a person's sends; jobs take Mailer.for_jobs()
+    activity: Activity
 
     def background_pacing(self) -> KeyPacing:
         """Pacing for imports and preview checks: they give way to people's own calls."""
@@ -113,7 +117,7 @@ def _services(settings: Settings) -> Services:
     return Services(settings, history, Catalog(engine), journal, client,
                     ProviderCreator(client, history, journal, settings.settle_after_seconds),
                     sandbox, secret, waiting, JobStore(engine), JobRegistry(), budget, leases,
-                    owner, sends, mailer)
+                    owner, sends, mailer, Activity(engine))
 
 
 def services() -> Services:
@@ -201,8 +205,61 @@ def current_scope() -> Scope | None:
     return svc.history.scope_for(fingerprint(svc.secret, key))
 
 
+def auth_section() -> dict[str, Any] | None:
+    """The deployment's `[auth]` secrets (sign-in on), or None (sign-in off: as before)."""
+    try:
+        if not st.secrets.load_if_toml_exists():
+            return None
+        section = st.secrets.get("auth")
+    except Exception:  # an unreadable secrets file: Streamlit says so in its log
+        return None
+    if not section:
+        return None
+    return section.to_dict() if hasattr(section, "to_dict") else dict(section)
+
+
+def signed_in() -> Person | None:
+    """The signed-in person, with sign-in on; None with it off (or before sign-in)."""
+    if auth_section() is None:
+        return None
+    try:
+        if not st.user.is_logged_in:
+            return None
+        return person_from_claims(st.user.to_dict())
+    except Exception:  # outside a browser session (bare AppTest runs)
+        return None
+
+
+def person() -> Person:
+    """Who this session's records are written for: the signed-in person, or (sign-in off) the
+    name typed in the sidebar."""
+    return signed_in() or Person(str(st.session_state.get(YOUR_NAME) or "").strip())
+
+
 def your_name() -> str:
-    return str(st.session_state.get(YOUR_NAME) or "").strip()
+    """What records carry: "Name (email)" when signed in, else the name typed."""
+    return person().label
+
+
+def sender_name() -> str:
+    """How an email text is signed: the person's name."""
+    return person().first_name
+
+
+def log_activity(scope: Scope, action: str, summary: str, once: str | None = None) -> None:
+    """An entry in the organisation's activity log, for this session's person; with `once`
+    (a click's token), one entry however many runs of the page answer that click. A log that
+    cannot be written never stops the work it records (the work is done, and kept)."""
+    if once is not None:
+        with session_lock("activity_once_lock"):
+            seen = st.session_state.setdefault("activity_once", set())
+            if once in seen:
+                return
+            seen.add(once)
+    try:
+        services().activity.record(scope, person(), action, summary)
+    except Exception:
+        logging.getLogger(__name__).exception("an activity entry could not be written")
 
 
 def organisation_label(scope: Scope | None) -> str | None:
@@ -254,9 +311,17 @@ def check_with_upheal(row_id: int) -> tuple[CreationOutcome | None, str | None]:
     if scope is None:
         return None, "Enter your organisation's API key in the sidebar first."
     try:
-        return services().creator.settle(api_key(), scope, row_id), None
+        outcome = services().creator.settle(api_key(), scope, row_id)
     except ApiError as exc:
         return None, explain(exc)
+    row = services().history.get(scope, row_id)
+    log_activity(scope, SETTLED, f"Checked {row.full_name} ({row.email}) with Upheal: "
+                                 f"{SETTLED_WORDS.get(outcome.status, outcome.status)}.")
+    return outcome, None
+
+
+SETTLED_WORDS = {"created": "created, links saved", "links_lost": "created, link not returned",
+                 "failed": "not created", "pending": "no answer yet"}
 
 
 def pause_job(job_id: int) -> None:
@@ -286,3 +351,16 @@ def when(stored: datetime, fmt: str = SHOWN) -> str:
 def zone_name() -> str:
     """'Europe/Prague' or 'UTC', for column headers."""
     return zone_label(person_zone())
+
+
+def decided(scope: Scope, send_id: int, arrived: bool) -> bool:
+    """A person's answer to "may have been sent": it arrived, or it did not (then it may go
+    again). Recorded on the send and in the activity log."""
+    svc = services()
+    if not svc.sends.decide(scope, send_id, arrived, your_name()):
+        return False
+    send = svc.sends.get(send_id)
+    log_activity(scope, EMAILED if send.kind == "invite" else REMINDED,
+                 f"Said the email to {send.to_email} " + ("arrived." if arrived else
+                                                          "did not arrive."))
+    return True

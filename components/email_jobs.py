@@ -16,6 +16,7 @@ import streamlit as st
 from components.deps import (
     Services,
     current_scope,
+    log_activity,
     pause_job,
     services,
     session_lock,
@@ -36,6 +37,7 @@ from partner_console.bulk.jobs import (
 )
 from partner_console.exports import csv_bytes, neutralise
 from partner_console.storage import NotFoundError, Scope
+from partner_console.storage.activity import EMAILED, REMINDED
 from partner_console.storage.coordination import CANCEL, rows_done_recently
 from partner_console.storage.sends import INVITE
 
@@ -72,6 +74,8 @@ def _start(where: str, kind: str, providers: list[tuple[int, str, str, dict[str,
             file_name=f"{WHAT[kind].capitalize()} to {len(providers)} provider(s)",
             providers=providers)
         if is_new:
+            log_activity(scope, EMAILED if kind == INVITE else REMINDED,
+                         f"Started emailing the {WHAT[kind]} to {len(providers)} provider(s).")
             _run(svc, scope, job_id, kind)
     st.session_state[f"ej_job_{where}"] = job_id
     for name in (f"ej_token_{where}", f"ej_confirm_{where}"):

@@ -12,10 +12,20 @@ from typing import Any
 
 import streamlit as st
 
-from components.deps import services, session_lock, when, your_name, zone_name
+from components.deps import (
+    decided,
+    log_activity,
+    sender_name,
+    services,
+    session_lock,
+    when,
+    your_name,
+    zone_name,
+)
 from components.text import safe
 from partner_console.mail.sender import ALREADY, BUSY, compose
 from partner_console.storage import ProviderRow, Scope
+from partner_console.storage.activity import EMAILED, REMINDED
 from partner_console.storage.sends import (
     COUNTED,
     FAILED,
@@ -65,6 +75,13 @@ def _send(scope: Scope, provider: ProviderRow, kind: str, where: str, confirmed:
                                         created_by=your_name(), confirmed=confirmed,
                                         token=token)
     state.pop(_key("token", where, provider.id), None)
+    if result.status in (SENT, UNCERTAIN):
+        what = "invite" if kind == INVITE else "reminder"
+        maybe = "" if result.status == SENT else " (it may not have arrived: the mail server " \
+            "did not answer)"
+        log_activity(scope, EMAILED if kind == INVITE else REMINDED,
+                     f"Emailed the {what} to {provider.full_name} ({provider.email}){maybe}.",
+                     once=token)
     state[_key("result", where, provider.id)] = {
         "status": result.status, "words": result.words,
         "previous": last_sent_words(result.previous) if result.previous else ""}
@@ -74,11 +91,11 @@ def _send(scope: Scope, provider: ProviderRow, kind: str, where: str, confirmed:
 
 
 def _decide(scope: Scope, send_id: int, arrived: bool) -> None:
-    services().sends.decide(scope, send_id, arrived, your_name())
+    decided(scope, send_id, arrived)
 
 
 def _reset_text(provider: ProviderRow, kind: str, where: str, scope: Scope) -> None:
-    mail = compose(services().catalog, scope, provider, kind, your_name())
+    mail = compose(services().catalog, scope, provider, kind, sender_name())
     st.session_state[_key("subject", where, provider.id)] = mail.subject
     st.session_state[_key("body", where, provider.id)] = mail.body
 

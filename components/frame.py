@@ -16,8 +16,10 @@ from components.deps import (
     forget_key,
     organisation_label,
     services,
+    signed_in,
 )
 from components.links import name_copy_buttons
+from components.signin import who_panel
 from components.text import safe
 
 KEY_INPUT = "api_key_input"
@@ -65,15 +67,6 @@ def _test_key() -> None:
         st.session_state["key_test"] = ("error", st.session_state[KEY_CHECK][2])
 
 
-def _default_name() -> str:
-    try:
-        if st.user.is_logged_in:
-            return str(st.user.get("name") or st.user.get("email") or "")
-    except Exception:  # st.user raises when the deployment has no login configured
-        return ""
-    return ""
-
-
 # - On a phone the sidebar starts closed: what matters from it is repeated above the page.
 # - The copy button of a code box is hidden until the mouse is over it, which hides it from
 #   the keyboard (Tab skips what is not visible) and from staff who do not know to hover:
@@ -93,10 +86,12 @@ def render_frame() -> None:
         with st.container(key="pc_phone_notice"):
             st.warning("**SANDBOX – practice mode, links are not real.**",
                        icon=":material/science:")
+    person = signed_in()
     if YOUR_NAME not in st.session_state:
-        st.session_state[YOUR_NAME] = _default_name()
-        st.session_state[NAME_INPUT] = st.session_state[YOUR_NAME]
+        st.session_state[YOUR_NAME] = ""
+        st.session_state[NAME_INPUT] = ""
     with st.sidebar:
+        who_panel(_forget_key)
         if settings.uses_sandbox:
             st.warning("**SANDBOX – practice mode, links are not real.** Nothing here reaches "
                        "Upheal; never email these links to a real provider.",
@@ -140,8 +135,10 @@ def render_frame() -> None:
                 st.button("Use the practice key", on_click=_use_practice_key,
                           key="use_practice_key")
         name_copy_buttons()
-        st.text_input("Your name", key=NAME_INPUT, on_change=_keep_name,
-                      help="Saved with each provider you create, so colleagues know who did it.")
+        if person is None:  # signed in, records carry the person's own name and email
+            st.text_input("Your name", key=NAME_INPUT, on_change=_keep_name,
+                          help="Saved with each provider you create, so colleagues know who "
+                               "did it.")
         if svc.journal_waiting:
             st.error(f"{svc.journal_waiting} invite link(s) are waiting to be saved to the "
                      "history database. They are safe in the journal file; tell your "

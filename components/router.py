@@ -14,10 +14,22 @@ import streamlit as st
 
 from components.deps import drop_key_bound
 from components.frame import render_frame
+from components.signin import gate
 
 log = logging.getLogger(__name__)
 
 _router_ran = False
+# (file under pages/, title, icon): the first is the home page.
+PAGES = [
+    ("create_provider", "Create provider", "person_add"),
+    ("overview", "Overview", "monitoring"),
+    ("bulk_import", "Bulk import", "upload_file"),
+    ("history", "History", "history"),
+    ("follow_up", "Follow up", "notifications"),
+    ("emails", "Emails", "outgoing_mail"),
+    ("note_templates", "Note templates", "description"),
+    ("activity", "Activity", "manage_history"),
+]
 
 
 def run_app() -> None:
@@ -25,17 +37,11 @@ def run_app() -> None:
     _router_ran = True
     st.set_page_config(page_title="Partner Console", page_icon=":material/stethoscope:",
                        layout="wide")
-    page = st.navigation([
-        st.Page("pages/create_provider.py", title="Create provider",
-                icon=":material/person_add:", default=True),
-        st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:"),
-        st.Page("pages/bulk_import.py", title="Bulk import", icon=":material/upload_file:"),
-        st.Page("pages/history.py", title="History", icon=":material/history:"),
-        st.Page("pages/follow_up.py", title="Follow up", icon=":material/notifications:"),
-        st.Page("pages/emails.py", title="Emails", icon=":material/outgoing_mail:"),
-        st.Page("pages/note_templates.py", title="Note templates",
-                icon=":material/description:"),
-    ])
+    pages = [st.Page(f"pages/{name}.py", title=title, icon=f":material/{icon}:",
+                     default=name == "create_provider") for name, title, icon in PAGES]
+    if not gate([name for name, _, _ in PAGES[1:]]):
+        return  # sign-in on, and nobody allowed signed in: nothing more is drawn
+    page = st.navigation(pages)
     render_frame()
     page.run()
 

@@ -13,6 +13,7 @@ from components.deps import (
     Services,
     api_key,
     current_scope,
+    log_activity,
     pause_job,
     scope_or_prompt,
     services,
@@ -59,6 +60,7 @@ from partner_console.bulk.run import build_runner, emails_in_upheal
 from partner_console.choices import calling_code, choice_for_region, country_choices
 from partner_console.messages import explain
 from partner_console.storage import NotFoundError, Scope
+from partner_console.storage.activity import IMPORTED
 from partner_console.storage.coordination import CANCEL, rows_done_recently
 from partner_console.storage.sends import FAILED, INVITE, SENT, Send
 
@@ -176,6 +178,10 @@ def _start(file_name: str) -> None:
                                          rows=prepared, start_token=token,
                                          send_invites=bool(st.session_state.get("bi_email")))
         if is_new:
+            emailing = ", emailing each invite as it is created" if \
+                st.session_state.get("bi_email") else ""
+            log_activity(scope, IMPORTED, f"Started an import of {len(prepared)} provider(s) "
+                                          f"from {file_name}{emailing}.")
             _run(svc, scope, job_id)
     st.session_state["bi_job"] = job_id
     st.session_state.pop("bi_start_token", None)
@@ -202,14 +208,35 @@ def _cancel(job_id: int) -> None:
     svc = services()
     svc.leases.ask(job_id, CANCEL)
     st.session_state.pop("bi_cancel_ask", None)
+    _log_job(job_id, "Cancelled")
+
+
+def _pause(job_id: int) -> None:
+    pause_job(job_id)
+    _log_job(job_id, "Paused")
+
+
+def _log_job(job_id: int, what: str) -> None:
+    scope = current_scope()
+    if scope is None:
+        return
+    try:
+        name = services().jobs.get(scope, job_id).file_name
+    except Exception:
+        return
+    log_activity(scope, IMPORTED, f"{what} the import of {name}.")
 
 
 def _resume(job_id: int) -> None:
     scope = current_scope()
-    if scope is not None and not _run(services(), scope, job_id):
+    if scope is None:
+        return
+    if not _run(services(), scope, job_id):
         st.session_state["bi_notice"] = (
             "This import is already running on another console server (or in another tab). "
             "Its progress is shown here as it goes.")
+    else:
+        _log_job(job_id, "Resumed")
 
 
 def _minutes(value: float) -> str:
@@ -272,7 +299,7 @@ def _job_panel(job_id: int) -> None:
         progress()
         buttons = st.columns(4)
         if status == RUNNING:
-            buttons[0].button("Pause", key="bi_pause", on_click=pause_job, args=(job_id,),
+            buttons[0].button("Pause", key="bi_pause", on_click=_pause, args=(job_id,),
                               icon=":material/pause:")
         if status == PAUSED:
             if api_key():

@@ -12,7 +12,9 @@ from components.deps import (
     api_key,
     check_with_upheal,
     current_scope,
+    log_activity,
     scope_or_prompt,
+    sender_name,
     services,
     session_lock,
     when,
@@ -32,7 +34,7 @@ from partner_console.choices import (
 )
 from partner_console.creation import BUSY, DUPLICATE, EXISTS, CreationOutcome
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
-from partner_console.storage import NotFoundError, Scope
+from partner_console.storage import NotFoundError, Scope, activity
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
 
 FIELDS = {  # widget key -> request field
@@ -115,6 +117,11 @@ def _create(queued: CreateRequest) -> None:
         outcome = svc.creator.create(api_key(), scope, request, created_by=your_name(),
                                      token=queued.token, check_first=True,
                                      refuse_duplicate=not queued.anyway)
+    if outcome.status in (CREATED, LINKS_LOST, PENDING) and not outcome.repeated:
+        lost = (" Upheal's answer did not arrive; History says what became of it."
+                if outcome.status == PENDING else "")
+        log_activity(scope, activity.CREATED, f"Created {request.first_name} "
+                     f"{request.last_name} ({request.email}).{lost}")
     if outcome.status == DUPLICATE:
         state["cp_duplicate"] = outcome.row_id
     elif outcome.status == BUSY:
@@ -252,7 +259,7 @@ def _result_body(outcome: dict[str, Any], email_template: str, where: str) -> No
         invite_email_box(email_template, email=outcome["email"],
                          first_name=outcome["first_name"], last_name=outcome["last_name"],
                          invite_link=outcome["invite_url"],
-                         room_link=outcome["private_room_link"], sender_name=your_name(),
+                         room_link=outcome["private_room_link"], sender_name=sender_name(),
                          where=where)
     elif status == LINKS_LOST:
         st.warning(f"**{name}** was created in Upheal, but its invite link could not be "
@@ -379,7 +386,7 @@ def render() -> None:
                     svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE),
                     email=earlier.email, first_name=earlier.first_name,
                     last_name=earlier.last_name, invite_link=earlier.invite_url,
-                    room_link=earlier.private_room_link, sender_name=your_name(),
+                    room_link=earlier.private_room_link, sender_name=sender_name(),
                     where="duplicate")
             st.divider()
             st.caption("Only if this really is a new provider who shares the address: Upheal "

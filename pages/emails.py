@@ -7,7 +7,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.deps import current_scope, scope_or_prompt, services, when, your_name, zone_name
+from components.deps import (
+    current_scope,
+    decided,
+    scope_or_prompt,
+    services,
+    when,
+    zone_name,
+)
 from components.router import page_body
 from components.text import safe
 from partner_console.storage.sends import FAILED, SENT, STATE_LABELS, UNCERTAIN, Send
@@ -19,7 +26,7 @@ FILTERS = {"all": "All", UNCERTAIN: "May have been sent", SENT: "Sent", FAILED: 
 
 def _decide(send_id: int, arrived: bool) -> None:
     scope = current_scope()
-    if scope is not None and services().sends.decide(scope, send_id, arrived, your_name()):
+    if scope is not None and decided(scope, send_id, arrived):
         st.session_state["em_notice"] = "Recorded: " + (
             "it arrived." if arrived else "it did not arrive; you can send it again from "
                                           "History.")

@@ -8,8 +8,10 @@ import streamlit as st
 
 from components.deps import (
     current_scope,
+    log_activity,
     person_zone,
     scope_or_prompt,
+    sender_name,
     services,
     when,
     your_name,
@@ -24,6 +26,7 @@ from partner_console.invite_email import DEFAULT_REMINDER_TEMPLATE, REMINDER_SET
 from partner_console.signup import INVITED
 from partner_console.signup import label as signup_label
 from partner_console.storage import HistoryFilter, ProviderRow, Scope
+from partner_console.storage.activity import REMINDED
 from partner_console.storage.clock import utcnow
 from partner_console.storage.history import COUNT_CAP
 from partner_console.storage.sends import REMINDER
@@ -37,6 +40,9 @@ def _reminded(row_ids: list[int]) -> None:
     if scope is None:
         return
     count = services().history.mark_reminded(scope, row_ids, your_name())
+    if count:
+        log_activity(scope, REMINDED, f"Recorded a reminder sent by hand to {count} "
+                                      "provider(s).")
     st.session_state["fu_notice"] = f"Recorded: {count} reminder(s) sent by you today."
     st.session_state.pop("fu_all_ask", None)
 
@@ -99,7 +105,7 @@ def _reminder(row: ProviderRow) -> None:
         template = svc.catalog.setting(scope, REMINDER_SETTING, DEFAULT_REMINDER_TEMPLATE)
         invite_email_box(template, email=row.email, first_name=row.first_name,
                          last_name=row.last_name, invite_link=row.invite_url or "",
-                         room_link=row.private_room_link, sender_name=your_name(),
+                         room_link=row.private_room_link, sender_name=sender_name(),
                          where="reminder", fallback=DEFAULT_REMINDER_TEMPLATE)
         st.button("I sent this reminder", key="fu_sent", type="primary",
                   on_click=_reminded, args=([row.id],), icon=":material/done:",

@@ -10,11 +10,12 @@ import streamlit as st
 from components.deps import (
     check_with_upheal,
     current_scope,
+    person,
     person_zone,
     scope_or_prompt,
+    sender_name,
     services,
     when,
-    your_name,
     zone_name,
 )
 from components.email_jobs import offer as email_offer
@@ -30,6 +31,7 @@ from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
 from partner_console.signup import SIGNUP_FILTERS
 from partner_console.signup import label as signup_label
 from partner_console.storage import HistoryFilter, NotFoundError, Scope
+from partner_console.storage.activity import EXPORTED, logged
 from partner_console.storage.sends import INVITE
 from partner_console.storage.tables import CREATED, LINKS_LOST, PENDING
 
@@ -133,18 +135,42 @@ def render() -> None:
     st.caption("Downloads hold every provider matching the search and filters above.")
     csv_col, xlsx_col, links_col = st.columns(3)
     stamp = date.today().isoformat()
-    csv_col.download_button("Download CSV", lambda: history_csv(
-        svc.history, scope, filters), file_name=f"providers-{stamp}.csv",
+    who, described = person(), describe(filters)
+    csv_col.download_button("Download CSV", logged(svc.activity, scope, who, EXPORTED,
+        f"Downloaded the History as CSV ({described}).", lambda: history_csv(
+        svc.history, scope, filters)), file_name=f"providers-{stamp}.csv",
         mime="text/csv", key="hi_csv", icon=":material/description:", on_click="ignore")
     zone = person_zone()
-    xlsx_col.download_button("Download Excel", lambda: history_xlsx(
-        svc.history, scope, filters, zone), file_name=f"providers-{stamp}.xlsx",
+    xlsx_col.download_button("Download Excel", logged(svc.activity, scope, who, EXPORTED,
+        f"Downloaded the History as Excel ({described}).", lambda: history_xlsx(
+        svc.history, scope, filters, zone)), file_name=f"providers-{stamp}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="hi_xlsx", icon=":material/table_view:", on_click="ignore")
     if links_col.toggle("Copy all links", key="hi_copy_all",
                         help="Email and invite link of every matching provider, one per line."):
         st.code(links_text(svc.history.iter_rows(scope, filters)) or "(no invite links)",
                 language=None)
+
+
+def describe(filters: HistoryFilter) -> str:
+    """The filters of an export, in words, for the activity log."""
+    if filters == HistoryFilter():
+        return "every provider"
+    parts = []
+    if filters.text.strip():
+        parts.append(f"search “{filters.text.strip()}”")
+    if filters.date_from:
+        parts.append(f"created {filters.date_from} to {filters.date_to or filters.date_from}")
+    if filters.statuses:
+        parts.append("status " + ", ".join(STATUS_LABELS.get(s, s) for s in filters.statuses))
+    if filters.signups:
+        parts.append("sign-up " + ", ".join(SIGNUP_FILTERS.get(s, s) for s in filters.signups))
+    if filters.note_identifiers:
+        parts.append("name in notes " + ", ".join(NoteIdentifier(v).label
+                                                 for v in filters.note_identifiers))
+    if filters.created_by:
+        parts.append("created by " + ", ".join(b or "(no name)" for b in filters.created_by))
+    return "; ".join(parts)
 
 
 def _email_many(scope: Scope, filters: HistoryFilter) -> None:
@@ -199,7 +225,7 @@ def _details(row_id: int) -> None:
             template = svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
             invite_email_box(template, email=row.email, first_name=row.first_name,
                              last_name=row.last_name, invite_link=row.invite_url or "",
-                             room_link=row.private_room_link, sender_name=your_name(),
+                             room_link=row.private_room_link, sender_name=sender_name(),
                              where="history")
             send_panel(scope, row, "history")
 

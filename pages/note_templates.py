@@ -6,7 +6,12 @@ from dataclasses import replace
 
 import streamlit as st
 
-from components.deps import current_scope, scope_or_prompt, services
+from components.deps import (
+    current_scope,
+    log_activity,
+    scope_or_prompt,
+    services,
+)
 from components.router import page_body
 from components.text import safe
 from partner_console.exports import csv_bytes
@@ -18,6 +23,7 @@ from partner_console.invite_email import (
     REMINDER_SETTING,
     check_template,
 )
+from partner_console.storage.activity import TEMPLATES
 from partner_console.storage.catalog import (
     CSV_HEADERS,
     CatalogError,
@@ -54,6 +60,9 @@ def _add() -> None:
     if problems:
         return
     state["nt_notice"] = ("ok", f"Added “{template.name}”." if template else "")
+    if template is not None:
+        log_activity(scope, TEMPLATES, f"Added the note template “{template.name}” "
+                                       f"({template.template_id}).")
     for widget, draft in DRAFT.items():  # an empty form for the next one
         state[widget] = False if widget == "nt_pre" else ""
         state.pop(draft, None)
@@ -76,6 +85,9 @@ def _save_edit(old_id: str) -> None:
     if not problems:
         state.pop("nt_editing", None)
         state["nt_notice"] = ("ok", "Saved.")
+        if template is not None:
+            log_activity(scope, TEMPLATES, f"Changed the note template “{template.name}” "
+                                           f"({template.template_id}).")
 
 
 def _remove(template_id: str, name: str) -> None:
@@ -83,14 +95,18 @@ def _remove(template_id: str, name: str) -> None:
     if scope is not None:
         services().catalog.remove(scope, template_id)
         st.session_state["nt_notice"] = ("ok", f"Removed “{name}”.")
+        log_activity(scope, TEMPLATES, f"Removed the note template “{name}” ({template_id}).")
     st.session_state.pop("nt_removing", None)
 
 
 def _set_preselected(template: NoteTemplate, key: str) -> None:
     scope = current_scope()
     if scope is not None:
+        chosen = bool(st.session_state.get(key))
         services().catalog.replace(scope, template.template_id, replace(
-            template, preselected=bool(st.session_state.get(key))))
+            template, preselected=chosen))
+        log_activity(scope, TEMPLATES, f"{'Preselected' if chosen else 'Stopped preselecting'} "
+                                       f"the note template “{template.name}”.")
 
 
 def _errors(where: str, field: str) -> None:
@@ -201,6 +217,8 @@ def render() -> None:
                 st.error(safe(exc))
             else:
                 svc.catalog.save_templates(scope, imported)
+                log_activity(scope, TEMPLATES, f"Replaced the note templates with "
+                                               f"{len(imported)} from {upload.name}.")
                 st.session_state["nt_notice"] = ("ok", f"Imported {len(imported)} template(s).")
                 st.rerun()
 
@@ -228,9 +246,11 @@ def _email_editor(title: str, purpose: str, setting: str, default: str, key: str
             st.error(safe(problem))
         else:
             svc.catalog.set_setting(scope, setting, text)
+            log_activity(scope, TEMPLATES, f"Changed the {title.lower()} text.")
             st.success("Saved.")
     if reset.button("Restore the default text", key=f"{key}_reset"):
         svc.catalog.set_setting(scope, setting, default)
+        log_activity(scope, TEMPLATES, f"Restored the default {title.lower()} text.")
         st.session_state.pop(key, None)
         st.rerun()
 

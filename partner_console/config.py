@@ -19,6 +19,8 @@ import phonenumbers
 from pydantic import TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
 
+from partner_console.identity import AllowList
+
 SANDBOX = "sandbox"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +73,9 @@ class Settings:
     email_reply_to: str | None = None
     emails_per_minute: int = 60
     smtp_timeout_seconds: float = 30.0
+    # With sign-in on ([auth] in Streamlit's secrets): who may use the console. Empty: everyone
+    # the identity provider signs in.
+    allowed_emails: AllowList = field(default_factory=AllowList)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -224,6 +229,11 @@ def load_settings(
     reply_to = get("INVITE_EMAIL_REPLY_TO")
     per_minute = _positive_number("INVITE_EMAILS_PER_MINUTE",
                                   get("INVITE_EMAILS_PER_MINUTE") or "60", int)
+    try:
+        allowed = AllowList.parse(get("PARTNER_CONSOLE_ALLOWED_EMAILS"))
+    except ValueError as exc:
+        raise ConfigError(f"PARTNER_CONSOLE_ALLOWED_EMAILS lists addresses and @domain entries, "
+                          f"separated by commas: {exc}") from None
     return Settings(
         api_base_url=base_url,
         auth_header=header,
@@ -241,4 +251,5 @@ def load_settings(
         email_reply_to=_mail_address("INVITE_EMAIL_REPLY_TO", reply_to) if reply_to else None,
         emails_per_minute=int(per_minute),
         smtp_timeout_seconds=float(timeout),
+        allowed_emails=allowed,
     )

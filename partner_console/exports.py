@@ -23,6 +23,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from partner_console.api.models import NoteIdentifier
 from partner_console.signup import SIGNUP_FILTERS, SIGNUP_LABELS
+from partner_console.storage.activity import ACTION_LABELS, Activity, ActivityFilter
 from partner_console.storage.history import History, HistoryFilter, ProviderRow
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import providers
@@ -354,3 +355,28 @@ def history_xlsx(history: History, scope: Scope, filters: HistoryFilter = Histor
 def links_text(rows: Iterable[ProviderRow]) -> str:
     """'email<TAB>invite link' lines, for pasting into a mail merge."""
     return "\n".join(f"{r.email}\t{r.invite_url}" for r in rows if r.invite_url)
+
+
+# -- the activity log -------------------------------------------------------------------------
+def activity_headers(zone: tzinfo) -> list[str]:
+    return [f"When ({zone_label(zone)})", "Who", "Email", "What", "Details"]
+
+
+def _activity_batches(log: Activity, scope: Scope, filters: ActivityFilter, zone: tzinfo
+                      ) -> Iterator[list[list[str]]]:
+    for batch in log.export_batches(scope, filters):
+        yield [[local(e.at, zone).strftime("%Y-%m-%d %H:%M:%S"), e.actor_name, e.actor_email,
+                ACTION_LABELS.get(e.action, e.action), e.summary] for e in batch]
+
+
+def activity_csv(log: Activity, scope: Scope, filters: ActivityFilter, zone: tzinfo) -> bytes:
+    """The matching entries of the activity log, newest first, as CSV (formula-guarded)."""
+    return csv_file(activity_headers(zone), ([[neutralise(cell) for cell in row]
+                                              for row in batch]
+                                             for batch in _activity_batches(log, scope, filters,
+                                                                            zone)))
+
+
+def activity_xlsx(log: Activity, scope: Scope, filters: ActivityFilter, zone: tzinfo) -> bytes:
+    return xlsx_bytes(activity_headers(zone), itertools.chain.from_iterable(
+        _activity_batches(log, scope, filters, zone)), sheet="Activity")

@@ -52,6 +52,7 @@ from partner_console.storage.tables import (
     FAILED,
     LINKS_LOST,
     PENDING,
+    activity,
     bulk_jobs,
     email_sends,
     key_organisations,
@@ -64,7 +65,8 @@ log = logging.getLogger(__name__)
 LINKS_LOST_TEXT = ("Upheal created this provider, but the invite link could not be fetched from "
                    "Upheal yet. Press “Fetch the links again”; if that keeps failing, ask Upheal "
                    "to resend the invite.")
-SCOPED_TABLES = (providers, note_templates, organisation_settings, bulk_jobs, email_sends)
+SCOPED_TABLES = (providers, note_templates, organisation_settings, bulk_jobs, email_sends,
+                 activity)
 
 
 @dataclass(frozen=True)

@@ -330,6 +330,51 @@ def _v10_email_sends(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
+def _v11_activity(conn: Connection) -> None:
+    """The activity log (activity.py): scoped like History, newest first off the primary key,
+    and searched like it, through a trigram index of search_text."""
+    meta = MetaData()
+    activity = Table(
+        "activity", meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        *_scoped_columns(),
+        Column("at", DateTime, nullable=False),
+        Column("actor_name", String(200), nullable=False),
+        Column("actor_email", String(320), nullable=False),
+        Column("action", String(20), nullable=False),
+        Column("summary", Text, nullable=False),
+        Column("search_text", Text, nullable=False),
+    )
+    Index("ix_activity_key", activity.c.key_fingerprint, activity.c.id)
+    Index("ix_activity_org", activity.c.organization_id, activity.c.id)
+    Index("ix_activity_key_action", activity.c.key_fingerprint, activity.c.action,
+          activity.c.id)
+    Index("ix_activity_org_action", activity.c.organization_id, activity.c.action,
+          activity.c.id)
+    Index("ix_activity_at", activity.c.at)
+    meta.create_all(conn)
+    if conn.dialect.name == "postgresql":
+        try:
+            with conn.begin_nested():
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+                conn.execute(text("CREATE INDEX ix_activity_search_trgm ON activity "
+                                  "USING gin (search_text gin_trgm_ops)"))
+        except Exception as exc:  # searches still work, by reading every row
+            log.warning("pg_trgm could not be enabled (%s): activity search will be slow on "
+                        "large logs.", type(exc).__name__)
+        return
+    for statement in (
+        "CREATE VIRTUAL TABLE activity_search USING fts5(search_text, content='activity', "
+        "content_rowid='id', tokenize='trigram')",
+        "CREATE TRIGGER activity_search_insert AFTER INSERT ON activity BEGIN "
+        "INSERT INTO activity_search(rowid, search_text) VALUES (new.id, new.search_text); END",
+        "CREATE TRIGGER activity_search_delete AFTER DELETE ON activity BEGIN "
+        "INSERT INTO activity_search(activity_search, rowid, search_text) "
+        "VALUES ('delete', old.id, old.search_text); END",
+    ):
+        conn.execute(text(statement))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_providers),
     (2, _v2_templates_and_settings),
@@ -341,6 +386,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (8, _v8_signup_status),
     (9, _v9_onboarding_aggregates),
     (10, _v10_email_sends),
+    (11, _v11_activity),
 ]
 LATEST = MIGRATIONS[-1][0]
 

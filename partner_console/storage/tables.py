@@ -198,6 +198,21 @@ signup_days = Table(
     Column("n", Integer, nullable=False),
 )
 
+# The activity log (activity.py): who did what, and when, one row per action.
+activity = Table(
+    "activity",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_fingerprint", String(64), nullable=False),
+    Column("organization_id", String(100)),
+    Column("at", DateTime, nullable=False),
+    Column("actor_name", String(200), nullable=False),
+    Column("actor_email", String(320), nullable=False),  # "" when nobody is signed in
+    Column("action", String(20), nullable=False),
+    Column("summary", Text, nullable=False),  # one plain sentence
+    Column("search_text", Text, nullable=False),  # folded actor and summary (search.py)
+)
+
 schema_migrations = Table(
     "schema_migrations",
     metadata,

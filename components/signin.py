@@ -1,0 +1,104 @@
+"""Sign-in with the company account (optional): Streamlit's own `st.login` (OpenID Connect),
+on when the deployment's secrets hold an `[auth]` section, off (exactly as before) without one.
+
+When on, nothing of the console is drawn before sign-in: no pages, no key box, no data. People
+outside PARTNER_CONSOLE_ALLOWED_EMAILS are told so, and see nothing more.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.deps import api_key, auth_section, forget_key, services, signed_in
+from components.text import safe
+from partner_console.identity import (
+    auth_problem,
+    email_is_verified,
+    provider_label,
+    providers_of,
+)
+
+CLOSED_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
+</style>"""
+
+
+def gate(paths: list[str]) -> bool:
+    """True when the console may be drawn for this session: sign-in is off, or the person is
+    signed in and allowed. Otherwise this draws the one thing they may see, at the address of
+    any page (`paths`: a bookmark opens it too), and returns False."""
+    section = auth_section()
+    if section is None:
+        return True
+    problem = auth_problem(section)
+    if problem is not None:
+        _closed(paths, lambda: st.error("Sign-in is switched on for this console but not set up "
+                                 f"correctly: {safe(problem)} Tell your administrator.",
+                                 icon=":material/lock:"))
+        return False
+    try:
+        logged_in = bool(st.user.is_logged_in)
+    except Exception:
+        logged_in = False
+    if not logged_in:
+        _closed(paths, lambda: _sign_in(section))
+        return False
+    person = signed_in()
+    allowed = services().settings.allowed_emails
+    email = person.email if person else ""
+    if not email:
+        words = ("Your company account did not tell the console your email address, so it "
+                 "cannot let you in. Ask your administrator.")
+    elif not email_is_verified(st.user.to_dict()):
+        words = (f"Your company account says the address {safe(email)} is not verified, so "
+                 "the console cannot let you in with it. Ask your administrator.")
+    elif not allowed.allows(email):
+        words = (f"You are signed in as {safe(email)}, and this account is not allowed to use "
+                 "the Partner Console. Ask your administrator to add it, or sign out and use "
+                 "another account.")
+    else:
+        return True
+    _closed(paths, lambda: _refused(words))
+    return False
+
+
+def _closed(paths: list[str], draw) -> None:  # type: ignore[no-untyped-def]
+    """One page only, whatever the address asked for: the sign-in or the refusal."""
+    page = st.navigation([st.Page(draw, title="Partner Console", url_path=path or None,
+                                  default=not path, icon=":material/lock:")
+                          for path in ["", *paths]], position="hidden")
+    st.html(CLOSED_CSS)
+    page.run()
+
+
+def _sign_in(section: dict) -> None:  # type: ignore[type-arg]
+    st.title("Partner Console")
+    st.write("Sign in with your company account to use the console.")
+    for name in providers_of(section):
+        if st.button(provider_label(name), key=f"sign_in_{name}", type="primary",
+                     icon=":material/login:"):
+            st.login(None if name == "default" else name)
+
+
+def _refused(words: str) -> None:
+    st.title("Partner Console")
+    st.error(words, icon=":material/block:")
+    if st.button("Sign out", key="sign_out_refused", icon=":material/logout:"):
+        st.logout()
+
+
+def who_panel(pause_and_forget) -> None:  # type: ignore[no-untyped-def]
+    """The sidebar's "Signed in as" line and Sign out (which forgets the key first)."""
+    person = signed_in()
+    if person is None:
+        return
+    with st.container(key="pc_signed_in"):
+        st.markdown(f"Signed in as **{safe(person.name or person.email)}**")
+        if person.name and person.email:
+            st.caption(safe(person.email))
+        if st.button("Sign out", key="sign_out", icon=":material/logout:",
+                     help="Signs you out of the console and forgets the API key."):
+            if api_key():
+                pause_and_forget()
+            forget_key()
+            st.logout()

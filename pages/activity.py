@@ -1,0 +1,120 @@
+"""Activity: who did what in the console, and when, for this organisation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from components.deps import person, person_zone, scope_or_prompt, services, when, zone_name
+from components.router import page_body
+from partner_console.exports import activity_csv, activity_xlsx
+from partner_console.storage.activity import (
+    ACTION_LABELS,
+    EXPORTED,
+    ActivityFilter,
+    logged,
+)
+
+PAGE_SIZE = 50
+
+
+def _filters() -> ActivityFilter:
+    text = st.text_input("Search", key="ac_search",
+                         placeholder="Any part of a name, an email, a file name…",
+                         help="Finds entries whose person or details contain what you type, "
+                              "whatever the capitals or accents.")
+    left, right = st.columns(2)
+    actions = left.multiselect("What", list(ACTION_LABELS), key="ac_actions",
+                               format_func=lambda a: ACTION_LABELS.get(a, a),
+                               placeholder="Everything")
+    dates = right.date_input("Between", value=[], key="ac_dates", max_value=date.today(),
+                             format="YYYY-MM-DD")
+    date_from = dates[0] if len(dates) >= 1 else None
+    date_to = dates[1] if len(dates) == 2 else date_from
+    return ActivityFilter(text=text, actions=tuple(actions), date_from=date_from,
+                          date_to=date_to)
+
+
+def _older(cursor: int) -> None:
+    st.session_state.setdefault("ac_cursors", []).append(cursor)
+
+
+def _newer() -> None:
+    cursors = st.session_state.get("ac_cursors") or []
+    if cursors:
+        cursors.pop()
+
+
+def _describe(filters: ActivityFilter) -> str:
+    if filters == ActivityFilter():
+        return "every entry"
+    parts = []
+    if filters.text.strip():
+        parts.append(f"search “{filters.text.strip()}”")
+    if filters.actions:
+        parts.append(", ".join(ACTION_LABELS.get(a, a) for a in filters.actions))
+    if filters.date_from:
+        parts.append(f"{filters.date_from} to {filters.date_to or filters.date_from}")
+    return "; ".join(parts)
+
+
+def render() -> None:
+    svc = services()
+    st.title("Activity")
+    st.caption("Who did what in the console, and when: providers created, imports, exports, "
+               "checks with Upheal, emails, reminders and template changes.")
+    scope = scope_or_prompt("to see its activity")
+    if scope is None:
+        return
+    filters = _filters()
+    if filters.too_short:
+        st.info("Type three or more letters to search.")
+        return
+    state = st.session_state
+    if state.get("ac_filters") != filters:  # new filters: start again from the newest
+        state["ac_filters"] = filters
+        state["ac_cursors"] = []
+    cursors: list[int] = state.setdefault("ac_cursors", [])
+    page = svc.activity.page(scope, filters, cursors[-1] if cursors else None, PAGE_SIZE)
+    if not page.entries:
+        st.info("Nothing has been done here yet: what you and your colleagues do appears here."
+                if filters == ActivityFilter() and not cursors
+                else "No entries match these filters.")
+    else:
+        first = len(cursors) * PAGE_SIZE + 1
+        st.caption(f"Entries {first:,}–{first + len(page.entries) - 1:,}, newest first")
+        st.dataframe(pd.DataFrame([{
+            f"When ({zone_name()})": when(e.at), "Who": e.who,
+            "What": ACTION_LABELS.get(e.action, e.action), "Details": e.summary,
+        } for e in page.entries]), hide_index=True, width="stretch", key="ac_table",
+            column_config={"Details": st.column_config.TextColumn(width="large")})
+    newer, older, _ = st.columns([1, 1, 4])
+    newer.button("Newer entries", key="ac_newer", on_click=_newer, disabled=not cursors,
+                 icon=":material/arrow_back:")
+    if page.older is not None:
+        older.button("Older entries", key="ac_older", on_click=_older, args=(page.older,),
+                     icon=":material/arrow_forward:")
+
+    st.divider()
+    st.header("Export")
+    st.caption("Downloads hold every entry matching the search and filters above.")
+    who, described, zone = person(), _describe(filters), person_zone()
+    stamp = date.today().isoformat()
+    csv_col, xlsx_col, _ = st.columns([1, 1, 2])
+    csv_col.download_button("Download CSV", logged(
+        svc.activity, scope, who, EXPORTED, f"Downloaded the activity log as CSV ({described}).",
+        lambda: activity_csv(svc.activity, scope, filters, zone)),
+        file_name=f"activity-{stamp}.csv", mime="text/csv", key="ac_csv",
+        icon=":material/description:", on_click="ignore")
+    xlsx_col.download_button("Download Excel", logged(
+        svc.activity, scope, who, EXPORTED,
+        f"Downloaded the activity log as Excel ({described}).",
+        lambda: activity_xlsx(svc.activity, scope, filters, zone)),
+        file_name=f"activity-{stamp}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="ac_xlsx", icon=":material/table_view:", on_click="ignore")
+
+
+page_body(render)
