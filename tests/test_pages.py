@@ -13,7 +13,7 @@ from tests.conftest import DEMO_KEY, FORBIDDEN_KEY, SECOND_KEY
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["pages/create_provider.py", "pages/overview.py", "pages/bulk_import.py",
          "pages/history.py", "pages/follow_up.py", "pages/note_templates.py",
-         "pages/emails.py"]
+         "pages/emails.py", "pages/activity.py"]
 pytestmark = pytest.mark.xdist_group("apptest")
 
 
@@ -750,3 +750,110 @@ def test_history_offers_to_email_the_invites_and_shows_an_unfinished_job():
     assert JobStore(svc.jobs.engine).get(scope, second).status == "paused"
     other = app(page="pages/history.py")
     assert other.button(key="ej_resume_history").label == "Resume"
+
+
+# -- sign-in (st.login) and the activity log -----------------------------------------------------
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 40,
+        "client_id": "console", "client_secret": "secret",
+        "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
+ALICE = {"is_logged_in": True, "email": "alice@partner.example", "name": "Alice Ansel",
+         "email_verified": True}
+
+
+def signed_in_app(user: dict, auth: dict | None = None, key: str | None = DEMO_KEY,
+                  page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = auth or AUTH
+    at.user = user
+    if key:
+        at.session_state["api_key"] = key
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception
+    return at
+
+
+def nothing_of_the_console(at: AppTest) -> None:
+    assert [t.label for t in at.text_input] == []  # no key box, no form
+    assert len(at.dataframe) == 0
+    assert not [m.value for m in at.sidebar.markdown if "Signed in" in m.value]
+
+
+@pytest.mark.parametrize("page", [None, "pages/history.py"])
+def test_with_sign_in_on_nothing_is_shown_before_sign_in(page):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": False}
+    at.session_state["api_key"] = DEMO_KEY  # even a key in the session shows nothing
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert "Sign in with your company account" in at.markdown[0].value
+    nothing_of_the_console(at)
+
+
+def test_named_providers_get_a_button_each_and_an_incomplete_setup_says_what_is_missing():
+    named = {k: v for k, v in AUTH.items() if k in ("redirect_uri", "cookie_secret")}
+    provider = {k: AUTH[k] for k in ("client_id", "client_secret", "server_metadata_url")}
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = {**named, "microsoft": provider, "okta": provider}
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert [b.label for b in at.button] == ["Sign in with Microsoft", "Sign in with Okta"]
+    broken = signed_in_app(ALICE, auth={**AUTH, "cookie_secret": "short"})
+    assert "not set up correctly" in shown(broken.error[0].value)
+    assert "cookie_secret must be a long random string" in shown(broken.error[0].value)
+    nothing_of_the_console(broken)
+
+
+@pytest.mark.parametrize("user, words", [
+    ({**ALICE, "email": "mallory@elsewhere.example"}, "is not allowed to use"),
+    ({**ALICE, "email_verified": False}, "is not verified"),
+    ({"is_logged_in": True, "name": "No Address"}, "did not tell the console your email"),
+])
+def test_people_outside_the_allow_list_are_told_plainly_and_see_nothing(monkeypatch, user,
+                                                                         words):
+    monkeypatch.setenv("PARTNER_CONSOLE_ALLOWED_EMAILS", "@partner.example")
+    at = signed_in_app(user)
+    assert words in shown(at.error[0].value)
+    assert [b.label for b in at.button] == ["Sign out"]
+    nothing_of_the_console(at)
+
+
+def test_signed_in_the_identity_is_the_name_in_every_record_and_the_log(monkeypatch):
+    monkeypatch.setenv("PARTNER_CONSOLE_ALLOWED_EMAILS", "@partner.example")
+    at = signed_in_app(ALICE)
+    assert "Your name" not in [t.label for t in at.text_input]
+    assert any("Alice Ansel" in m.value for m in at.sidebar.markdown)
+    fill(at).button(key="cp_submit").click().run()
+    assert not at.exception
+    at.switch_page("pages/history.py").run()
+    assert at.dataframe[0].value["Created by"].tolist() == ["Alice Ansel (alice@partner.example)"]
+    at.switch_page("pages/activity.py").run()
+    log = at.dataframe[0].value
+    assert log["Who"].tolist() == ["Alice Ansel (alice@partner.example)"]
+    assert log["What"].tolist() == ["Created a provider"]
+    assert log["Details"].tolist() == ["Created Jane Smith (jane@example.com)."]
+
+
+def test_without_sign_in_the_log_carries_the_typed_name_and_template_changes():
+    at = app()
+    at.text_input(key="your_name_input").input("Dana Desk").run()
+    fill(at).button(key="cp_submit").click().run()
+    at.switch_page("pages/note_templates.py").run()
+    at.text_input(key="nt_name").input("Intake")
+    at.text_input(key="nt_id").input("3f1c9a52-8d7e-4b0a-9c61-2f5e8d4a7b10")
+    at.button(key="nt_add_button").click().run()
+    assert not at.exception
+    at.switch_page("pages/activity.py").run()
+    log = at.dataframe[0].value
+    assert log["Who"].tolist() == ["Dana Desk", "Dana Desk"]
+    assert log["What"].tolist() == ["Templates", "Created a provider"]
+    assert "Intake" in log["Details"][0]
+    at.text_input(key="ac_search").input("jane").run()
+    assert at.dataframe[0].value["What"].tolist() == ["Created a provider"]
+    at.text_input(key="ac_search").input("ja").run()
+    assert "three or more letters" in shown(at.info[0].value)
+    at.text_input(key="ac_search").input("nobody at all").run()
+    assert "No entries match" in shown(at.info[0].value)
