@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import (
+    activity_bench,
     api_bench,
     files_bench,
     history_bench,
@@ -27,11 +28,11 @@ SIZES: dict[str, dict[str, Any]] = {
              "b4_repeat": 5, "b5": 100_000, "b6": 5000, "b7": 5, "b8_rows": 100_000,
              "b8_sessions": 5, "b9_rows": 150, "b9_rate": 300,
              "b11": (300, 120.0, 3.0),  # rate per minute, seconds, a person's call every
-             "b12": (300, 600)},  # messages, the limit per minute
+             "b12": (300, 600), "b13": [10_000, 1_000_000]},  # messages, the limit per minute
     "smoke": {"b1": 5, "b2": 10, "b3": 4, "b4": [60, 120, 240], "b4_repeat": 1, "b5": 200,
               "b6": 50, "b7": 1, "b8_rows": 50, "b8_sessions": 1, "b9_rows": 8,
               "b9_rate": 1200, "b11": (1200, 3.0, 0.5),
-              "b12": (20, 1200)},
+              "b12": (20, 1200), "b13": [400, 2000]},
 }
 
 
@@ -62,7 +63,7 @@ def _open_history(page: object) -> None:
 def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=list(SIZES), default="full")
-    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8,B9,B10,B11,B12",
+    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8,B9,B10,B11,B12,B13",
                         help="which benchmarks (B3 runs with B2)")
     parser.add_argument("--databases", default="sqlite,postgres")
     args = parser.parse_args(argv)
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
                                             history="B4" in only, overview="B10" in only)
             if "B5" in only:
                 results += history_bench.b5(make_url, size["b5"], database)
+            if "B13" in only:
+                results += activity_bench.b13(make_url, size["b13"], database)
         if "B6" in only:
             results += files_bench.b6(size["b6"])
         if "B7" in only:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Integer, column, insert, select
+from sqlalchemy import Connection, Engine, Integer, column, func, insert, select
 from sqlalchemy import table as sql_table
 
 from partner_console.identity import Person
@@ -37,6 +37,7 @@ ACTION_LABELS = {
 }
 SUMMARY_LIMIT = 2000
 T = TypeVar("T")
+FEW = 1000  # a search with at most this many matches is read through its index, then sorted
 
 _FTS = sql_table("activity_search", column("rowid", Integer), column("activity_search"))
 
@@ -136,10 +137,22 @@ class Activity:
             query = query.select_from(_FTS.join(activity, activity.c.id == _FTS.c.rowid))
         return query.where(scope.visible(activity), *filters.conditions(dialect))
 
-    def _order(self, filters: ActivityFilter) -> Any:
+    def _order(self, filters: ActivityFilter, scope: Scope | None = None) -> Any:
+        """Newest first. SQLite's FTS5 yields a search's matches newest first itself. On
+        PostgreSQL a search with few matches is read through the trigram index and sorted
+        ("id + 0" keeps the planner from walking every entry newest first looking for them);
+        with many, walking newest first finds a page at once."""
         if self.engine.dialect.name == "sqlite" and filters.substring:
             return _FTS.c.rowid.desc()
+        if filters.substring and scope is not None and self._few(scope, filters):
+            return (activity.c.id + 0).desc()
         return activity.c.id.desc()
+
+    def _few(self, scope: Scope, filters: ActivityFilter) -> bool:
+        capped = self._query([activity.c.id], scope, filters).limit(FEW + 1)
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(capped.subquery())
+                                    ).scalar_one()) <= FEW
 
     def page(self, scope: Scope, filters: ActivityFilter = ActivityFilter(),
              older_than: int | None = None, size: int = 50) -> ActivityPage:
@@ -151,7 +164,8 @@ class Activity:
             query = query.where((_FTS.c.rowid if self.engine.dialect.name == "sqlite"
                                  and filters.substring else activity.c.id) < older_than)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(self._order(filters)).limit(size + 1)).all()
+            rows = conn.execute(query.order_by(self._order(filters, scope)).limit(
+                size + 1)).all()
         entries = [Entry(*row) for row in rows[:size]]
         return ActivityPage(entries, entries[-1].id if len(rows) > size else None)
 
@@ -160,7 +174,7 @@ class Activity:
         """Every matching entry, newest first, in batches (flat in memory at any size)."""
         if filters.too_short:
             return
-        query = self._query(_COLUMNS, scope, filters).order_by(self._order(filters))
+        query = self._query(_COLUMNS, scope, filters).order_by(self._order(filters, scope))
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=batch_size).execute(query)
             for part in result.partitions():
