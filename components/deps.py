@@ -314,7 +314,10 @@ def check_with_upheal(row_id: int) -> tuple[CreationOutcome | None, str | None]:
         outcome = services().creator.settle(api_key(), scope, row_id)
     except ApiError as exc:
         return None, explain(exc)
-    row = services().history.get(scope, row_id)
+    try:
+        row = services().history.get(scope, row_id)
+    except StorageError:
+        return outcome, None
     log_activity(scope, SETTLED, f"Checked {row.full_name} ({row.email}) with Upheal: "
                                  f"{SETTLED_WORDS.get(outcome.status, outcome.status)}.")
     return outcome, None

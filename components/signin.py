@@ -96,9 +96,14 @@ def who_panel(pause_and_forget) -> None:  # type: ignore[no-untyped-def]
         st.markdown(f"Signed in as **{safe(person.name or person.email)}**")
         if person.name and person.email:
             st.caption(safe(person.email))
-        if st.button("Sign out", key="sign_out", icon=":material/logout:",
-                     help="Signs you out of the console and forgets the API key."):
-            if api_key():
-                pause_and_forget()
-            forget_key()
-            st.logout()
+        st.button("Sign out", key="sign_out", icon=":material/logout:",
+                  on_click=_sign_out, args=(pause_and_forget,),
+                  help="Signs you out of the console and forgets the API key.")
+
+
+def _sign_out(pause_and_forget) -> None:  # type: ignore[no-untyped-def]
+    """Forget the key (pausing the imports it runs, as Forget key does), then sign out."""
+    if api_key():
+        pause_and_forget()
+    forget_key()
+    st.logout()

@@ -857,3 +857,13 @@ def test_without_sign_in_the_log_carries_the_typed_name_and_template_changes():
     assert "three or more letters" in shown(at.info[0].value)
     at.text_input(key="ac_search").input("nobody at all").run()
     assert "No entries match" in shown(at.info[0].value)
+
+
+def test_sign_out_forgets_the_key_and_signs_out(monkeypatch):
+    monkeypatch.setenv("PARTNER_CONSOLE_ALLOWED_EMAILS", "@partner.example")
+    at = signed_in_app(ALICE)
+    assert at.session_state["api_key"] == DEMO_KEY
+    at.sidebar.button(key="sign_out").click().run()
+    assert not at.exception
+    assert "api_key" not in at.session_state
+    assert at.user["is_logged_in"] is False  # (the browser is sent to sign-out: tested in e2e)

@@ -88,7 +88,7 @@ def test_canary_key_never_leaks_through_any_workflow(browser, sandbox_with_canar
         page.get_by_text("Some details need fixing").wait_for()
         snap()
         page.get_by_role("button", name="Test key").click()
-        page.get_by_text("The key works.").wait_for()
+        page.get_by_text("The key works.", exact=True).wait_for()
 
         go(page, "History", "provider(s) · page")  # history, details, exports
         files.append(download(page, "Download CSV", tmp_path / "h.csv"))
