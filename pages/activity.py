@@ -90,25 +90,27 @@ def render() -> None:
             "What": ACTION_LABELS.get(e.action, e.action), "Details": e.summary,
         } for e in page.entries]), hide_index=True, width="stretch", key="ac_table",
             column_config={"Details": st.column_config.TextColumn(width="large")})
-    newer, older, _ = st.columns([1, 1, 4])
-    newer.button("Newer entries", key="ac_newer", on_click=_newer, disabled=not cursors,
-                 icon=":material/arrow_back:")
-    if page.older is not None:
-        older.button("Older entries", key="ac_older", on_click=_older, args=(page.older,),
-                     icon=":material/arrow_forward:")
+    if cursors or page.older is not None:
+        with st.container(horizontal=True, key="ac_paging"):
+            if cursors:
+                st.button("Newer entries", key="ac_newer", on_click=_newer,
+                          icon=":material/arrow_back:")
+            if page.older is not None:
+                st.button("Older entries", key="ac_older", on_click=_older,
+                          args=(page.older,), icon=":material/arrow_forward:")
 
     st.divider()
     st.header("Export")
     st.caption("Downloads hold every entry matching the search and filters above.")
     who, described, zone = person(), _describe(filters), person_zone()
     stamp = date.today().isoformat()
-    csv_col, xlsx_col, _ = st.columns([1, 1, 2])
-    csv_col.download_button("Download CSV", logged(
+    downloads = st.container(horizontal=True, key="ac_downloads")
+    downloads.download_button("Download CSV", logged(
         svc.activity, scope, who, EXPORTED, f"Downloaded the activity log as CSV ({described}).",
         lambda: activity_csv(svc.activity, scope, filters, zone)),
         file_name=f"activity-{stamp}.csv", mime="text/csv", key="ac_csv",
         icon=":material/description:", on_click="ignore")
-    xlsx_col.download_button("Download Excel", logged(
+    downloads.download_button("Download Excel", logged(
         svc.activity, scope, who, EXPORTED,
         f"Downloaded the activity log as Excel ({described}).",
         lambda: activity_xlsx(svc.activity, scope, filters, zone)),

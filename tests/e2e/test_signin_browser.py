@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from tests.e2e.a11y import violations
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
 from tests.e2e.front_door import FrontDoor
 from tests.e2e.steps import create_provider, download, enter_key, go, result_seen, textbox
@@ -100,6 +101,7 @@ def test_sign_in_refusals_reload_records_and_sign_out(browser, oidc, tmp_path):
             page.get_by_text("Sign in with your company account").wait_for()
             wait_for_app_run(page)
             closed(page)
+        assert violations(page, "sign-in") == []
 
         sign_in(page, "alice@partner.example")
         page.get_by_text("Signed in as").wait_for()
@@ -145,6 +147,7 @@ def test_sign_in_refusals_reload_records_and_sign_out(browser, oidc, tmp_path):
             sign_in(page, sub)
             page.get_by_text(words).wait_for()
             closed(page)
+            assert violations(page, "refused") == []
             page.goto(app.url + "/history")
             wait_for_app_run(page)
             page.get_by_text(words).wait_for()
