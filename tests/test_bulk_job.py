@@ -290,3 +290,19 @@ def test_links_lost_during_an_import_are_asked_for_again_before_it_ends(served, 
     for row in store.rows(job_id):
         assert row.state == DONE_CREATED and row.invite_url == users[row.email]["inviteUrl"]
         assert history.get(scope, row.provider_id).invite_url == row.invite_url
+
+
+def test_an_import_that_runs_to_its_end_says_so_in_the_activity_log_once(served, engine,
+                                                                          tmp_path):
+    from partner_console.storage.activity import Activity
+
+    sandbox, server = served
+    store, history, scope, job_id = new_job(engine, spreadsheet(6))
+    runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
+    runner.start()
+    runner.join(60)
+    assert store.get(scope, job_id).status == FINISHED
+    entries = Activity(engine).page(scope).entries
+    assert [(e.who, e.action) for e in entries] == [("Partner Console (automatic)", "imported")]
+    assert entries[0].summary == ("The import of “practice.csv” (started by Ann) finished: "
+                                  "6 created, 0 not created, 0 not sent.")

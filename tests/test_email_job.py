@@ -89,6 +89,11 @@ def test_an_email_job_sends_each_invite_once_with_per_row_results(engine, tmp_pa
         assert all("refused the address bounce" in (r.message or "") for r in failed)
         assert server.count_by_recipient() == {r.email: 1 for r in rows
                                                if not r.email.startswith("bounce")}
+        from partner_console.storage.activity import Activity
+
+        assert [(e.who, e.action, e.summary.split(" finished: ")[1])
+                for e in Activity(engine).page(scope).entries] == [
+            ("Partner Console (automatic)", "emailed", "27 emailed, 3 not emailed.")]
         # a second job over the same providers sends nothing without a confirmation
         store2, again = email_job(engine, scope, rows, token="emails-2")
         run2 = runner(engine, settings, store2, history, scope, again)

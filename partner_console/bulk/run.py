@@ -29,12 +29,16 @@ from partner_console.bulk.jobs import (
     CANCELLED,
     DONE_CHECKED,
     DONE_CREATED,
+    DONE_EMAILED,
     DONE_FAILED,
     DONE_LINKS_LOST,
     DONE_SKIPPED,
+    EMAILS,
     FINISHED,
+    IMPORT,
     PAUSED,
     QUEUED,
+    REMINDERS,
     SENDING,
     JobRow,
     JobStore,
@@ -47,10 +51,13 @@ from partner_console.creation import (
     CreationOutcome,
     ProviderCreator,
 )
+from partner_console.identity import Person
 from partner_console.mail.sender import Mailer, compose
 from partner_console.messages import explain
 from partner_console.signup import label as signup_label
 from partner_console.signup import status_from_check
+from partner_console.storage import activity
+from partner_console.storage.activity import Activity
 from partner_console.storage.catalog import Catalog
 from partner_console.storage.coordination import (
     CANCEL,
@@ -68,6 +75,10 @@ from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
 
 log = logging.getLogger(__name__)
 DEFAULT_WORKERS = 6
+SYSTEM = Person("Partner Console (automatic)")
+FINISHED_WORDS = {IMPORT: (activity.IMPORTED, "The import of"),
+                  EMAILS: (activity.EMAILED, "The email job"),
+                  REMINDERS: (activity.REMINDED, "The reminder job")}
 
 
 class Pacer:
@@ -184,6 +195,26 @@ class LeasedRunner:
             self.leases.release(self.job_id, self.owner, PAUSED)
         else:
             self.leases.release(self.job_id, self.owner, FINISHED)
+            self._log_finished()
+
+    def _log_finished(self) -> None:
+        """The activity log's entry for a job that ran to its end (people's own Start, Pause,
+        Resume and Cancel are logged by the pages)."""
+        try:
+            job = self.store.get(self.scope, self.job_id)
+            progress = self.store.progress(self.job_id)
+            action, words = FINISHED_WORDS.get(job.kind, (None, ""))
+            if action is None:
+                return
+            emailed = progress.counts.get(DONE_EMAILED, 0)
+            done = (f"{progress.created} created, {progress.failed} not created, "
+                    f"{progress.not_sent} not sent" if job.kind == IMPORT else
+                    f"{emailed} emailed, {progress.total - emailed} not emailed")
+            by = f" (started by {job.created_by})" if job.created_by else ""
+            Activity(self.store.engine).record(
+                self.scope, SYSTEM, action, f"{words} “{job.file_name}”{by} finished: {done}.")
+        except Exception:  # the job is finished and kept; only its log entry is missing
+            log.exception("the activity entry of job %s could not be written", self.job_id)
 
     def _work(self) -> None:
         try:
