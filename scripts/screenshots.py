@@ -122,6 +122,11 @@ def main() -> None:
             page.get_by_role("button", name="I sent this reminder").wait_for()
             wait_for_app_run(page)
             page.screenshot(path=str(out / "follow-up.png"))
+            page.get_by_role("link", name="Activity").click()
+            page.get_by_text("newest first").wait_for()
+            wait_for_app_run(page)
+            page.wait_for_timeout(800)  # the table's drawing
+            page.screenshot(path=str(out / "activity.png"))
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
             phone.goto(app.url)
             wait_for_app_run(phone)
@@ -129,7 +134,32 @@ def main() -> None:
             browser.close()
     finally:
         stop_app(app)
+    sign_in_page(out)
     print("screenshots in", out)
+
+
+def sign_in_page(out: Path) -> None:
+    """The first page with sign-in on, against a mock OpenID Connect provider."""
+    from oidc_provider_mock import run_server_in_thread
+
+    from tests.e2e.test_signin_browser import secrets_file
+
+    folder = Path(tempfile.mkdtemp())
+    with run_server_in_thread() as server:
+        oidc = f"http://localhost:{server.server_port}"
+        app = start_app(folder, {"STREAMLIT_SECRETS_FILES": str(secrets_file(folder, oidc))})
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=_find_chromium(),
+                                            args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                page.goto(f"http://localhost:{app.port}")
+                page.get_by_text("Sign in with your company account").wait_for()
+                wait_for_app_run(page)
+                page.screenshot(path=str(out / "sign-in.png"))
+                browser.close()
+        finally:
+            stop_app(app)
 
 
 if __name__ == "__main__":
