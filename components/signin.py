@@ -32,9 +32,9 @@ def gate(paths: list[str]) -> bool:
         return True
     problem = auth_problem(section)
     if problem is not None:
-        _closed(paths, lambda: st.error("Sign-in is switched on for this console but not set up "
-                                 f"correctly: {safe(problem)} Tell your administrator.",
-                                 icon=":material/lock:"))
+        words = (f"Sign-in is switched on for this console but not set up correctly: "
+                 f"{safe(problem)} Tell your administrator.")
+        _closed(paths, lambda: st.error(words, icon=":material/lock:"))
         return False
     try:
         logged_in = bool(st.user.is_logged_in)
