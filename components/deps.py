@@ -23,6 +23,7 @@ from partner_console.bulk.run import JobRegistry
 from partner_console.config import ConfigError, Settings, load_settings
 from partner_console.connection import build_client
 from partner_console.creation import CreationOutcome, ProviderCreator, replay_journal
+from partner_console.exports import STATUS_LABELS
 from partner_console.identity import Person, person_from_claims
 from partner_console.mail.sender import Mailer, transport_for
 from partner_console.messages import explain
@@ -48,7 +49,7 @@ from partner_console.storage.coordination import (
     replica_name,
 )
 from partner_console.storage.engine import refresh_statistics
-from partner_console.storage.sends import Sends
+from partner_console.storage.sends import INVITE, Sends
 from partner_console.when import SHOWN, shown, zone_label, zone_named
 
 API_KEY = "api_key"  # plain session key holding the key (never a widget key)
@@ -319,12 +320,8 @@ def check_with_upheal(row_id: int) -> tuple[CreationOutcome | None, str | None]:
     except StorageError:
         return outcome, None
     log_activity(scope, SETTLED, f"Checked {row.full_name} ({row.email}) with Upheal: "
-                                 f"{SETTLED_WORDS.get(outcome.status, outcome.status)}.")
+                                 f"{STATUS_LABELS.get(outcome.status, outcome.status)}.")
     return outcome, None
-
-
-SETTLED_WORDS = {"created": "created, links saved", "links_lost": "created, link not returned",
-                 "failed": "not created", "pending": "no answer yet"}
 
 
 def pause_job(job_id: int) -> None:
@@ -363,7 +360,7 @@ def decided(scope: Scope, send_id: int, arrived: bool) -> bool:
     if not svc.sends.decide(scope, send_id, arrived, your_name()):
         return False
     send = svc.sends.get(send_id)
-    log_activity(scope, EMAILED if send.kind == "invite" else REMINDED,
+    log_activity(scope, EMAILED if send.kind == INVITE else REMINDED,
                  f"Said the email to {send.to_email} " + ("arrived." if arrived else
                                                           "did not arrive."))
     return True

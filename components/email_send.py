@@ -76,11 +76,10 @@ def _send(scope: Scope, provider: ProviderRow, kind: str, where: str, confirmed:
                                         token=token)
     state.pop(_key("token", where, provider.id), None)
     if result.status in (SENT, UNCERTAIN):
-        what = "invite" if kind == INVITE else "reminder"
         maybe = "" if result.status == SENT else " (it may not have arrived: the mail server " \
             "did not answer)"
         log_activity(scope, EMAILED if kind == INVITE else REMINDED,
-                     f"Emailed the {what} to {provider.full_name} ({provider.email}){maybe}.",
+                     f"Emailed the {kind} to {provider.full_name} ({provider.email}){maybe}.",
                      once=token)
     state[_key("result", where, provider.id)] = {
         "status": result.status, "words": result.words,

@@ -25,8 +25,13 @@ def isolated_console(tmp_path, monkeypatch):
     monkeypatch.delenv("UPHEAL_API_BASE_URL", raising=False)
 
 
-def app(key: str | None = DEMO_KEY, page: str | None = None) -> AppTest:
+def app(key: str | None = DEMO_KEY, page: str | None = None, *, auth: dict | None = None,
+        user: dict | None = None) -> AppTest:
+    """A first run of the console (signed in as `user` when `auth` secrets are given)."""
     at = AppTest.from_file(APP, default_timeout=30)
+    if auth is not None:
+        at.secrets["auth"] = auth
+        at.user = user or {"is_logged_in": False}
     if key:
         at.session_state["api_key"] = key
     at.run()
@@ -762,16 +767,7 @@ ALICE = {"is_logged_in": True, "email": "alice@partner.example", "name": "Alice 
 
 def signed_in_app(user: dict, auth: dict | None = None, key: str | None = DEMO_KEY,
                   page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["auth"] = auth or AUTH
-    at.user = user
-    if key:
-        at.session_state["api_key"] = key
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception
-    return at
+    return app(key, page, auth=auth or AUTH, user=user)
 
 
 def nothing_of_the_console(at: AppTest) -> None:

@@ -142,11 +142,17 @@ class Activity:
         PostgreSQL a search with few matches is read through the trigram index and sorted
         ("id + 0" keeps the planner from walking every entry newest first looking for them);
         with many, walking newest first finds a page at once."""
-        if self.engine.dialect.name == "sqlite" and filters.substring:
+        if self._key(filters) is _FTS.c.rowid:
             return _FTS.c.rowid.desc()
         if filters.substring and scope is not None and self._few(scope, filters):
             return (activity.c.id + 0).desc()
         return activity.c.id.desc()
+
+    def _key(self, filters: ActivityFilter) -> Any:
+        """What pages are ordered and cut by: the entry's id (FTS5's rowid when it drives)."""
+        if self.engine.dialect.name == "sqlite" and filters.substring:
+            return _FTS.c.rowid
+        return activity.c.id
 
     def _few(self, scope: Scope, filters: ActivityFilter) -> bool:
         capped = self._query([activity.c.id], scope, filters).limit(FEW + 1)
@@ -161,8 +167,7 @@ class Activity:
             return ActivityPage([], None)
         query = self._query(_COLUMNS, scope, filters)
         if older_than is not None:
-            query = query.where((_FTS.c.rowid if self.engine.dialect.name == "sqlite"
-                                 and filters.substring else activity.c.id) < older_than)
+            query = query.where(self._key(filters) < older_than)
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(self._order(filters, scope)).limit(
                 size + 1)).all()
