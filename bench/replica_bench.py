@@ -49,7 +49,7 @@ def _run(url: str, rows: int, rate: int, shared: bool, label: str) -> dict[str, 
          str(Path(url.split("///")[-1]).parent / f"journal-{label}{n}.jsonl")
          if url.startswith("sqlite") else f"/tmp/b9-journal-{label}{n}.jsonl"],  # noqa: S108
         cwd=ROOT, stdout=subprocess.DEVNULL,
-        env={**env, "BULK_CHILD_REPLICA": f"b9-{label}-{n}"})
+        env={**env, "JOB_CHILD_REPLICA": f"b9-{label}-{n}"})
         for n, job in enumerate(jobs)]
     for child in children:
         child.wait()

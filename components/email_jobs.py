@@ -186,6 +186,8 @@ def job_panel(job_id: int, where: str) -> None:
             why = next((r.message for r in svc.jobs.rows(job_id, (QUEUED,)) if r.message), None)
             if why:
                 st.error(f"Paused: {safe(why)}", icon=":material/error:")
+            elif job.stop_reason:
+                st.info(job.stop_reason, icon=":material/info:")
         buttons = st.columns(4)
         if live:
             buttons[0].button("Pause", key=f"ej_pause_{where}", on_click=pause_job,

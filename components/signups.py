@@ -177,5 +177,7 @@ def _progress(job_id: int) -> None:
     if live:
         st.button("Pause", key="hi_refresh_pause", on_click=pause_job, args=(job_id,))
     elif job.shown_status == "paused":
+        if job.stop_reason:
+            st.caption(job.stop_reason)
         st.button("Resume", key="hi_refresh_resume", on_click=_resume, args=(job_id,))
         st.button("Cancel", key="hi_refresh_cancel", on_click=_cancel, args=(job_id,))

@@ -296,6 +296,8 @@ def _job_panel(job_id: int) -> None:
             st.session_state.pop("bi_notice", None)
         if notice:
             st.info(safe(notice), icon=":material/info:")
+        if status == PAUSED and job.stop_reason:
+            st.info(job.stop_reason, icon=":material/info:")
         progress()
         buttons = st.columns(4)
         if status == RUNNING:

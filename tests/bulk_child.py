@@ -19,7 +19,7 @@ from partner_console.storage import History, LinkJournal, fingerprint, make_engi
 from partner_console.storage.coordination import KeyPacing, Leases, RateBudget, lease_owner
 
 SECRET = b"bulk-test-secret"
-REPLICA = os.environ.get("BULK_CHILD_REPLICA", "bulk-child")
+REPLICA = os.environ.get("JOB_CHILD_REPLICA", "bulk-child")
 KEY = "sandbox-demo-key"
 
 

@@ -8,6 +8,7 @@ earlier life's leases and in-flight sends are settled at once.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from partner_console.storage.sends import Sends
 from tests.conftest import DEMO_KEY as KEY
 from tests.test_mail import SECRET
 
-REPLICA = "email-child"
+REPLICA = os.environ.get("JOB_CHILD_REPLICA", "email-child")
 
 
 def main() -> None:

@@ -306,3 +306,32 @@ def test_an_import_that_runs_to_its_end_says_so_in_the_activity_log_once(served,
     assert [(e.who, e.action) for e in entries] == [("Partner Console (automatic)", "imported")]
     assert entries[0].summary == ("The import of “practice.csv” (started by Ann) finished: "
                                   "6 created, 0 not created, 0 not sent.")
+
+
+def test_rows_put_back_in_the_queue_after_the_last_look_are_done_and_the_job_finishes(
+        engine, served, tmp_path):
+    """The runner's pass ends with a row back in the queue (put there by its own settle, a
+    late HALTED, or anything): it goes round again instead of pausing with rows waiting."""
+    sandbox, server = served
+    store, history, scope, job_id = new_job(engine, spreadsheet(6))
+    runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
+    came_back = []
+    before = runner._before_finish
+
+    def once_more() -> None:  # the last look found nothing; then a row is back in the queue
+        if not came_back:
+            done = store.rows(job_id, (DONE_CREATED,))[0]
+            with engine.begin() as conn:
+                from partner_console.storage.tables import bulk_job_rows
+                conn.execute(bulk_job_rows.update().where(bulk_job_rows.c.id == done.id)
+                             .values(state=QUEUED))
+            came_back.append(done.id)
+        before()
+
+    runner._before_finish = once_more
+    assert runner.start()
+    runner.join(60)
+    assert came_back
+    assert store.get(scope, job_id).status == FINISHED  # not "paused" with a row waiting
+    assert store.row(came_back[0]).state in CREATED_STATES + (DONE_SKIPPED,)
+    assert not store.rows(job_id, (QUEUED, SENDING))

@@ -339,3 +339,57 @@ def test_the_lease_clock_is_naive_utc(engine):
     job = store.get(scope, job_id)
     assert job.lease_expires_at is not None
     assert abs(job.lease_expires_at - utcnow() - timedelta(seconds=6)) < timedelta(seconds=2)
+
+
+# -- a row's return to the queue, and a job's end: the lease holder's alone ---------------------
+def test_only_the_lease_holder_puts_an_interrupted_row_back_in_the_queue(engine):
+    """A Resume that lost the race (or a runner whose lease was taken) cannot queue rows
+    behind the holder's back: that left imports paused half-way with rows waiting."""
+    from partner_console.bulk.jobs import QUEUED, SENDING, JobStore
+
+    store, _, _, job_id = new_job(engine, spreadsheet(3))
+    leases = Leases(engine)
+    assert leases.claim(job_id, "dead#1")
+    row = store.claimed(leases.claim_row(job_id, "dead#1"))  # left "sending" by a killed server
+    assert leases.release_replica("dead", "dead#2") == 1
+    assert leases.claim(job_id, "winner#1")
+    with pytest.raises(ValueError):  # no back door around the lease
+        store.finish_row(row, QUEUED)
+    assert not leases.requeue_row(job_id, "loser#1", row)  # the losing Resume: refused
+    assert [r.state for r in store.rows(job_id, (SENDING,))] == [SENDING]
+    assert leases.requeue_row(job_id, "winner#1", row)
+    assert store.row(row.id).state == QUEUED
+
+
+def test_a_job_is_finished_only_by_its_holder_and_only_with_no_row_left(engine):
+    from partner_console.bulk.jobs import FINISHED, JobStore
+
+    store, _, scope, job_id = new_job(engine, spreadsheet(2))
+    leases = Leases(engine)
+    assert leases.claim(job_id, "a#1")
+    assert not leases.finish(job_id, "a#1")  # two rows queued
+    first = store.claimed(leases.claim_row(job_id, "a#1"))
+    store.finish_row(first, "created")
+    second = store.claimed(leases.claim_row(job_id, "a#1"))
+    assert not leases.finish(job_id, "a#1")  # one row still sending
+    store.finish_row(second, "created")
+    assert not leases.finish(job_id, "b#1")  # not b's to end
+    assert leases.finish(job_id, "a#1")
+    job = store.get(scope, job_id)
+    assert job.status == FINISHED and not job.live
+    assert isinstance(store, JobStore)
+
+
+def test_a_row_that_keeps_coming_back_is_failed_instead_of_looping(engine):
+    from partner_console.storage.coordination import GAVE_UP, MAX_ATTEMPTS
+    from partner_console.bulk.jobs import JobStore
+
+    store, _, _, job_id = new_job(engine, spreadsheet(1))
+    leases = Leases(engine)
+    assert leases.claim(job_id, "a#1")
+    for _ in range(MAX_ATTEMPTS):
+        row = store.claimed(leases.claim_row(job_id, "a#1"))
+        assert leases.requeue_row(job_id, "a#1", row)
+    assert leases.claim_row(job_id, "a#1") is None
+    (row,) = JobStore(engine).rows(job_id)
+    assert (row.state, row.message) == ("failed", GAVE_UP)

@@ -420,6 +420,7 @@ def test_an_interrupted_import_shows_paused_and_resumes_with_the_key():
     job_id = stored_job(at, 5)
     at.run()
     assert any(f"Import {job_id}: Paused" in h.value for h in at.header)
+    assert any("The console server running this job stopped" in i.value for i in at.info)
     at.button(key="bi_resume").click().run()
     runner = services_of(at).runners.get(job_id)
     runner.join(30)

@@ -27,7 +27,7 @@ def child(database_url: str, server: SandboxServer, job_id: int, rate: int, tmp_
         [sys.executable, "-m", "tests.bulk_child", database_url, server.base_url, str(job_id),
          str(rate), str(tmp_path / f"journal-{replica}.jsonl")],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "BULK_CHILD_REPLICA": replica})
+        env={**os.environ, "JOB_CHILD_REPLICA": replica})
 
 
 @pytest.fixture

@@ -22,8 +22,6 @@ from partner_console.bulk.jobs import (
     DONE_SKIPPED,
     DONE_UNCERTAIN,
     EMAILS,
-    PAUSED,
-    QUEUED,
     SENDING,
     JobRow,
     JobStore,
@@ -66,19 +64,10 @@ class EmailRunner(LeasedRunner):
     def _worker_done(self) -> None:
         self.mailer.close()
 
-    def _run(self) -> None:
-        try:
-            self._settle_interrupted()
-            self._work_until_done()
-            if self._lost:
-                log.warning("email job %s: lease lost; another runner has it", self.job_id)
-                return
-            self._finish()
-        except Exception:
-            log.exception("email job %s stopped", self.job_id)
-            self.leases.release(self.job_id, self.owner, PAUSED)
-        finally:
-            self.close()
+    kind_name = "email"
+
+    def _settle(self, wait: bool) -> None:
+        self._settle_interrupted()
 
     def _settle_interrupted(self) -> None:
         """Rows an earlier runner left "sending": decided from their send's record."""
@@ -94,7 +83,7 @@ class EmailRunner(LeasedRunner):
             else:
                 return
             if send is None or (send.state == FAILED and send.error_text == NEVER_LEFT):
-                self.store.finish_row(row, QUEUED)  # it never left: its turn comes again
+                self._requeue(row)  # it never left: its turn comes again
             else:
                 self._record(row, send.state, send.error_text or "")
 
@@ -122,7 +111,7 @@ class EmailRunner(LeasedRunner):
             created_by=self.created_by, confirmed=int(row.cells.get("confirmed", 0)),
             token=f"job{self.job_id}-row{row.id}-try{row.attempts}", job_id=self.job_id)
         if result.setup_problem:  # the mail server refuses the console: nothing else will go
-            self.store.finish_row(row, QUEUED, message=result.words)  # shown with "Paused"
+            self._requeue(row, message=result.words)  # shown with "Paused"
             self.pause()
             return
         if result.status == ALREADY and result.previous is not None:

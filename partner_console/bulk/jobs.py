@@ -76,6 +76,15 @@ class Job:
     def shown_status(self) -> str:
         return PAUSED if self.interrupted else self.status
 
+    @property
+    def stop_reason(self) -> str | None:
+        """Why a job shown as paused stopped, when no person paused it."""
+        if self.interrupted:
+            return ("The console server running this job stopped (or lost touch with the "
+                    "database) before it finished. Nothing was lost or sent twice: press "
+                    "Resume to go on.")
+        return None
+
 
 @dataclass(frozen=True)
 class JobRow:
@@ -250,14 +259,6 @@ class JobStore:
                 state=DONE_CREATED, invite_url=invite_url, private_room_link=private_room_link,
                 message=None, updated_at=utcnow())).rowcount)
 
-    def requeue(self, job_id: int, states: tuple[str, ...]) -> int:
-        """Put rows in `states` back in the queue (only for jobs whose rows may be repeated,
-        like a sign-up refresh's reads); how many."""
-        with self.engine.begin() as conn:
-            return int(conn.execute(update(bulk_job_rows).where(
-                bulk_job_rows.c.job_id == job_id, bulk_job_rows.c.state.in_(states)).values(
-                state=QUEUED, claimed_by=None, updated_at=utcnow())).rowcount or 0)
-
     def get(self, scope: Scope, job_id: int) -> Job:
         with self.engine.connect() as conn:
             row = conn.execute(select(bulk_jobs).where(
@@ -292,7 +293,10 @@ class JobStore:
 
     def finish_row(self, row: JobRow, state: str, **values: Any) -> bool:
         """Write this attempt's result, only if the row is still this attempt's (a runner that
-        lost its lease never overwrites what the next runner decided)."""
+        lost its lease never overwrites what the next runner decided). A row goes back to the
+        queue only through Leases.requeue_row, which proves the lease."""
+        if state == QUEUED:
+            raise ValueError("a row is put back in the queue by Leases.requeue_row")
         c = bulk_job_rows.c
         with self.engine.begin() as conn:
             return bool(conn.execute(update(bulk_job_rows).where(

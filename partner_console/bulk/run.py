@@ -34,10 +34,8 @@ from partner_console.bulk.jobs import (
     DONE_LINKS_LOST,
     DONE_SKIPPED,
     EMAILS,
-    FINISHED,
     IMPORT,
     PAUSED,
-    QUEUED,
     REMINDERS,
     SENDING,
     JobRow,
@@ -140,8 +138,8 @@ class LeasedRunner:
         if not self.leases.claim(self.job_id, self.owner):
             self.close()
             return False
-        supervisor = threading.Thread(target=self._run, name=f"bulk-job-{self.job_id}",
-                                      daemon=True)
+        supervisor = threading.Thread(target=self._run, daemon=True,
+                                      name=f"{self.kind_name}-job-{self.job_id}")
         self._threads = [supervisor]
         supervisor.start()
         return True
@@ -160,14 +158,64 @@ class LeasedRunner:
             thread.join(timeout)
 
     def _run(self) -> None:
-        raise NotImplementedError
+        """The fixed template every kind runs: settle what an earlier runner left, claim and
+        work rows, and end. The end is decided in the database (Leases.finish): a pass that
+        leaves rows queued or sending goes round again, so a job never pauses itself; it stops
+        only when a person pauses or cancels it, its lease is lost, or a fault a person must
+        see (the kind calls pause(), or an error: shown as paused)."""
+        try:
+            while not self._stop.is_set():
+                self._settle(wait=False)
+                self._work_until_done()
+                if self._stop.is_set():
+                    break
+                if self.store.rows(self.job_id, (SENDING,)):
+                    self._settle(wait=True)  # rows whose outcome cannot be told yet
+                    self._idle()
+                    continue
+                self._before_finish()
+                if not self._stop.is_set() and self.leases.finish(self.job_id, self.owner):
+                    self._log_finished()
+                    self._after_finish()
+                    return
+                self._idle()  # rows came back, or the lease is in doubt: look again
+            if self._lost:
+                log.warning("%s job %s: lease lost; another runner has it", self.kind_name,
+                            self.job_id)
+                return
+            self._stopped()
+        except Exception:  # the job must never die silently: it shows as paused
+            log.exception("%s job %s stopped", self.kind_name, self.job_id)
+            self.leases.release(self.job_id, self.owner, PAUSED)
+        finally:
+            self.close()
+
+    kind_name = "bulk"  # in thread and log names
+
+    def _settle(self, wait: bool) -> None:
+        """Rows an earlier runner (or an unknown outcome) left "sending": decide each; with
+        `wait`, wait for those that cannot be decided yet."""
+
+    def _before_finish(self) -> None:
+        """Last work once every row is done (an import's late links and emails)."""
+
+    def _after_finish(self) -> None:
+        """After the job is written finished."""
+
+    def _idle(self) -> None:
+        self._stop.wait(RENEW_SECONDS)
+        self._renew()
+
+    def _requeue(self, row: JobRow, message: str | None = None) -> bool:
+        """This row back in the queue, only while this runner holds the lease."""
+        return self.leases.requeue_row(self.job_id, self.owner, row, message)
 
     def _process(self, row: JobRow) -> None:
         raise NotImplementedError
 
     def _work_until_done(self) -> None:
         threads = [threading.Thread(target=self._work, daemon=True,
-                                    name=f"bulk-job-{self.job_id}-{n}")
+                                    name=f"{self.kind_name}-job-{self.job_id}-{n}")
                    for n in range(max(1, self.workers))]
         for thread in threads:
             thread.start()
@@ -186,16 +234,14 @@ class LeasedRunner:
             self._asked = renewal.control
             self._stop.set()
 
-    def _finish(self) -> None:
+    def _stopped(self) -> None:
+        """Asked to stop (Pause or Cancel, from anywhere, or the kind's own pause())."""
         if self._asked == CANCEL:
             with self.store.engine.begin() as conn:
                 skip_queued_rows(conn, self.job_id, self.cancelled_message)
             self.leases.release(self.job_id, self.owner, CANCELLED)
-        elif self._asked == PAUSE or self.store.rows(self.job_id, (QUEUED,)):
-            self.leases.release(self.job_id, self.owner, PAUSED)
         else:
-            self.leases.release(self.job_id, self.owner, FINISHED)
-            self._log_finished()
+            self.leases.release(self.job_id, self.owner, PAUSED)
 
     def _log_finished(self) -> None:
         """The activity log's entry for a job that ran to its end (people's own Start, Pause,
@@ -233,8 +279,8 @@ class LeasedRunner:
         try:
             self._process(row)
         except Exception:  # left "sending": settled once the workers stop
-            log.exception("bulk job %s: row %s could not be finished", self.job_id,
-                          row.row_number)
+            log.exception("%s job %s: row %s could not be finished", self.kind_name,
+                          self.job_id, row.row_number)
 
 
 @dataclass
@@ -262,25 +308,17 @@ class JobRunner(LeasedRunner):
             self.mailer.close()
 
     # -- the work --------------------------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            self._settle_interrupted(wait=False)
-            self._work_until_done()
-            while not self._stop.is_set() and self._settle_interrupted(wait=True):
-                self._work_until_done()  # rows Upheal never created are sent again
-            if not self._stop.is_set():
-                self._fetch_lost_links()
-                self._email_created()
-            if self._lost:
-                log.warning("bulk job %s: lease lost; another runner has it", self.job_id)
-                return
-            self._finish()
-            refresh_statistics(self.history.engine)  # thousands of new rows: keep plans good
-        except Exception:  # the job must never die silently: it shows as paused
-            log.exception("bulk job %s stopped", self.job_id)
-            self.leases.release(self.job_id, self.owner, PAUSED)
-        finally:
-            self.close()
+    kind_name = "import"
+
+    def _settle(self, wait: bool) -> None:
+        self._settle_interrupted(wait)
+
+    def _before_finish(self) -> None:
+        self._fetch_lost_links()
+        self._email_created()
+
+    def _after_finish(self) -> None:
+        refresh_statistics(self.history.engine)  # thousands of new rows: keep plans good
 
     def _process(self, row: JobRow) -> None:
         assert row.request is not None
@@ -295,7 +333,7 @@ class JobRunner(LeasedRunner):
         if outcome.status == PENDING:
             return  # unknown: stays "sending" until Upheal can know (_settle_interrupted)
         if outcome.status == HALTED:
-            self.store.finish_row(row, QUEUED)  # asked to stop before it left: waits again
+            self._requeue(row)  # asked to stop before it left: waits again
             return
         if outcome.status == DUPLICATE:
             self.store.finish_row(row, DONE_SKIPPED, message="Already created (in History).",
@@ -397,7 +435,7 @@ class JobRunner(LeasedRunner):
                 self._record(row, CreationOutcome.from_row(attempt))
                 return False
         # Never created: back to the queue, for a new attempt under a new token.
-        return self.store.finish_row(row, QUEUED)
+        return self._requeue(row)
 
 
 def _token_prefix(runner: JobRunner, row: JobRow) -> str:
@@ -416,28 +454,23 @@ class RefreshRunner(JobRunner):  # (its creator's client asks, and is paced)
     key's shared budget with people's own calls first) is the import's."""
 
     cancelled_message = "Cancelled before this provider was checked."
+    kind_name = "refresh"
 
-    def _run(self) -> None:
-        try:
-            # Rows a runner was asking about when it died: asking again is harmless.
-            self.store.requeue(self.job_id, (SENDING,))
-            self._work_until_done()
-            if self._lost:
-                log.warning("refresh job %s: lease lost; another runner has it", self.job_id)
-                return
-            self._finish()
-        except Exception:
-            log.exception("refresh job %s stopped", self.job_id)
-            self.leases.release(self.job_id, self.owner, PAUSED)
-        finally:
-            self.client.close()
+    def _settle(self, wait: bool) -> None:
+        # Rows a runner was asking about when it died: asking again is harmless.
+        self.leases.requeue_interrupted(self.job_id, self.owner)
+
+    def _before_finish(self) -> None:
+        pass
+
+    def _after_finish(self) -> None:
+        pass
 
     def _process(self, row: JobRow) -> None:
         try:
             check = self.client.check_user(self.api_key, row.email)
         except AuthenticationError as exc:  # the key stopped working: stop, keep the row
-            self.store.finish_row(row, QUEUED)
-            self.store.set_status(self.job_id, PAUSED)
+            self._requeue(row)
             log.warning("refresh job %s: %s", self.job_id, type(exc).__name__)
             self.pause()
             return

@@ -16,6 +16,14 @@ process's memory:
 - **A row's claim**: a queued row becomes "sending" for exactly one runner, in one UPDATE that
   also proves the claimer still holds the job's lease and nobody asked it to stop; the row's
   attempt counter grows in the same statement, so every attempt has its own request token.
+- **A row's return to the queue** (`requeue_row`, `requeue_interrupted`): only the lease's
+  holder may put a "sending" row back, in one UPDATE that proves the lease, so no other
+  runner (a Resume that lost the race, a runner whose lease was taken) can queue rows behind
+  the holder's back. A row that keeps coming back is failed after `MAX_ATTEMPTS`.
+- **A job's end** (`finish`): "finished" is written only by the holder, and only in the same
+  UPDATE that finds no row queued or sending. A runner that finds rows left goes round again:
+  a job never pauses itself with rows waiting; it stops only when a person pauses or cancels
+  it, its lease is lost, or a fault a person must see.
 - **An email's reservation** (`reserve_email`): one create per email per organisation at a
   time. Taken in the transaction that writes the create's write-ahead row, released in the one
   that settles it, so a second tab or colleague sees who is creating it right now.
@@ -66,6 +74,8 @@ BACKGROUND_HORIZON = 1.0  # seconds of slots background work may hold ahead of n
 
 LEASE_SECONDS = 6.0  # a runner that misses this many seconds of renewals has lost its job
 RENEW_SECONDS = 0.5  # how often a runner renews, and reads Pause/Cancel
+MAX_ATTEMPTS = 8  # a row sent back to the queue this often is failed instead (never a loop)
+GAVE_UP = "This row could not be finished after several attempts."
 PAUSE = "pause"
 CANCEL = "cancel"
 
@@ -272,6 +282,50 @@ class Leases:
                                j.lease_expires_at >= now),
             ).values(state="sending", claimed_by=owner, attempts=r.attempts + 1,
                      updated_at=now).returning(*bulk_job_rows.c)).first()
+
+    def requeue_row(self, job_id: int, owner: str, row: Any, message: str | None = None) -> bool:
+        """Put one "sending" row (this attempt of it) back in the queue, only while `owner`
+        holds the job's lease; True when it went back. Past MAX_ATTEMPTS it is failed."""
+        r = bulk_job_rows.c
+        again = row.attempts < MAX_ATTEMPTS
+        with self.engine.begin() as conn:
+            return bool(conn.execute(update(bulk_job_rows).where(
+                r.id == row.id, r.state == "sending", r.attempts == row.attempts,
+                r.claimed_by.is_(None) if row.claimed_by is None
+                else r.claimed_by == row.claimed_by,
+                self._held(job_id, owner),
+            ).values(state="queued" if again else "failed",
+                     message=message if again else GAVE_UP,
+                     updated_at=self.now())).rowcount)
+
+    def requeue_interrupted(self, job_id: int, owner: str) -> int:
+        """Every "sending" row back in the queue (for jobs whose rows may be repeated, like a
+        sign-up refresh's reads), only while `owner` holds the lease; how many."""
+        r = bulk_job_rows.c
+        interrupted = (r.job_id == job_id, r.state == "sending", self._held(job_id, owner))
+        with self.engine.begin() as conn:
+            conn.execute(update(bulk_job_rows).where(
+                *interrupted, r.attempts >= MAX_ATTEMPTS).values(
+                state="failed", message=GAVE_UP, updated_at=self.now()))
+            return int(conn.execute(update(bulk_job_rows).where(*interrupted).values(
+                state="queued", claimed_by=None, updated_at=self.now())).rowcount or 0)
+
+    def finish(self, job_id: int, owner: str) -> bool:
+        """End the run as "finished" if `owner` holds the lease and no row is queued or
+        sending, in one statement; False (nothing changed) otherwise."""
+        c, r = bulk_jobs.c, bulk_job_rows.c
+        now = self.now()
+        left = exists().where(r.job_id == job_id, r.state.in_(("queued", "sending")))
+        with self.engine.begin() as conn:
+            return bool(conn.execute(update(bulk_jobs).where(
+                c.id == job_id, c.lease_owner == owner, ~left,
+            ).values(lease_owner=None, lease_expires_at=None, control=None, status="finished",
+                     heartbeat_at=now, updated_at=now)).rowcount)
+
+    @staticmethod
+    def _held(job_id: int, owner: str) -> Any:
+        j = bulk_jobs.c
+        return exists().where(j.id == job_id, j.lease_owner == owner)
 
     @property
     def _ttl(self) -> timedelta:
