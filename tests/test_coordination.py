@@ -345,7 +345,7 @@ def test_the_lease_clock_is_naive_utc(engine):
 def test_only_the_lease_holder_puts_an_interrupted_row_back_in_the_queue(engine):
     """A Resume that lost the race (or a runner whose lease was taken) cannot queue rows
     behind the holder's back: that left imports paused half-way with rows waiting."""
-    from partner_console.bulk.jobs import QUEUED, SENDING, JobStore
+    from partner_console.bulk.jobs import QUEUED, SENDING
 
     store, _, _, job_id = new_job(engine, spreadsheet(3))
     leases = Leases(engine)
@@ -381,8 +381,8 @@ def test_a_job_is_finished_only_by_its_holder_and_only_with_no_row_left(engine):
 
 
 def test_a_row_that_keeps_coming_back_is_failed_instead_of_looping(engine):
-    from partner_console.storage.coordination import GAVE_UP, MAX_ATTEMPTS
     from partner_console.bulk.jobs import JobStore
+    from partner_console.storage.coordination import GAVE_UP, MAX_ATTEMPTS
 
     store, _, _, job_id = new_job(engine, spreadsheet(1))
     leases = Leases(engine)

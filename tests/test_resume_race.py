@@ -91,7 +91,7 @@ def test_imports_killed_then_resumed_twice_at_once_always_finish(database, sandb
         args = ["tests.bulk_child", url, server.base_url, str(job_id), str(RATE),
                 str(tmp_path / "journal.jsonl")]
         said.append(kill_then_resume_twice(
-            args, lambda: store.progress(job_id).done >= 5, GAPS[trial % len(GAPS)]))
+            args, lambda store=store, job_id=job_id: store.progress(job_id).done >= 5, GAPS[trial % len(GAPS)]))
         status, states = outcome(engine, scope, job_id)
         assert status == FINISHED, (trial, said[-1], states)
         assert sorted(said[-1]) in (["refused", "started"], ["started", "started"])
@@ -131,7 +131,7 @@ def test_refreshes_killed_then_resumed_twice_at_once_always_finish(database, san
         job_id, _ = store.create_refresh(scope, created_by="Ann", providers=providers,
                                          start_token=f"refresh-{trial}")
         args = ["tests.refresh_child", url, server.base_url, str(job_id), str(RATE)]
-        said = kill_then_resume_twice(args, lambda: store.progress(job_id).done >= 5,
+        said = kill_then_resume_twice(args, lambda store=store, job_id=job_id: store.progress(job_id).done >= 5,
                                       GAPS[trial % len(GAPS)])
         status, states = outcome(engine, scope, job_id)
         assert status == FINISHED, (trial, said, states)
@@ -158,7 +158,7 @@ def test_email_jobs_killed_then_resumed_twice_at_once_always_finish(database, tm
             args = ["tests.email_child", url, server.url(), str(server.ca_file), str(job_id),
                     "6000"]
             before = len(server.received)
-            said = kill_then_resume_twice(args, lambda: store.progress(job_id).done >= 5,
+            said = kill_then_resume_twice(args, lambda store=store, job_id=job_id: store.progress(job_id).done >= 5,
                                           GAPS[trial % len(GAPS)])
             status, states = outcome(engine, scope, job_id)
             assert status == FINISHED, (trial, said, states)

@@ -13,10 +13,8 @@ from partner_console.bulk.jobs import FINISHED, JobStore
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from tests.e2e.conftest import kill_and_restart, start_app, stop_app
 from tests.e2e.test_replicas_browser import (
-    DEMO,
     SECRET,
     creates_for,
-    invited_providers,
     open_console,
     paused_job,
     scope_of,
@@ -102,7 +100,7 @@ def test_an_import_killed_then_resumed_twice_at_once_always_finishes(
         job_id = paused_job(engine, prefix, 30)
         page = open_console(browser, a, "Bulk import", "Paused")
         page.get_by_role("button", name="Resume").click()
-        wait_until(lambda: store.progress(job_id).done >= 6, 60, "the import never started")
+        wait_until(lambda job_id=job_id: store.progress(job_id).done >= 6, 60, "the import never started")
         a = kill_and_restart(a)  # mid-import: some rows are left "sending"
         page.context.close()
         pages = resume_on_both(browser, (a, b), "Bulk import", f"Import {job_id}:", gap)
