@@ -7,16 +7,20 @@ outside PARTNER_CONSOLE_ALLOWED_EMAILS are told so, and see nothing more.
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from components.deps import api_key, auth_section, forget_key, services, signed_in
 from components.text import safe
 from partner_console.identity import (
+    Person,
     auth_problem,
     email_is_verified,
     provider_label,
     providers_of,
 )
+from partner_console.storage.activity import SIGN_IN_REFUSED
 
 CLOSED_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
@@ -44,22 +48,39 @@ def gate(paths: list[str]) -> bool:
         _closed(paths, lambda: _sign_in(section))
         return False
     person = signed_in()
-    allowed = services().settings.allowed_emails
+    settings = services().settings
     email = person.email if person else ""
     if not email:
         words = ("Your company account did not tell the console your email address, so it "
                  "cannot let you in. Ask your administrator.")
-    elif not email_is_verified(st.user.to_dict()):
-        words = (f"Your company account says the address {safe(email)} is not verified, so "
-                 "the console cannot let you in with it. Ask your administrator.")
-    elif not allowed.allows(email):
+        why = "no email address"
+    elif not settings.allowed_emails.allows(email):
         words = (f"You are signed in as {safe(email)}, and this account is not allowed to use "
                  "the Partner Console. Ask your administrator to add it, or sign out and use "
                  "another account.")
+        why = "not on the allow list"
+    elif not email_is_verified(st.user.to_dict(), settings.trusted_email_providers):
+        words = (f"Your company account could not confirm that the address {safe(email)} is "
+                 "really yours (it is not marked as verified), so the console cannot let you "
+                 "in with it. Ask your administrator.")
+        why = "address not confirmed by the identity provider"
     else:
         return True
+    _log_refusal(person, why)
     _closed(paths, lambda: _refused(words))
     return False
+
+
+def _log_refusal(person, why: str) -> None:  # type: ignore[no-untyped-def]
+    """A refused sign-in, in the activity log once per session (never the token)."""
+    if st.session_state.get("pc_refusal_logged") == why:
+        return
+    st.session_state["pc_refusal_logged"] = why
+    try:
+        services().activity.record(None, person or Person(""), SIGN_IN_REFUSED,
+                                   f"Sign-in refused: {why}.")
+    except Exception:  # the refusal stands; only its log entry is missing
+        logging.getLogger(__name__).exception("a refused sign-in could not be logged")
 
 
 def _closed(paths: list[str], draw) -> None:  # type: ignore[no-untyped-def]

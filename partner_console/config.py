@@ -76,6 +76,9 @@ class Settings:
     # With sign-in on ([auth] in Streamlit's secrets): who may use the console. Empty: everyone
     # the identity provider signs in.
     allowed_emails: AllowList = field(default_factory=AllowList)
+    # Sign-in providers whose addresses are trusted without an email_verified claim (names of
+    # [auth.<name>] sections, "default" for a bare [auth]): single-tenant company directories.
+    trusted_email_providers: frozenset[str] = frozenset()
 
     @property
     def uses_sandbox(self) -> bool:
@@ -234,6 +237,12 @@ def load_settings(
     except ValueError as exc:
         raise ConfigError(f"PARTNER_CONSOLE_ALLOWED_EMAILS lists addresses and @domain entries, "
                           f"separated by commas: {exc}") from None
+    trusted = frozenset(name.strip().casefold() for name in (
+        get("PARTNER_CONSOLE_TRUSTED_EMAIL_PROVIDERS") or "").split(",") if name.strip())
+    if bad := sorted(n for n in trusted if not n.replace("_", "").replace("-", "").isalnum()):
+        raise ConfigError("PARTNER_CONSOLE_TRUSTED_EMAIL_PROVIDERS names sign-in providers as "
+                          "their [auth.<name>] sections (or default), separated by commas, not "
+                          f"{bad[0]!r}.")
     return Settings(
         api_base_url=base_url,
         auth_header=header,
@@ -252,4 +261,5 @@ def load_settings(
         emails_per_minute=int(per_minute),
         smtp_timeout_seconds=float(timeout),
         allowed_emails=allowed,
+        trusted_email_providers=trusted,
     )

@@ -44,13 +44,36 @@ def person_from_claims(claims: Mapping[str, Any]) -> Person:
     return Person(name=name, email=email)
 
 
-def email_is_verified(claims: Mapping[str, Any]) -> bool:
-    """Providers that say an address is unverified (email_verified false) are not trusted with
-    it: anyone can type any address into some providers' sign-up forms."""
-    verified = claims.get("email_verified", True)
-    if isinstance(verified, str):
-        return verified.strip().lower() not in ("false", "0", "no")
-    return bool(verified)
+def _says_true(value: Any) -> bool:
+    """A claim that is the boolean true, or the string "true" (some providers send strings);
+    anything else, absent or "" or "off" included, is not."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() == "true"
+
+
+def email_is_verified(claims: Mapping[str, Any],
+                      trusted_providers: frozenset[str] = frozenset()) -> bool:
+    """An address is trusted only when the provider vouches for it: `email_verified` true, or
+    Microsoft Entra's optional `xms_edov` ("email domain owner verified") true. On a
+    multi-tenant provider anyone can put any address in their own account (the "nOAuth"
+    pattern), so silence is not a yes. A provider the operator trusts without that claim (a
+    single-tenant company directory) is named in PARTNER_CONSOLE_TRUSTED_EMAIL_PROVIDERS by
+    its `[auth.<name>]` section, or "default" for a bare `[auth]`; Streamlit records which
+    one signed the person in as the `provider` claim."""
+    if _says_true(claims.get("email_verified")) or _says_true(claims.get("xms_edov")):
+        return True
+    provider = str(claims.get("provider") or "default").strip().casefold()
+    return provider in trusted_providers
+
+
+def single_address(text: str) -> Any | None:
+    """The one email address `text` is, checked by email-validator (no display name, no
+    quoted local part, no list, no second "@"); None when it is anything else."""
+    try:
+        return validate_email(text.strip(), check_deliverability=False)
+    except (EmailNotValidError, TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -92,12 +115,16 @@ class AllowList:
         return not self.addresses and not self.domains
 
     def allows(self, email: str) -> bool:
-        address = email.strip().casefold()
-        if not address or "@" not in address:
+        """Whether `email` is exactly one address that the list names, or whose domain it
+        names. "eve@evil.example@partner.example" or "a@evil.example, a@partner.example" are
+        not one address: refused, whatever comes after their last "@"."""
+        checked = single_address(email)
+        if checked is None:
             return False
         if self.everyone:
             return True
-        return address in self.addresses or address.rsplit("@", 1)[1] in self.domains
+        return (checked.normalized.casefold() in self.addresses
+                or checked.domain.casefold() in self.domains)
 
 
 PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")

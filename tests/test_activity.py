@@ -99,10 +99,55 @@ def test_claims_become_a_person_and_unverified_addresses_are_not_trusted():
         Person("Ann", "a@b.example")
     assert person_from_claims({"email": "a@b.example", "given_name": "Ann",
                                "family_name": "Bee"}).name == "Ann Bee"
-    assert email_is_verified({"email": "a@b.example"})  # providers that do not say
     assert email_is_verified({"email_verified": True})
+    assert email_is_verified({"email_verified": "true"})
+    assert email_is_verified({"email_verified": " TRUE "})
     assert not email_is_verified({"email_verified": False})
     assert not email_is_verified({"email_verified": "false"})
+
+
+@pytest.mark.parametrize("claims", [
+    {"email": "a@b.example"},  # silence is not a yes ("nOAuth")
+    {"email_verified": "off"}, {"email_verified": ""}, {"email_verified": "yes"},
+    {"email_verified": 1}, {"email_verified": None}, {"email_verified": [True]},
+    {"xms_edov": False}, {"xms_edov": "1"},
+])
+def test_an_address_nobody_vouched_for_is_not_trusted(claims):
+    assert not email_is_verified(claims)
+    assert not email_is_verified({**claims, "provider": "entra"}, frozenset({"okta"}))
+
+
+def test_entra_domain_owner_verified_and_operator_trusted_providers_are_trusted():
+    assert email_is_verified({"xms_edov": True})
+    assert email_is_verified({"xms_edov": "true", "email_verified": False})
+    trusted = frozenset({"default", "okta"})
+    assert email_is_verified({"provider": "default"}, trusted)
+    assert email_is_verified({}, trusted)  # no provider claim: the bare [auth] one
+    assert email_is_verified({"provider": "Okta"}, trusted)
+    assert not email_is_verified({"provider": "microsoft"}, trusted)
+
+
+@pytest.mark.parametrize("claim", [
+    "eve@evil.example@partner.example", "carl@evil.example, carl@partner.example",
+    "carl@evil.example,carl@partner.example", "carl@evil.example carl@partner.example",
+    '"eve@evil.example"@partner.example', "Eve <eve@partner.example>",
+    "eve@evil.example\n@partner.example", "eve@evil.example\x00@partner.example",
+    "@partner.example", "partner.example", "eve@partner.example.", "",
+    "eve@evil.example;carl@partner.example",
+])
+def test_a_claim_that_is_not_exactly_one_address_is_refused_whatever_its_end(claim):
+    allowed = AllowList.parse("@partner.example, boss@partner.example")
+    claim = claim.encode().decode("unicode_escape")
+    assert not allowed.allows(claim)
+    assert not AllowList().allows(claim)  # with no list too: one address or nobody
+
+
+def test_one_address_of_the_domain_is_let_in_however_it_is_written():
+    allowed = AllowList.parse("@partner.example")
+    assert allowed.allows("eve@partner.example")
+    assert allowed.allows("Eve@Partner.Example")
+    assert allowed.allows("  eve@partner.example ")
+    assert not allowed.allows("eve@sub.partner.example")
 
 
 def test_an_auth_section_is_checked_before_anyone_signs_in():

@@ -57,3 +57,15 @@ def test_default_phone_country_is_us_and_must_be_a_country():
                          secrets_file=Path("/nonexistent")).default_phone_country == "CA"
     with pytest.raises(ConfigError, match="UPHEAL_DEFAULT_PHONE_COUNTRY"):
         load_settings({"UPHEAL_DEFAULT_PHONE_COUNTRY": "USA"}, secrets_file=Path("/nonexistent"))
+
+
+def test_trusted_email_providers_are_names_of_auth_sections(tmp_path):
+    from partner_console.config import ConfigError, load_settings
+
+    settings = load_settings({"PARTNER_CONSOLE_TRUSTED_EMAIL_PROVIDERS": " Default, okta "},
+                             tmp_path / "none.toml")
+    assert settings.trusted_email_providers == frozenset({"default", "okta"})
+    assert load_settings({}, tmp_path / "none.toml").trusted_email_providers == frozenset()
+    with pytest.raises(ConfigError, match="PARTNER_CONSOLE_TRUSTED_EMAIL_PROVIDERS"):
+        load_settings({"PARTNER_CONSOLE_TRUSTED_EMAIL_PROVIDERS": "okta, <script>"},
+                      tmp_path / "none.toml")

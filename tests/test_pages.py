@@ -806,7 +806,11 @@ def test_named_providers_get_a_button_each_and_an_incomplete_setup_says_what_is_
 
 @pytest.mark.parametrize("user, words", [
     ({**ALICE, "email": "mallory@elsewhere.example"}, "is not allowed to use"),
-    ({**ALICE, "email_verified": False}, "is not verified"),
+    ({**ALICE, "email_verified": False}, "could not confirm that the address"),
+    ({k: v for k, v in ALICE.items() if k != "email_verified"}, "could not confirm"),
+    ({**ALICE, "email_verified": "off"}, "could not confirm that the address"),
+    ({**ALICE, "email": "eve@evil.example@partner.example"}, "is not allowed to use"),
+    ({**ALICE, "email": "carl@evil.example, carl@partner.example"}, "is not allowed to use"),
     ({"is_logged_in": True, "name": "No Address"}, "did not tell the console your email"),
 ])
 def test_people_outside_the_allow_list_are_told_plainly_and_see_nothing(monkeypatch, user,
@@ -816,6 +820,23 @@ def test_people_outside_the_allow_list_are_told_plainly_and_see_nothing(monkeypa
     assert words in shown(at.error[0].value)
     assert [b.label for b in at.button] == ["Sign out"]
     nothing_of_the_console(at)
+    at.run()  # logged once per session, however many runs
+    from partner_console.storage.activity import SIGN_IN_REFUSED
+    from partner_console.storage.scope import Scope
+
+    entries = services_of(at).activity.page(Scope("any-org-key")).entries
+    assert [(e.action, e.actor_email) for e in entries] == [
+        (SIGN_IN_REFUSED, user.get("email", ""))]
+    assert "Sign-in refused" in entries[0].summary
+    assert "token" not in entries[0].summary.lower()
+
+
+def test_a_trusted_provider_lets_in_an_address_without_a_verified_claim(monkeypatch):
+    monkeypatch.setenv("PARTNER_CONSOLE_ALLOWED_EMAILS", "@partner.example")
+    monkeypatch.setenv("PARTNER_CONSOLE_TRUSTED_EMAIL_PROVIDERS", "default")
+    at = signed_in_app({k: v for k, v in ALICE.items() if k != "email_verified"})
+    assert not at.error
+    assert any("Alice Ansel" in m.value for m in at.sidebar.markdown)
 
 
 def test_signed_in_the_identity_is_the_name_in_every_record_and_the_log(monkeypatch):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Integer, column, func, insert, select
+from sqlalchemy import Connection, Engine, Integer, column, func, insert, or_, select
 from sqlalchemy import table as sql_table
 
 from partner_console.identity import Person
@@ -26,6 +26,11 @@ from partner_console.storage.tables import activity
 
 CREATED, IMPORTED, EXPORTED, SETTLED = "created", "imported", "exported", "settled"
 EMAILED, REMINDED, TEMPLATES = "emailed", "reminded", "templates"
+SIGN_IN_REFUSED = "signin_refused"
+# Entries of the deployment rather than of an organisation (a refused sign-in happens before
+# any key): written under this fingerprint, which no key's HMAC can be (it is not hex), and
+# shown in every organisation's log on the deployment.
+DEPLOYMENT = "deployment"
 ACTION_LABELS = {
     CREATED: "Created a provider",
     IMPORTED: "Import",
@@ -34,6 +39,7 @@ ACTION_LABELS = {
     EMAILED: "Email",
     REMINDED: "Reminder",
     TEMPLATES: "Templates",
+    SIGN_IN_REFUSED: "Sign-in refused",
 }
 SUMMARY_LIMIT = 2000
 T = TypeVar("T")
@@ -110,11 +116,12 @@ _COLUMNS = [activity.c.id, activity.c.at, activity.c.actor_name, activity.c.acto
 class Activity:
     engine: Engine
 
-    def record(self, scope: Scope, person: Person, action: str, summary: str,
+    def record(self, scope: Scope | None, person: Person, action: str, summary: str,
                conn: Connection | None = None) -> None:
-        """One entry. Given `conn`, it is written in that transaction, with the change it
-        records."""
+        """One entry (`scope` None: the deployment's, shown to every organisation). Given
+        `conn`, it is written in that transaction, with the change it records."""
         assert action in ACTION_LABELS, action
+        scope = scope or Scope(DEPLOYMENT)
         summary = " ".join(summary.split())[:SUMMARY_LIMIT]
         values = {
             "key_fingerprint": scope.key_fingerprint,
@@ -135,7 +142,9 @@ class Activity:
         query = select(*columns)
         if dialect == "sqlite" and filters.substring:  # FTS5 drives: its matches, newest first
             query = query.select_from(_FTS.join(activity, activity.c.id == _FTS.c.rowid))
-        return query.where(scope.visible(activity), *filters.conditions(dialect))
+        return query.where(or_(scope.visible(activity),
+                                   activity.c.key_fingerprint == DEPLOYMENT),
+                           *filters.conditions(dialect))
 
     def _order(self, filters: ActivityFilter, scope: Scope | None = None) -> Any:
         """Newest first. SQLite's FTS5 yields a search's matches newest first itself. On

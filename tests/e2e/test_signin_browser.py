@@ -30,6 +30,13 @@ PEOPLE = {
                                   "email_verified": True},
     "eve@partner.example": {"email": "eve@partner.example", "name": "Eve",
                             "email_verified": False},
+    # one claim, two addresses: only the text after the last "@" is in the domain
+    "carl": {"email": "carl@evil.example, carl@partner.example", "name": "Carl",
+             "email_verified": True},
+    "eve2": {"email": "eve@evil.example@partner.example", "name": "Eve Two",
+             "email_verified": True},
+    # a provider that says nothing about the address ("nOAuth")
+    "nora@partner.example": {"email": "nora@partner.example", "name": "Nora Noclaim"},
 }
 
 
@@ -139,7 +146,7 @@ def test_sign_in_refusals_reload_records_and_sign_out(browser, oidc, tmp_path):
         context.close()
 
         for sub, words in (("mallory@elsewhere.example", "is not allowed to use"),
-                           ("eve@partner.example", "is not verified")):
+                           ("eve@partner.example", "could not confirm that the address")):
             context = browser.new_context()
             page = context.new_page()
             page.goto(app.url)
@@ -155,6 +162,44 @@ def test_sign_in_refusals_reload_records_and_sign_out(browser, oidc, tmp_path):
             context.close()
     finally:
         stop_app(app)
+
+
+def refused_or_in(browser, app, sub: str) -> str:
+    """Sign `sub` in through the real provider; the page's words once the console decided."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.goto(app.url)
+    page.get_by_text("Sign in with your company account").wait_for()
+    sign_in(page, sub)
+    page.get_by_text("Signed in as").or_(page.get_by_role("button", name="Sign out")).first \
+        .wait_for()
+    body = page.inner_text("body").replace("\u2060", "")  # (the joiner that stops autolinks)
+    if "Signed in as" not in body:
+        closed(page)
+    context.close()
+    return body
+
+
+def test_only_one_confirmed_address_of_the_domain_gets_in(browser, oidc, tmp_path):
+    """Verified inside the domain: in. Two addresses in one claim, or one "@" too many: out,
+    as an outsider is. No email_verified claim: out, unless the operator trusts the provider
+    (PARTNER_CONSOLE_TRUSTED_EMAIL_PROVIDERS=default for a bare [auth])."""
+    strict = signed_in_app(tmp_path, oidc, "strict")
+    trusting = signed_in_app(tmp_path, oidc, "trusting",
+                             {"PARTNER_CONSOLE_TRUSTED_EMAIL_PROVIDERS": "default"})
+    try:
+        assert "Signed in as" in refused_or_in(browser, strict, "alice@partner.example")
+        for sub in ("carl", "eve2"):
+            words = refused_or_in(browser, strict, sub)
+            assert "is not allowed to use the Partner Console" in words, words
+            assert "Signed in as" not in words
+        words = refused_or_in(browser, strict, "nora@partner.example")
+        assert "could not confirm that the address nora@partner.example" in words, words
+        assert "Signed in as" in refused_or_in(browser, trusting, "nora@partner.example")
+        assert "is not allowed" in refused_or_in(browser, trusting, "carl")  # trust is not a list
+    finally:
+        stop_app(strict)
+        stop_app(trusting)
 
 
 @pytest.mark.postgres
