@@ -21,6 +21,7 @@ from partner_console.invite_email import (
     EMAIL_SETTING,
     PLACEHOLDERS,
     REMINDER_SETTING,
+    TEXT_LIMIT,
     check_template,
 )
 from partner_console.storage.activity import TEMPLATES
@@ -238,7 +239,13 @@ def _email_editor(title: str, purpose: str, setting: str, default: str, key: str
     st.caption(f"{purpose} Placeholders: " + ", ".join("`{" + p + "}`" for p in PLACEHOLDERS)
                + ". A first line “Subject: …” gives the subject.")
     current = svc.catalog.setting(scope, setting, default)
-    text = st.text_area(f"{title} text", current, height=320, key=key)
+    stale = check_template(current) if current != default else None
+    if stale:
+        st.warning(f"The saved {title.lower()} text can no longer be used: {safe(stale)} "
+                   "Until it is fixed and saved, emails use the default text.",
+                   icon=":material/warning:")
+    text = st.text_area(f"{title} text", current[:TEXT_LIMIT], height=320, key=key,
+                        max_chars=TEXT_LIMIT)
     save, reset = st.columns([2, 5])
     if save.button(f"Save the {title.lower()}", key=f"{key}_save"):
         problem = check_template(text)

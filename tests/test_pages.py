@@ -341,6 +341,30 @@ def test_email_text_is_editable_and_checked():
     assert any(c.startswith("Hi Jane: https://sandbox.invalid/") for c in codes)
 
 
+def test_a_format_spec_in_an_email_text_is_refused_and_an_old_one_falls_back_with_a_notice():
+    from partner_console.invite_email import EMAIL_SETTING
+
+    hostile = "Hello {first_name:x>300000000}, sign up here: {invite_link}"
+    at = app(page="pages/note_templates.py")
+    at.text_area(key="nt_email").input(hostile).run()
+    at.button(key="nt_email_save").click().run()
+    assert any("{first_name:x>300000000} is not allowed" in shown(e.value) for e in at.error)
+    svc = services_of(at)
+    scope = svc.history.scope_for(svc.history.scope_for(
+        __import__("partner_console.storage", fromlist=["fingerprint"]).fingerprint(
+            svc.secret, DEMO_KEY)).key_fingerprint)
+    assert svc.catalog.setting(scope, EMAIL_SETTING, "unset") == "unset"  # nothing saved
+    svc.catalog.set_setting(scope, EMAIL_SETTING, hostile)  # as saved before the rule
+    at = app(page="pages/note_templates.py")
+    assert any("can no longer be used" in shown(w.value) and "default text" in shown(w.value)
+               for w in at.warning)
+    at.switch_page("pages/create_provider.py").run()
+    fill(at).button(key="cp_submit").click().run()
+    assert not at.exception
+    assert any(c.startswith("Hello Jane,\n\nWe have set up your Upheal account")
+               for c in (c.value for c in at.code))
+
+
 # -- History ----------------------------------------------------------------------------------------
 def seed_history(at: AppTest, count: int, key: str = DEMO_KEY) -> None:
     from partner_console.api.models import validate_provider
