@@ -500,3 +500,47 @@ def test_both_exports_carry_the_sign_up_status_and_when_it_was_checked(history):
     stamp = xlsx_frame[xlsx_frame["Email"] == "jane1@example.com"].iloc[0][
         "Sign-up checked (Europe/Prague)"]
     assert isinstance(stamp, datetime)  # a real date-time in the person's zone
+
+
+def test_history_read_from_eight_threads_for_two_organisations_never_errs_or_mixes(history):
+    """Two runs of one session, and many sessions, read History at once: searches (FTS5 or
+    pg_trgm, and short ones), counts and pages for two organisations from 8 threads. No
+    "FROM providers, providers", no error, and never a row of the other organisation."""
+    import threading
+
+    from partner_console.storage.history import HistoryFilter
+
+    seed(history, 40, FP_A)
+    scope_b = history.scope_for(FP_B)
+    for i in range(100, 130):
+        row_id, _ = history.record_pending(scope_b, req(i), created_by="Bob")
+        history.complete(row_id, FP_B, created(i, org="org-b"))
+    scopes = {"a": history.scope_for(FP_A), "b": history.scope_for(FP_B)}
+    emails = {name: {r.email for r in history.iter_rows(scope)} for name, scope in scopes.items()}
+    assert emails["a"] and emails["b"] and not emails["a"] & emails["b"]
+    filters = [HistoryFilter(), HistoryFilter(text="jane1"), HistoryFilter(text="ja"),
+               HistoryFilter(text="example.com"), HistoryFilter(text="smith jane2"),
+               HistoryFilter(statuses=("created",)), HistoryFilter(text="emp-0")]
+    errors: list[BaseException] = []
+    mixed: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def read(n: int) -> None:
+        name = "ab"[n % 2]
+        scope = scopes[name]
+        barrier.wait()
+        try:
+            for round_ in range(25):
+                chosen = filters[(n + round_) % len(filters)]
+                page = history.search(scope, chosen, page=1 + round_ % 2, page_size=7)
+                history.count(scope, chosen)
+                mixed.extend(r.email for r in page.rows if r.email not in emails[name])
+        except BaseException as exc:  # noqa: BLE001  (any error at all fails the test)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == [] and mixed == []

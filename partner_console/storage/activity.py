@@ -22,7 +22,7 @@ from partner_console.identity import Person
 from partner_console.storage.clock import utcnow
 from partner_console.storage.scope import Scope
 from partner_console.storage.search import TRIGRAM, folded, fts_phrase
-from partner_console.storage.tables import activity
+from partner_console.storage.tables import activity, built
 
 CREATED, IMPORTED, EXPORTED, SETTLED = "created", "imported", "exported", "settled"
 EMAILED, REMINDED, TEMPLATES = "emailed", "reminded", "templates"
@@ -46,6 +46,7 @@ T = TypeVar("T")
 FEW = 1000  # a search with at most this many matches is read through its index, then sorted
 
 _FTS = sql_table("activity_search", column("rowid", Integer), column("activity_search"))
+built(_FTS)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from partner_console.storage.tables import (
     LINKS_LOST,
     PENDING,
     activity,
+    built,
     bulk_jobs,
     email_sends,
     key_organisations,
@@ -217,6 +218,7 @@ class HistoryPage:
 
 # SQLite's FTS5 trigram index of search_text (migration 6): its rowid is the provider's id.
 _FTS = sql_table("providers_search", column("rowid", Integer), column("providers_search"))
+built(_FTS)
 
 
 def _fts_search(filters: HistoryFilter, dialect: str) -> bool:

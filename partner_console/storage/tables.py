@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -219,3 +221,25 @@ schema_migrations = Table(
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("applied_at", DateTime, nullable=False),
 )
+
+
+# Selectables shared by every thread are built in full here, at import: SQLAlchemy builds some
+# of their parts lazily on first use (column collections, the FROM lists that keep a table from
+# appearing twice), and two threads building them at once produced "FROM providers, providers"
+# before its fixes in 2.0.38 and 2.0.44 (issues #12302, #12881; the floor in pyproject).
+_LAZY = ("c", "columns", "exported_columns", "primary_key", "foreign_keys", "_hide_froms",
+         "_from_objects", "_select_iterable", "entity_namespace", "description",
+         "_autoincrement_column")
+
+
+def built(*selectables: Any) -> None:
+    """Build every lazily built part of `selectables` now, in this one thread."""
+    for selectable in selectables:
+        for name in _LAZY:
+            getattr(selectable, name, None)
+        for column in selectable.c:
+            getattr(column, "_from_objects", None)
+            getattr(column, "proxy_set", None)
+
+
+built(*metadata.sorted_tables)
