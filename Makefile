@@ -29,11 +29,13 @@ sandbox: $(RUNTIME_STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-# The kill loops at full size: 100 kills of single creates, 20 of a bulk import, and the real
-# server killed 3 times mid-create and 6 times mid-import.
+# The kill loops at full size: 100 kills of single creates, 20 of a bulk import, the real
+# server killed 3 times mid-create and 6 times mid-import, and 100 trials of a kill followed
+# by two Resumes at once for each kind of job.
 soak: $(DEV_STAMP)
 	SOAK=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
 		tests/test_reliability_kill.py tests/e2e/test_replicas_browser.py -k "kill"
+	SOAK=1 $(BIN)/python -m pytest tests/test_resume_race.py tests/e2e/test_resume_race_browser.py
 	$(BIN)/python -m tests.report
 
 # Benchmarks at full size (several minutes): figures in bench/results/full.json.
