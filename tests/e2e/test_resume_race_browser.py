@@ -21,8 +21,10 @@ from tests.e2e.test_replicas_browser import (
 )
 from tests.report import record
 
-pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.xdist_group("race")]
 SOAK = os.environ.get("SOAK", "") not in ("", "0")
+# Ten trials of a kill, a restart and two browsers take 3-5 minutes on two busy cores.
+pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.xdist_group("race"),
+              pytest.mark.timeout(900 if not SOAK else 9000)]
 TRIALS = 100 if SOAK else 10
 RATE = 1200  # 20 calls a second: a trial's rows are done in seconds, some always in flight
 GAPS = [0.0, 0.03, 0.06, 0.09, 0.12, 0.15, 0.2, 0.25, 0.3, 0.01]
