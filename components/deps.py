@@ -166,7 +166,8 @@ def check_key(force: bool = False) -> str:
 # What pages keep in the session about one organisation's data (a row shown as a duplicate,
 # a result, an import, a notice): it must not outlive the key it was made with.
 KEY_BOUND_STATE = ("cp_duplicate", "cp_busy", "cp_outcome", "cp_notice", "cp_errors",
-                   "cp_open_dialog", "bi_job", "bi_read", "bi_prepared", "bi_confirm",
+                   "cp_open_dialog", "bi_job", "bi_read", "bi_prepared", "bi_classified",
+                   "bi_keep_example", "bi_confirm",
                    "bi_in_upheal", "bi_notice", "bi_check_error", "bi_check_done",
                    "bi_cancel_ask", "bi_start_token", "hi_refresh_job", "hi_auto_started",
                    "hi_notice", "hi_page",

@@ -46,12 +46,15 @@ from partner_console.bulk.jobs import (
     Job,
 )
 from partner_console.bulk.prepare import (
+    EXAMPLE,
     IN_HISTORY,
     IN_UPHEAL,
     INVALID,
     READY,
     ROW_STATUS_LABELS,
+    Earlier,
     PreparedRow,
+    classify,
     counts,
     prepare_rows,
 )
@@ -117,6 +120,8 @@ def _phone_country(svc: Services) -> str | None:
 
 def _prepare(svc: Services, scope: Scope, read: ReadResult,
              mapping: dict[str, str | None], phone_code: str | None) -> list[PreparedRow]:
+    """The rows as the import will treat them, classified once per file, mapping, templates,
+    check with Upheal and example choice, and kept: every rerun shows the same numbers."""
     catalog = svc.catalog.templates(scope)
     cache_key = (id(read), tuple(mapping.items()), tuple(catalog), phone_code)
     cached = st.session_state.get("bi_prepared")
@@ -125,22 +130,19 @@ def _prepare(svc: Services, scope: Scope, read: ReadResult,
     else:
         rows = prepare_rows(read, mapping, catalog, phone_code)
         st.session_state["bi_prepared"] = (cache_key, rows)
+    in_upheal: set[str] = st.session_state.get("bi_in_upheal", set())
+    keep_example = bool(st.session_state.get("bi_keep_example"))
+    decided_key = (cache_key, frozenset(in_upheal), keep_example)
+    decided = st.session_state.get("bi_classified")
+    if decided and decided[0] == decided_key:
+        return list(decided[1])
     known = svc.history.latest_by_email(
         scope, [r.request.email for r in rows if r.request is not None and r.status == READY])
-    in_upheal: set[str] = st.session_state.get("bi_in_upheal", set())
-    for row in rows:
-        if row.status in (READY, IN_HISTORY, IN_UPHEAL) and row.request is not None:
-            email = row.request.email.lower()
-            earlier = known.get(email)
-            if earlier:
-                row.status = IN_HISTORY
-                row.note = (f"Created on {when(earlier.created_at, '%Y-%m-%d')}. Invite link: "
-                            f"{earlier.invite_url or 'not available'}")
-            elif email in in_upheal:
-                row.status, row.note = IN_UPHEAL, "Already has an Upheal account."
-            else:
-                row.status, row.note = READY, ""
-    return rows
+    earlier = {email: Earlier(when(row.created_at, "%Y-%m-%d"), row.invite_url)
+               for email, row in known.items()}
+    classified = classify(rows, earlier, in_upheal, keep_example)
+    st.session_state["bi_classified"] = (decided_key, classified)
+    return classified
 
 
 def _check_with_upheal(rows: list[PreparedRow]) -> None:
@@ -169,7 +171,7 @@ def _start(file_name: str) -> None:
     """The confirmed click: one job per click (the start token), started on the server."""
     svc = services()
     scope = current_scope()
-    prepared: list[PreparedRow] = (st.session_state.get("bi_prepared") or (None, []))[1]
+    prepared: list[PreparedRow] = (st.session_state.get("bi_classified") or (None, []))[1]
     if scope is None or not prepared:
         return
     token = st.session_state.setdefault("bi_start_token", uuid.uuid4().hex)
@@ -185,7 +187,8 @@ def _start(file_name: str) -> None:
             _run(svc, scope, job_id)
     st.session_state["bi_job"] = job_id
     st.session_state.pop("bi_start_token", None)
-    for key in ("bi_read", "bi_prepared", "bi_confirm", "bi_in_upheal"):
+    for key in ("bi_read", "bi_prepared", "bi_classified", "bi_confirm", "bi_in_upheal",
+                "bi_keep_example"):
         st.session_state.pop(key, None)
     st.session_state["bi_uploader_generation"] = st.session_state.get(
         "bi_uploader_generation", 0) + 1
@@ -381,7 +384,8 @@ def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
     tally = counts(rows)
     shown = st.columns(len(ROW_STATUS_LABELS))
     short = {READY: "Ready", INVALID: "Needs fixing", "duplicate_in_file": "Repeated",
-             IN_HISTORY: "Already in History", IN_UPHEAL: "Has Upheal account"}
+             IN_HISTORY: "Already in History", IN_UPHEAL: "Has Upheal account",
+             EXAMPLE: "Example row"}
     for column, (status, label) in zip(shown, short.items(), strict=True):
         column.metric(label, tally[status], help=ROW_STATUS_LABELS[status])
     st.dataframe(pd.DataFrame([{
@@ -392,6 +396,10 @@ def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
     st.caption("Rows that are not “Ready” are left out of the import and listed in its "
                "results. Each ready row is also checked with Upheal just before it is sent: "
                "anyone who already has an account is skipped.")
+    if tally[EXAMPLE] or st.session_state.get("bi_keep_example"):
+        st.checkbox("Import the example row too", key="bi_keep_example",
+                    help="The template's own example (Jane Smith, jane.smith@example.com) is "
+                         "left out unless you tick this.")
     invalid = [r for r in rows if r.status == INVALID]
     if invalid:
         st.download_button(f"Download the {len(invalid)} row(s) that need fixing",

@@ -11,8 +11,13 @@ from hypothesis import strategies as st
 from partner_console.bulk.columns import auto_map, missing_required
 from partner_console.bulk.prepare import (
     DUPLICATE_IN_FILE,
+    EXAMPLE,
+    IN_HISTORY,
+    IN_UPHEAL,
     INVALID,
     READY,
+    Earlier,
+    classify,
     counts,
     prepare_rows,
 )
@@ -78,6 +83,26 @@ def test_duplicates_within_the_file_and_invalid_rows_say_why():
     assert "NPI: " in rows[3].problem and "last digit" in rows[3].problem
     assert rows[4].problem.startswith("First name: This is required")
     assert counts(rows)[READY] == 1
+
+
+def test_classifying_twice_gives_the_same_rows_and_never_changes_what_it_was_given():
+    data = ("First name,Last name,Email\nJane,Smith,Jane.Smith@example.com\nA,B,a@example.com\n"
+            "C,D,c@example.com\nE,F,e@example.com\nA,Again,a@example.com\n")
+    read = read_file(data.encode(), "p.csv")
+    rows = prepare_rows(read, auto_map(read.headers), [])
+    before = [(r.status, r.note) for r in rows]
+    earlier = {"a@example.com": Earlier("2026-11-29", "https://invite.example/a")}
+    first = classify(rows, earlier, {"c@example.com"})
+    second = classify(first, {}, set())  # a classified list keeps what it was told
+    again = classify(rows, earlier, {"c@example.com"})
+    assert [(r.status, r.note) for r in rows] == before  # the prepared rows are untouched
+    assert [r.status for r in first] == [EXAMPLE, IN_HISTORY, IN_UPHEAL, READY,
+                                         DUPLICATE_IN_FILE]
+    assert [(r.status, r.note) for r in again] == [(r.status, r.note) for r in first]
+    assert [r.status for r in second] == [r.status for r in first]
+    assert "2026-11-29" in first[1].note and "https://invite.example/a" in first[1].note
+    kept = classify(rows, earlier, set(), keep_example=True)
+    assert [r.status for r in kept][:3] == [READY, IN_HISTORY, READY]
 
 
 def test_templates_by_catalog_name_or_id():

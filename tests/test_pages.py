@@ -909,3 +909,45 @@ def test_sign_out_forgets_the_key_and_signs_out(monkeypatch):
     assert not at.exception
     assert "api_key" not in at.session_state
     assert at.user["is_logged_in"] is False  # (the browser is sent to sign-out: tested in e2e)
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_the_preview_numbers_are_the_numbers_of_the_button_the_confirmation_and_the_job():
+    """Classified once per file: reruns, the button, the confirmation and the results agree;
+    the template's own example row is recognised and left out unless kept."""
+    at = app(page="pages/bulk_import.py")
+    seed_history(at, 2)  # p000 and p001 are already in History
+    data = ("First name,Last name,Email\nJane,Smith,jane.smith@example.com\n"
+            "P000,Test,p000@example.com\nP001,Test,P001@example.com\n,Nobody,\nBad,Row,not-an-email\n"
+            + "".join(f"New{i},Person,new{i}@example.com\n" for i in range(25)))
+    at.file_uploader(key="bi_upload_0").set_value(("practice.csv", data.encode(), "text/csv"))
+    at.run()
+    expected = {"Ready": "25", "Needs fixing": "2", "Repeated": "0", "Already in History": "2",
+                "Has Upheal account": "0", "Example row": "1"}
+    for _ in range(3):  # the same numbers on every rerun
+        assert _metrics(at) == expected
+        at.run()
+    preview = at.dataframe[0].value
+    example = preview[preview["Email"] == "jane.smith@example.com"]
+    assert example["Status"].tolist() == ["The template's example row"]
+    assert "left out" in example["What to do"].iloc[0]
+    at.button(key="bi_start_ask").click().run()
+    assert at.button(key="bi_start_ask").proto.label == "Start import of 25 provider(s)"
+    assert _metrics(at) == expected
+    assert any("This creates 25 provider(s)" in w.value for w in at.warning)
+    at.checkbox(key="bi_keep_example").check().run()  # kept: one more ready, the same elsewhere
+    assert _metrics(at) == {**expected, "Ready": "26", "Example row": "0"}
+    assert any("This creates 26 provider(s)" in w.value for w in at.warning)
+    at.checkbox(key="bi_keep_example").uncheck().run()
+    assert _metrics(at) == expected and any("This creates 25 provider(s)" in w.value
+                                            for w in at.warning)
+    at.button(key="bi_start").click().run()
+    job_id = at.session_state["bi_job"]
+    services_of(at).runners.get(job_id).join(60)
+    at.run()
+    assert _metrics(at) == {"Created": "25", "Failed": "0", "Not sent": "5", "Waiting": "0"}
+    emails = [u["email"] for u in services_of(at).sandbox.users()]
+    assert "jane.smith@example.com" not in emails and len(emails) == 2 + 25

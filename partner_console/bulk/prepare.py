@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from partner_console.api.models import FIELD_LABELS, ProviderRequest, validate_provider
@@ -15,6 +15,7 @@ INVALID = "invalid"
 DUPLICATE_IN_FILE = "duplicate_in_file"
 IN_HISTORY = "in_history"
 IN_UPHEAL = "in_upheal"
+EXAMPLE = "example"  # the template's own example row, left out unless the person keeps it
 
 ROW_STATUS_LABELS = {
     READY: "Ready",
@@ -22,6 +23,7 @@ ROW_STATUS_LABELS = {
     DUPLICATE_IN_FILE: "Repeated in this file",
     IN_HISTORY: "Already created (in History)",
     IN_UPHEAL: "Already has an Upheal account",
+    EXAMPLE: "The template's example row",
 }
 
 
@@ -112,3 +114,47 @@ def counts(rows: list[PreparedRow]) -> dict[str, int]:
     for row in rows:
         found[row.status] += 1
     return found
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A provider already in History with a row's email: when it was created, its link."""
+
+    created_on: str  # as the person reads dates, e.g. "2026-11-29"
+    invite_url: str | None
+
+
+def example_email() -> str:
+    from partner_console.bulk.columns import COLUMNS
+
+    return next(c.example for c in COLUMNS if c.field == "email").lower()
+
+
+def classify(rows: list[PreparedRow], earlier: dict[str, Earlier], in_upheal: set[str],
+             keep_example: bool = False) -> list[PreparedRow]:
+    """Which rows the import will send, decided once per file, mapping and check: a copy of
+    each ready row marked as already in History (`earlier`, by lower-case email), as having
+    an Upheal account (`in_upheal`), or as the template's example row. Only the statuses
+    prepare_rows gave are read, never an earlier classification, so the same inputs give the
+    same numbers on every rerun, in the preview, the button, the confirmation and the job."""
+    example = example_email()
+    classified = []
+    for row in rows:
+        if row.status != READY or row.request is None:
+            classified.append(row)
+            continue
+        email = row.request.email.lower()
+        if email == example and not keep_example:
+            status, note = EXAMPLE, ("The template's example row (Jane Smith): left out. Tick "
+                                     "“Import the example row too” to keep it.")
+        elif email in earlier:
+            found = earlier[email]
+            status, note = IN_HISTORY, (f"Created on {found.created_on}. Invite link: "
+                                        f"{found.invite_url or 'not available'}")
+        elif email in in_upheal:
+            status, note = IN_UPHEAL, "Already has an Upheal account."
+        else:
+            classified.append(row)
+            continue
+        classified.append(replace(row, status=status, note=note))
+    return classified

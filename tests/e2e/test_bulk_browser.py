@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
+from tests.e2e.steps import create_provider, enter_key, go, result_seen
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -18,6 +19,15 @@ def app_on_loopback_sandbox(tmp_path, loopback_sandbox):
     stop_app(app)
 
 
+def metrics(page) -> dict[str, str]:
+    """The numbers shown as metrics, by label."""
+    found = {}
+    for metric in page.get_by_test_id("stMetric").all():
+        label = metric.get_by_test_id("stMetricLabel").inner_text().strip()
+        found[label] = metric.get_by_test_id("stMetricValue").inner_text().strip()
+    return found
+
+
 def test_upload_preview_import_and_download_results(browser, app_on_loopback_sandbox, tmp_path):
     app, sandbox = app_on_loopback_sandbox
     sandbox.handle("POST", "/users/providers", {"Authorization": "sandbox-demo-key"},
@@ -26,30 +36,41 @@ def test_upload_preview_import_and_download_results(browser, app_on_loopback_san
     upload.write_text("First Name;Surname;E-mail;NPI\n"
                       + "".join(f"P{i};Test;p{i}@example.com;1234567893\n" for i in range(12))
                       + "Bad;Row;not-an-email;\n"
-                      + "P0;Again;P0@example.com;\n", encoding="utf-8")
+                      + "P0;Again;P0@example.com;\n"
+                      + "Jane;Smith;jane.smith@example.com;\n", encoding="utf-8")
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(app.url + "/bulk_import")
+    page.goto(app.url)
     wait_for_app_run(page)
-    key_box = page.get_by_role("textbox", name="API key", exact=True)
-    key_box.fill("sandbox-demo-key")
-    key_box.press("Enter")
-    page.get_by_text("2. Upload your file").wait_for()
+    enter_key(page, "sandbox-demo-key")
+    create_provider(page, "P3", "Test", "p3@example.com")  # P3 is in History before the import
+    result_seen(page)
+    go(page, "Bulk import", "2. Upload your file")
     page.locator("input[type=file]").set_input_files(str(upload))
     page.get_by_text("4. Check the rows").wait_for(timeout=30_000)
     wait_for_app_run(page)
     body = page.inner_text("body")
-    assert "Read 14 row(s) from a CSV" in body and "semicolons" in body
+    assert "Read 15 row(s) from a CSV" in body and "semicolons" in body
+    before = {"Ready": "11", "Needs fixing": "1", "Repeated": "1", "Already in History": "1",
+              "Has Upheal account": "0", "Example row": "1"}
+    assert metrics(page) == before
     page.get_by_role("button", name="Check which already have an Upheal account").click()
-    page.get_by_role("button", name="Start import of 11 provider(s)").wait_for()
+    page.get_by_role("button", name="Start import of 10 provider(s)").wait_for()
     page.get_by_text("1 already have an account and will be skipped").wait_for()  # feedback
     wait_for_app_run(page)
+    checked = {**before, "Ready": "10", "Has Upheal account": "1"}
+    assert metrics(page) == checked
     page.screenshot(path=str(tmp_path / "preview.png"), full_page=True)
 
-    page.get_by_role("button", name="Start import of 11 provider(s)").click()
+    page.get_by_role("button", name="Start import of 10 provider(s)").click()
+    page.get_by_role("button", name="Yes, start the import").wait_for()
+    wait_for_app_run(page)
+    assert metrics(page) == checked  # the same numbers after the click's rerun
+    assert "This creates 10 provider(s)" in page.inner_text("body")
     page.get_by_role("button", name="Yes, start the import").click()
     page.get_by_text("Import 1: Finished").wait_for(timeout=60_000)
     wait_for_app_run(page)
-    assert len(sandbox.users()) == 12  # 11 new and the one that was there
+    assert metrics(page) == {"Created": "10", "Failed": "0", "Not sent": "5", "Waiting": "0"}
+    assert len(sandbox.users()) == 12  # 10 new, P3 from the form and the one that was there
     page.screenshot(path=str(tmp_path / "finished.png"))
 
     with page.expect_download() as info:
@@ -57,14 +78,15 @@ def test_upload_preview_import_and_download_results(browser, app_on_loopback_san
     target = tmp_path / "results.csv"
     info.value.save_as(target)
     results = pd.read_csv(target, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    assert len(results) == 14
+    assert len(results) == 15
     created = results[results["Outcome"] == "Created"]
-    assert len(created) == 11
+    assert len(created) == 10
     assert sorted(created["Invite link"]) == sorted(
-        u["inviteUrl"] for u in sandbox.users() if u["email"] != "p11@example.com")
+        u["inviteUrl"] for u in sandbox.users() if u["email"] not in ("p11@example.com",
+                                                                      "p3@example.com"))
     assert list(results.columns[2:6]) == ["First Name", "Surname", "E-mail", "NPI"]  # as uploaded
     not_sent = results[results["Outcome"].str.startswith("Not sent: ")]
-    assert sorted(not_sent["First Name"]) == ["Bad", "P0", "P11"]  # names kept, whatever happened
+    assert sorted(not_sent["First Name"]) == ["Bad", "Jane", "P0", "P11", "P3"]  # names kept, whatever happened
     assert set(results["Outcome"]) - set(not_sent["Outcome"]) == {"Created"}
     table = page.get_by_test_id("stDataFrame").last.inner_text()
     assert "None" not in table  # blank link cells, not "None"
