@@ -165,7 +165,7 @@ def check_key(force: bool = False) -> str:
 
 # What pages keep in the session about one organisation's data (a row shown as a duplicate,
 # a result, an import, a notice): it must not outlive the key it was made with.
-KEY_BOUND_STATE = ("cp_duplicate", "cp_busy", "cp_outcome", "cp_notice", "cp_errors",
+KEY_BOUND_STATE = ("cp_duplicate", "cp_busy", "cp_outcome", "cp_notice", "cp_errors", "cp_typo",
                    "cp_open_dialog", "bi_job", "bi_read", "bi_prepared", "bi_classified",
                    "bi_keep_example", "bi_confirm",
                    "bi_in_upheal", "bi_notice", "bi_check_error", "bi_check_done",

@@ -5,24 +5,26 @@ from __future__ import annotations
 import streamlit as st
 
 from components.text import safe
-from partner_console.api.models import NoteIdentifier, template_ids_from
+from partner_console.api.models import FIELD_LABELS, NoteIdentifier, template_ids_from
 from partner_console.storage.catalog import NoteTemplate
 
 NOT_SET = "Upheal's default"
+# Where a template id comes from: Upheal has not yet said where its admins see them.
+TEMPLATE_ID_SOURCE = ("Template IDs come from Upheal: ask your Upheal contact for the IDs of "
+                      "your organisation's note templates.")
 
 
 def note_identifier_picker(key: str, first_name: str, last_name: str) -> str | None:
     options = [NOT_SET, *[item.value for item in NoteIdentifier]]
     choice = st.selectbox(
-        "Name in notes", options, key=key,
-        format_func=lambda v: v if v == NOT_SET else NoteIdentifier(v).label,
-        help="How the AI-written notes refer to this provider.")
+        FIELD_LABELS["note_identifier"], options, key=key,
+        format_func=lambda v: v if v == NOT_SET else NoteIdentifier(v).label)
     name = safe(f"{first_name} {last_name}".strip()) or "this provider"
     if choice and choice != NOT_SET:
         preview = NoteIdentifier(choice).preview(first_name, last_name)
-        st.caption(f"In notes, {name} will be called: **{safe(preview)}**")
+        st.caption(f"AI notes will call {name}: **{safe(preview)}**")
         return str(choice)
-    st.caption(f"In notes, {name} will be named the way Upheal does by default.")
+    st.caption(f"AI notes will name {name} the way Upheal does by default.")
     return None
 
 
@@ -35,11 +37,10 @@ def template_picker(key: str, extra_key: str, catalog: list[NoteTemplate]) -> li
         "Note templates", list(by_id), key=key,
         format_func=lambda i: by_id[i].name if i in by_id else i,
         placeholder="Choose from your organisation's templates" if catalog
-        else "No templates saved yet: add them on the Note templates page",
-        help="The note templates this provider starts with. Your organisation keeps the list "
-             "on the Note templates page.")
-    extra = st.text_input("Add a template id", key=extra_key,
-                          placeholder="2fb81b0a-611b-11ed-9b6a-0242ac120002",
-                          help="For a template that is not in your list yet; separate several "
-                               "with commas.")
+        else "No templates saved yet: add them on the Note templates page")
+    st.caption("The note templates this provider starts with. Your organisation keeps the "
+               "list on the Note templates page.")
+    extra = st.text_input("Template ID not in your list", key=extra_key,
+                          placeholder="e.g. 2fb81b0a-611b-11ed-9b6a-0242ac120002")
+    st.caption(f"{TEMPLATE_ID_SOURCE} Separate several with commas.")
     return template_ids_from(chosen, extra)

@@ -21,16 +21,22 @@ from components.deps import (
     your_name,
 )
 from components.email_send import send_panel
+from components.keyboard import enter_submits
 from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from components.router import page_body
 from components.text import safe
-from partner_console.api.models import email_suggestion, template_ids_from, validate_provider
+from partner_console.api.models import (
+    FIELD_LABELS,
+    email_suggestion,
+    template_ids_from,
+    validate_provider,
+)
 from partner_console.choices import (
     calling_code,
     choice_for_region,
     country_choices,
-    locale_choices,
+    picker_locales,
 )
 from partner_console.creation import BUSY, DUPLICATE, EXISTS, CreationOutcome
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
@@ -48,7 +54,7 @@ FIELDS = {  # widget key -> request field
     "cp_partner_user_id": "partner_user_id",
 }
 COUNTRIES = dict(country_choices())
-LOCALES = dict(locale_choices())
+LOCALES = picker_locales()  # searchable by the English name or the language's own
 NO_LOCALE = ""
 
 
@@ -84,12 +90,14 @@ def _notice(kind: str, text: str) -> None:
     st.session_state["cp_notice"] = (kind, text)
 
 
-def _submit(anyway: bool = False) -> None:
-    """On the click, before the page draws: check the fields and queue the create."""
+def _submit(anyway: bool = False, as_typed: str | None = None) -> None:
+    """On the click, before the page draws: check the fields and queue the create. An email
+    whose domain looks mistyped is asked about once (`as_typed`: the person said it is right)."""
     state = st.session_state
     state.pop("cp_notice", None)
     state.pop("cp_duplicate", None)
     state.pop("cp_busy", None)
+    state.pop("cp_typo", None)
     values = _form_values()
     request, errors = validate_provider(values)
     state["cp_errors"] = errors
@@ -100,7 +108,30 @@ def _submit(anyway: bool = False) -> None:
     if current_scope() is None:
         _notice("error", "Enter your organisation's API key in the sidebar first.")
         return
+    suggestion = email_suggestion(request.email)
+    if suggestion and as_typed != request.email:
+        state["cp_typo"] = (request.email, suggestion, anyway)
+        return
     _queue().click(request.email, values, anyway)
+
+
+def _create_with(email: str, anyway: bool) -> None:
+    """The person's answer to "Create with …?": the suggested address, or theirs as typed."""
+    st.session_state["cp_email"] = email
+    _submit(anyway=anyway, as_typed=email)
+
+
+def _typo_box(typed: str, suggestion: str, anyway: bool) -> None:
+    with st.container(border=True, key="cp_typo_box"):
+        domain, right = typed.rpartition("@")[2], suggestion.rpartition("@")[2]
+        st.warning(f"Create with **{safe(domain)}**? It looks like a typing mistake for "
+                   f"**{safe(right)}**, and an invite sent to a wrong address never arrives.",
+                   icon=":material/help:")
+        first, second = st.columns(2)
+        first.button(f"Use {safe(suggestion)} and create", key="cp_typo_fix", type="primary",
+                     on_click=_create_with, args=(suggestion, anyway))
+        second.button(f"Create with {safe(typed)}", key="cp_typo_keep", on_click=_create_with,
+                      args=(typed, anyway))
 
 
 def _create(queued: CreateRequest) -> None:
@@ -280,6 +311,75 @@ def _result_body(outcome: dict[str, Any], email_template: str, where: str) -> No
         st.info(f"**{name}**: {safe(outcome['message'])}", icon=":material/info:")
 
 
+def _fields(svc, scope: Scope | None) -> None:
+    first, last, mail = st.columns(3)
+    with first:
+        st.text_input("First name", key="cp_first_name", max_chars=200)
+        st.caption("As the provider wants to be addressed.")
+        _field_error("first_name")
+    with last:
+        st.text_input("Last name", key="cp_last_name", max_chars=200)
+        _field_error("last_name")
+    with mail:
+        st.text_input("Email", key="cp_email", max_chars=320)
+        st.caption("Their Upheal sign-in: the invite is meant for this address.")
+        _field_error("email")
+        suggestion = email_suggestion(str(st.session_state.get("cp_email") or ""))
+        if suggestion:  # a suggestion here; Create asks before using the address as typed
+            st.caption(f"Did you mean **{safe(suggestion)}**?")
+            st.button("Use this address", key="cp_use_suggestion", type="tertiary",
+                      on_click=lambda: st.session_state.update(cp_email=suggestion))
+
+    with st.expander("Contact details (optional)"):
+        country, number = st.columns([2, 3])
+        if "cp_phone_country" not in st.session_state:
+            st.session_state["cp_phone_country"] = choice_for_region(
+                svc.settings.default_phone_country)
+        with country:
+            st.selectbox("Phone country", list(COUNTRIES), key="cp_phone_country",
+                         format_func=lambda c: COUNTRIES.get(c, c),
+                         placeholder="Choose a country")
+            st.caption("Numbers typed without a + country code are read in this country.")
+        with number:
+            st.text_input("Phone number", key="cp_phone_number",
+                          placeholder="(415) 555-2671 or +1 415 555 2671")
+            _field_error("phone_number")
+        st.selectbox("Language", [NO_LOCALE, *LOCALES], key="cp_locale",
+                     format_func=lambda t: LOCALES.get(t, "Upheal's default"))
+        st.caption("The language Upheal uses with this provider. Type to search, e.g. "
+                   "“Spanish” or “español”.")
+        _field_error("locale")
+
+    with st.expander("Professional details (optional)"):
+        npi, licence = st.columns(2)
+        with npi:
+            st.text_input("NPI (National Provider Identifier)", key="cp_npi", max_chars=14,
+                          placeholder="10 digits")
+            st.caption("US providers' 10-digit number. The last digit is a check digit, so "
+                       "typing mistakes are caught.")
+            _field_error("national_provider_identifier")
+        with licence:
+            st.text_input("Therapy licence", key="cp_licence", placeholder="e.g. LCSW")
+            st.caption("Their licence type or number.")
+            _field_error("therapy_licence")
+
+    with st.expander("Notes (optional)", expanded=True):
+        note_identifier_picker("cp_note_identifier",
+                               str(st.session_state.get("cp_first_name") or ""),
+                               str(st.session_state.get("cp_last_name") or ""))
+        _field_error("note_identifier")
+        catalog = svc.catalog.templates(scope) if scope is not None else []
+        template_picker("cp_templates", "cp_template_extra", catalog)
+        _field_error("default_note_template_ids")
+
+    with st.expander(f"{FIELD_LABELS['partner_user_id']} (optional)"):
+        st.text_input(f"{FIELD_LABELS['partner_user_id']} for this provider",
+                      key="cp_partner_user_id")
+        st.caption("For example their staff number in your own system. Upheal recognises "
+                   "them by it.")
+        _field_error("partner_user_id")
+
+
 def render() -> None:
     svc = services()
     st.title("Create provider")
@@ -292,76 +392,19 @@ def render() -> None:
         _clear_form()
 
     st.header("Provider")
-    first, last, mail = st.columns(3)
-    with first:
-        st.text_input("First name", key="cp_first_name", max_chars=200,
-                      help="As the provider wants to be addressed.")
-        _field_error("first_name")
-    with last:
-        st.text_input("Last name", key="cp_last_name", max_chars=200)
-        _field_error("last_name")
-    with mail:
-        st.text_input("Email", key="cp_email", max_chars=320,
-                      help="The invite is meant for this address; it becomes their Upheal "
-                           "sign-in.")
-        _field_error("email")
-        suggestion = email_suggestion(str(st.session_state.get("cp_email") or ""))
-        if suggestion:  # a suggestion, never a refusal
-            st.caption(f"Did you mean **{safe(suggestion)}**?")
-            st.button("Use this address", key="cp_use_suggestion", type="tertiary",
-                      on_click=lambda: st.session_state.update(cp_email=suggestion))
-
-    with st.expander("Contact details (optional)"):
-        country, number = st.columns([2, 3])
-        if "cp_phone_country" not in st.session_state:
-            st.session_state["cp_phone_country"] = choice_for_region(
-                svc.settings.default_phone_country)
-        country.selectbox("Phone country", list(COUNTRIES), key="cp_phone_country",
-                          format_func=lambda c: COUNTRIES.get(c, c),
-                          placeholder="Choose a country",
-                          help="Numbers typed without a + country code are read in this "
-                               "country.")
-        with number:
-            st.text_input("Phone number", key="cp_phone_number",
-                          placeholder="(415) 555-2671 or +1 415 555 2671",
-                          help="Any common format is fine.")
-            _field_error("phone_number")
-        st.selectbox("Language", [NO_LOCALE, *LOCALES], key="cp_locale",
-                     format_func=lambda t: LOCALES.get(t, "Upheal's default"),
-                     help="The language Upheal uses with this provider.")
-        _field_error("locale")
-
-    with st.expander("Professional details (optional)"):
-        npi, licence = st.columns(2)
-        with npi:
-            st.text_input("NPI (National Provider Identifier)", key="cp_npi", max_chars=14,
-                          placeholder="10 digits",
-                          help="US providers' 10-digit number. The last digit is a check digit, "
-                               "so typing mistakes are caught.")
-            _field_error("national_provider_identifier")
-        with licence:
-            st.text_input("Therapy licence", key="cp_licence", placeholder="e.g. LCSW",
-                          help="Their licence type or number.")
-            _field_error("therapy_licence")
-
-    with st.expander("Notes (optional)", expanded=True):
-        note_identifier_picker("cp_note_identifier",
-                               str(st.session_state.get("cp_first_name") or ""),
-                               str(st.session_state.get("cp_last_name") or ""))
-        _field_error("note_identifier")
-        catalog = svc.catalog.templates(scope) if scope is not None else []
-        template_picker("cp_templates", "cp_template_extra", catalog)
-        _field_error("default_note_template_ids")
-
-    with st.expander("Your reference (optional)"):
-        st.text_input("Your reference for this provider", key="cp_partner_user_id",
-                      help="Your own id for this person, e.g. their staff number. Upheal will "
-                           "recognise them by it.")
-        _field_error("partner_user_id")
+    # Help sits under each box, never in its label: Tab goes from box to box in the order
+    # they are seen (a label's "?" button would take a Tab stop before its box).
+    with st.container(key="cp_form"):
+        _fields(svc, scope)
+    enter_submits("cp_form", "cp_submit")
 
     notice = st.session_state.get("cp_notice")
     if notice:
         (st.error if notice[0] == "error" else st.warning)(safe(notice[1]))
+
+    typo = st.session_state.get("cp_typo")
+    if typo is not None:
+        _typo_box(*typo)
 
     busy_id = st.session_state.get("cp_busy")
     if busy_id is not None and scope is not None:

@@ -25,7 +25,7 @@ from components.links import copy_box, invite_email_box
 from components.router import page_body
 from components.signups import auto_refresh, refresh_panel
 from components.text import safe
-from partner_console.api.models import NoteIdentifier
+from partner_console.api.models import FIELD_LABELS, NoteIdentifier
 from partner_console.exports import STATUS_LABELS, history_csv, history_xlsx, links_text
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
 from partner_console.signup import SIGNUP_FILTERS
@@ -64,7 +64,7 @@ def _filters(creators: list[str]) -> HistoryFilter:
     signups = col_signup.multiselect("Sign-up", list(SIGNUP_FILTERS), key="hi_signup",
                                      format_func=lambda s: SIGNUP_FILTERS.get(s, s),
                                      placeholder="Any")
-    notes = col_note.multiselect("Name in notes", [n.value for n in NoteIdentifier],
+    notes = col_note.multiselect(FIELD_LABELS["note_identifier"], [n.value for n in NoteIdentifier],
                                  key="hi_note", format_func=lambda v: NoteIdentifier(v).label,
                                  placeholder="Any")
     by = col_by.multiselect("Created by", creators, key="hi_by",
@@ -112,7 +112,7 @@ def render() -> None:
         "Sign-up": signup_label(r.signup_status) if r.status in (CREATED, LINKS_LOST) else "",
         "Invite emailed": when(r.invite_emailed_at, "%Y-%m-%d") if r.invite_emailed_at else "",
         "Invite link": r.invite_url, "Room link": r.private_room_link,
-        "Your reference": r.partner_user_id or "", "Created by": r.created_by,
+        FIELD_LABELS["partner_user_id"]: r.partner_user_id or "", "Created by": r.created_by,
     } for r in page.rows])
     selection = st.dataframe(
         table, key="hi_table", hide_index=True, width="stretch", on_select="rerun",

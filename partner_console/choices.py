@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 
 import phonenumbers
-from babel import Locale, localedata
+from babel import Locale, UnknownLocaleError, localedata
 
 # Shown first: the countries most partners work in.
 COMMON_REGIONS = ("US", "CA", "GB", "AU", "IE", "NZ")
@@ -50,3 +51,80 @@ def locale_choices() -> list[tuple[str, str]]:
         items.append((tag, locale.get_display_name("en") or tag))
     items.sort(key=lambda i: (i[0] != "en-US", i[1]))
     return items
+
+
+def _plain(name: str) -> str:
+    """A language name as compared: case, accents and spacing ignored ("Español" = "espanol")."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c))
+                    .casefold().split())
+
+
+def _tag(locale: Locale) -> str:
+    return "-".join(p for p in (locale.language, locale.script, locale.territory) if p)
+
+
+@cache
+def _languages_by_name() -> dict[str, str]:
+    """Every name a person may type for a language babel knows, in English and in the language
+    itself, with and without its country: 'spanish', 'spanish (mexico)', 'espanol (mexico)',
+    'deutsch' -> the tag ('es', 'es-MX', 'de'). English names win a clash."""
+    english = Locale("en")
+    found: dict[str, str] = {}
+    native: dict[str, str] = {}
+    own: dict[str, Locale] = {}  # each language's own data, loaded once
+    for identifier in sorted(localedata.locale_identifiers(), key=lambda i: (len(i), i)):
+        locale = Locale.parse(identifier)
+        if locale.variant:
+            continue
+        tag = _tag(locale)
+        if locale.script is None and locale.territory is None:
+            own[locale.language] = locale
+        found.setdefault(_plain(locale.get_display_name("en") or tag), tag)
+        if locale.territory is None and locale.script is None:
+            found.setdefault(_plain(english.languages.get(locale.language, tag)), tag)
+        speaker = own.get(locale.language)
+        if speaker is not None:
+            language = speaker.languages.get(locale.language)
+            region = speaker.territories.get(locale.territory) if locale.territory else None
+            if language and (region or not locale.territory):
+                named = f"{language} ({region})" if region else language
+                native.setdefault(_plain(named), tag)
+    return {**native, **found}
+
+
+def language_by_name(name: str) -> str | None:
+    """The tag of a language written by name ('Spanish', 'español (México)'), or None."""
+    return _languages_by_name().get(_plain(name))
+
+
+@cache
+def _own(language: str) -> Locale | None:
+    try:
+        return Locale.parse(language)
+    except (ValueError, UnknownLocaleError):
+        return None
+
+
+@cache
+def native_name(tag: str) -> str | None:
+    """'es-MX' -> 'español (México)': the language's own name, when it differs from English."""
+    try:
+        locale = Locale.parse(tag.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return None
+    speaker = _own(locale.language)
+    language = speaker.languages.get(locale.language) if speaker else None
+    if not language:
+        return None
+    region = speaker.territories.get(locale.territory) if speaker and locale.territory else None
+    own = f"{language} ({region})" if region else language
+    return own if own != locale.get_display_name("en") else None
+
+
+@cache
+def picker_locales() -> dict[str, str]:
+    """The Language picker's options: tag -> 'Spanish (Mexico) · español (México)', so that
+    typing either name finds it."""
+    return {tag: f"{name} · {native_name(tag)}" if native_name(tag) else name
+            for tag, name in locale_choices()}

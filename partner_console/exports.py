@@ -98,13 +98,13 @@ COLUMNS: list[tuple[str, Any]] = [
     ("Invite emailed at (UTC)", func.substr(cast(_c.invite_emailed_at, String), 1, 19)),
     ("Invite link", _c.invite_url),  # checked http(s) links
     ("Room link", _c.private_room_link),
-    ("Your reference", _guarded(_c.partner_user_id)),
+    ("Your own ID", _guarded(_c.partner_user_id)),
     ("Phone country code", _guarded(_c.phone_country_code)),
     ("Phone number", _c.phone_number),  # digits
     ("Language", _c.locale),  # a checked language tag
     ("NPI", _c.national_provider_identifier),  # digits
     ("Therapy licence", _guarded(_c.therapy_licence)),
-    ("Name in notes", _c.note_identifier),  # one of the 16 values
+    ("Called in notes", _c.note_identifier),  # one of the 16 values
     ("Note templates", _templates(_c.default_note_template_ids)),
     ("Upheal user id", _guarded(_c.user_id)),
     ("Organisation id", _guarded(_c.organization_id)),
@@ -268,13 +268,13 @@ _XLSX_COLUMNS: list[tuple[str, Any, str]] = [  # (header, cell, kind)
     ("Invite emailed", _c.invite_emailed_at, "time"),
     ("Invite link", _c.invite_url, "link"),
     ("Room link", _c.private_room_link, "link"),
-    ("Your reference", _c.partner_user_id, "text"),
+    ("Your own ID", _c.partner_user_id, "text"),
     ("Phone country code", _c.phone_country_code, "text"),
     ("Phone number", _c.phone_number, "text"),
     ("Language", _c.locale, "language"),
     ("NPI", _c.national_provider_identifier, "text"),
     ("Therapy licence", _c.therapy_licence, "text"),
-    ("Name in notes", _c.note_identifier, "note"),
+    ("Called in notes", _c.note_identifier, "note"),
     ("Note templates", _templates(_c.default_note_template_ids), "text"),
     ("Created by", _c.created_by, "text"),
     ("Problem", _c.error_text, "text"),

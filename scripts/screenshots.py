@@ -31,7 +31,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(app.url)
             wait_for_app_run(page)
-            page.get_by_text("Add a template id").wait_for()
+            page.get_by_text("Template ID not in your list").wait_for()
             page.screenshot(path=str(out / "start.png"))
             page.get_by_role("button", name="Use the practice key").click()
             wait_for_app_run(page)

@@ -105,6 +105,26 @@ def test_classifying_twice_gives_the_same_rows_and_never_changes_what_it_was_giv
     assert [r.status for r in kept][:3] == [READY, IN_HISTORY, READY]
 
 
+@pytest.mark.parametrize("cached", ["", "Click"])
+def test_a_formula_cell_is_refused_for_what_it_is_whatever_excel_last_computed(cached):
+    data = io.BytesIO()
+    book = xlsxwriter.Workbook(data)
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["First name", "Last name", "Email"])
+    sheet.write_formula(1, 0, '=HYPERLINK("https://evil.example","Click")', None, cached)
+    sheet.write_row(1, 1, ["Lee", "ann@example.com"])
+    sheet.write_row(2, 0, ["Bo", "Kim", "bo@example.com"])
+    book.close()
+    read = read_file(data.getvalue(), "p.xlsx")
+    rows = prepare_rows(read, auto_map(read.headers), [])
+    assert [r.status for r in rows] == [INVALID, READY]
+    assert "spreadsheet formula" in rows[0].problem and "HYPERLINK" in rows[0].problem
+    assert "required" not in rows[0].problem
+    csv_rows = prepare_rows(*(lambda r: (r, auto_map(r.headers)))(read_file(
+        b"First name;Last name;Email\n=1+1;Lee;ann@example.com\n", "p.csv")), [])
+    assert csv_rows[0].status == INVALID and "spreadsheet formula" in csv_rows[0].problem
+
+
 def test_templates_by_catalog_name_or_id():
     catalog = [NoteTemplate("Intake", "2fb81b0a-611b-11ed-9b6a-0242ac120002")]
     data = (b"First name,Last name,Email,Note templates\n"
@@ -188,3 +208,18 @@ def test_numbers_without_a_country_code_are_read_in_the_files_default_country():
     rows = prepare_rows(read, auto_map(read.headers), [], default_calling_code="+1")
     assert [(r.request.phone_number, r.request.phone_country_code) for r in rows] == [
         ("4155552671", "+1"), ("2079460958", "+44")]
+
+
+def test_languages_by_name_in_a_file_and_the_template_shows_names():
+    from partner_console.bulk.files import template_csv
+
+    data = ("First name,Last name,Email,Language\nAna,Ruiz,ana@example.com,Spanish (Mexico)\n"
+            "Luc,Roy,luc@example.com,français\nKim,Lee,kim@example.com,Elvish\n").encode()
+    read = read_file(data, "p.csv")
+    rows = prepare_rows(read, auto_map(read.headers), [])
+    assert [r.request.locale if r.request else r.status for r in rows] == ["es-MX", "fr", INVALID]
+    assert "Spanish" in rows[2].problem  # the error says how to write one
+    template = read_file(template_csv(), "t.csv")
+    assert template.rows[0][1]["Language"] == "English (United States)"
+    example = prepare_rows(template, auto_map(template.headers), [])[0]
+    assert example.request is not None and example.request.locale == "en-US"

@@ -150,9 +150,26 @@ def test_known_locales_are_normalised(tag, normal):
     assert errors == {} and request.locale == normal
 
 
-@pytest.mark.parametrize("tag", ["xx-YY", "english", "12"])
+@pytest.mark.parametrize(("name", "tag"), [
+    ("Spanish", "es"), ("spanish", "es"), ("  Spanish  (Mexico) ", "es-MX"), ("español", "es"),
+    ("Espanol (Mexico)", "es-MX"), ("English", "en"), ("english", "en"),
+    ("English (United States)", "en-US"), ("français (Canada)", "fr-CA"), ("Deutsch", "de"),
+    ("Português (Brasil)", "pt-BR"), ("Chinese", "zh")])
+def test_languages_are_accepted_by_their_english_and_their_own_names(name, tag):
+    request, errors = validate_provider({**MINIMAL, "locale": name})
+    assert errors == {} and request.locale == tag
+
+
+@pytest.mark.parametrize("tag", ["xx-YY", "Klingon", "12", "Spanglish (Mars)"])
 def test_unknown_locales_are_refused(tag):
-    assert "language" in errors_for(locale=tag)["locale"]
+    message = errors_for(locale=tag)["locale"]
+    assert "not a language we know" in message and "by name" in message
+
+
+def test_a_formula_for_a_name_says_so():
+    for field in ("first_name", "last_name"):
+        message = errors_for(**{field: '=HYPERLINK("https://evil.example","Click")'})[field]
+        assert "spreadsheet formula" in message and "required" not in message
 
 
 def test_template_ids_accept_uuid_lists_and_strings_and_drop_repeats():

@@ -570,6 +570,30 @@ def test_a_mistyped_email_domain_gets_a_suggestion_not_a_refusal():
     assert not any("Did you mean" in c.value for c in at.caption)
 
 
+@pytest.mark.parametrize("choice, sent", [("cp_typo_fix", "jane@gmail.com"),
+                                          ("cp_typo_keep", "jane@gmial.com")])
+def test_a_likely_typo_in_the_email_is_asked_about_once_before_anything_is_sent(choice, sent):
+    at = fill(app(), email="jane@gmial.com")
+    at.button(key="cp_submit").click().run()
+    assert services_of(at).sandbox.users() == []  # asked first, nothing sent
+    assert any("Create with gmial.com?" in shown(w.value).replace("**", "") for w in at.warning)
+    buttons = [b.key for b in at.button if b.key in ("cp_typo_fix", "cp_typo_keep")]
+    assert buttons == ["cp_typo_fix", "cp_typo_keep"]  # the suggestion is the first choice
+    assert "gmail.com" in shown(at.button(key="cp_typo_fix").label).replace("\u2060", "")
+    at.button(key=choice).click().run()
+    assert [u["email"] for u in services_of(at).sandbox.users()] == [sent]
+    assert not any("Create with" in shown(w.value) for w in at.warning)
+    assert at.session_state["cp_outcome"]["email"] == sent
+
+
+def test_a_formula_for_a_name_is_refused_for_what_it_is():
+    at = fill(app(), first='=HYPERLINK("https://evil.example","Click")')
+    at.button(key="cp_submit").click().run()
+    assert services_of(at).sandbox.users() == []
+    assert any("is a spreadsheet formula" in shown(m.value) for m in at.markdown)
+    assert not any("This is required" in shown(m.value) for m in at.markdown)
+
+
 def test_note_templates_are_added_with_a_plain_form_checked_edited_and_removed():
     """No grid: an add form that refuses half-filled templates next to the field (keeping what
     was typed, even across pages), a list with edit, preselect and remove (confirmed)."""

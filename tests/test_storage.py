@@ -378,7 +378,7 @@ def test_the_excel_export_is_an_excel_file(history):
     assert evil_row["First name"] == "=HYPERLINK(\"http://evil\")"  # exactly as typed
     assert evil_row["Created by"] == "-Ann"
     assert evil_row["Language"] == "Portuguese (Brazil)"
-    assert evil_row["Name in notes"] == "Dr. + last name"
+    assert evil_row["Called in notes"] == "Dr. + last name"
     assert evil_row["Status"] == "Created"
     assert formulas(prague) == []
     links = hyperlinks(prague)

@@ -25,6 +25,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from stdnum import luhn
 
+from partner_console.choices import language_by_name
+
 # Assumption (api-contract.md): template ids are UUIDs, as in every example we have.
 TEMPLATE_ID_PATTERN = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -94,13 +96,18 @@ def is_valid_npi(npi: str) -> bool:
 
 
 def normalise_locale(tag: str) -> str:
-    """'en_us' -> 'en-US'; raises ValueError for a tag babel does not know."""
+    """'en_us' -> 'en-US', 'Spanish' -> 'es', 'español (México)' -> 'es-MX'; raises
+    ValueError for a tag or name babel does not know."""
     try:
         locale = Locale.parse(tag.strip().replace("-", "_"))
     except (ValueError, UnknownLocaleError):
+        by_name = language_by_name(tag)  # (the names are gathered once, in about a second)
+        if by_name:
+            return by_name
+        shown = tag.strip() if len(tag.strip()) <= 40 else tag.strip()[:40] + "…"
         raise ValueError(
-            f"“{tag}” is not a language we know. Pick one from the list, e.g. English "
-            "(United States)."
+            f"“{shown}” is not a language we know. Write it by name, e.g. Spanish, "
+            "English (United States) or español, or pick one from the list."
         ) from None
     return "-".join(part for part in (locale.language, locale.script, locale.territory) if part)
 
@@ -153,6 +160,13 @@ def _text(value: str | None, what: str) -> str | None:
     return value or None
 
 
+def formula_message(text: str) -> str:
+    """Why a value that starts with "=" is refused: it is a spreadsheet formula."""
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    return (f"“{shown}” is a spreadsheet formula, not a value (it starts with “=”). Type the "
+            "value itself.")
+
+
 def template_ids_from(chosen: list[str], typed: str) -> list[str]:
     """Templates picked from the catalog plus ids typed in, separated by commas or semicolons
     (checked later with the rest of the request)."""
@@ -188,6 +202,8 @@ class ProviderRequest(BaseModel):
         text = _text(value if isinstance(value, str) else None, "The name")
         if not text:
             raise ValueError("This is required: type the provider's name.")
+        if text.startswith("="):
+            raise ValueError(formula_message(text))
         return text
 
     @field_validator("email", mode="before")
@@ -308,14 +324,14 @@ FIELD_LABELS: dict[str, str] = {
     "first_name": "First name",
     "last_name": "Last name",
     "email": "Email",
-    "partner_user_id": "Your reference",
+    "partner_user_id": "Your own ID",
     "phone_number": "Phone number",
     "phone_country_code": "Phone country",
     "locale": "Language",
     "default_note_template_ids": "Note templates",
     "national_provider_identifier": "NPI",
     "therapy_licence": "Therapy licence",
-    "note_identifier": "Name in notes",
+    "note_identifier": "Called in notes",
 }
 _ALIAS_TO_FIELD = {to_camel(name): name for name in FIELD_LABELS}
 

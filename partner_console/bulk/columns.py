@@ -37,8 +37,11 @@ COLUMNS: tuple[ImportColumn, ...] = (
                                                               "countrycode", "callingcode",
                                                               "dialcode"), False, "+1",
                  "Optional. The calling code, like +1 or +44, when the number has none."),
-    ImportColumn("locale", "Language", ("locale", "language", "lang"), False, "en-US",
-                 "Optional. A language tag such as en-US, es-US, fr-CA."),
+    ImportColumn("locale", "Language", ("locale", "language", "lang"), False,
+                 "English (United States)",
+                 "Optional. The language by name, in English or in the language itself "
+                 "(Spanish, Spanish (Mexico), español, français (Canada)), or a tag such as "
+                 "en-US."),
     ImportColumn("national_provider_identifier", "NPI", ("npi", "nationalprovideridentifier",
                                                          "npinumber"), False, "1234567893",
                  "Optional. US National Provider Identifier: exactly 10 digits."),
@@ -46,8 +49,9 @@ COLUMNS: tuple[ImportColumn, ...] = (
                                                         "licence", "license", "licensetype",
                                                         "licencetype", "credentials"), False,
                  "LCSW", "Optional. Licence type or number."),
-    ImportColumn("note_identifier", "Name in notes", ("noteidentifier", "nameinnotes",
-                                                      "notesname", "referredtoas"), False,
+    ImportColumn("note_identifier", "Called in notes", ("noteidentifier", "nameinnotes",
+                                                        "calledinnotes", "notesname",
+                                                        "referredtoas"), False,
                  "Therapist",
                  "Optional. How AI notes refer to them. One of: "
                  + ", ".join(v.value for v in NOTE_IDENTIFIER_LABELS) + "."),
@@ -57,8 +61,9 @@ COLUMNS: tuple[ImportColumn, ...] = (
                                                                  "notetemplateids"), False, "",
                  "Optional. Template names from your Note templates page, or template ids; "
                  "separate several with commas or semicolons."),
-    ImportColumn("partner_user_id", "Your reference", ("partneruserid", "yourreference",
-                                                       "reference", "employeeid", "staffid",
+    ImportColumn("partner_user_id", "Your own ID", ("partneruserid", "yourownid", "ownid",
+                                                    "yourreference", "yourid",
+                                                    "reference", "employeeid", "staffid",
                                                        "externalid", "id"), False, "emp-0042",
                  "Optional. Your own id for this person; Upheal recognises them by it."),
 )

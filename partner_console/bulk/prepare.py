@@ -6,7 +6,12 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from partner_console.api.models import FIELD_LABELS, ProviderRequest, validate_provider
+from partner_console.api.models import (
+    FIELD_LABELS,
+    ProviderRequest,
+    formula_message,
+    validate_provider,
+)
 from partner_console.bulk.read import ReadResult
 from partner_console.storage.catalog import NoteTemplate
 
@@ -86,6 +91,10 @@ def prepare_rows(read: ReadResult, mapping: dict[str, str | None],
         for required in ("first_name", "last_name", "email"):
             values.setdefault(required, "")
         request, errors = validate_provider(values)
+        for name, value in values.items():  # a formula (read as typed) is never a value
+            if isinstance(value, str) and value.lstrip().startswith("="):
+                errors[name] = formula_message(value.strip())
+                request = None
         if template_error:
             errors["default_note_template_ids"] = template_error
             request = None
@@ -100,7 +109,7 @@ def prepare_rows(read: ReadResult, mapping: dict[str, str | None],
                 row.note = f"Same email as row {seen_emails[email]}."
             elif ref and ref in seen_refs:
                 row.status = DUPLICATE_IN_FILE
-                row.note = f"Same “Your reference” as row {seen_refs[ref]}."
+                row.note = f"Same “{FIELD_LABELS['partner_user_id']}” as row {seen_refs[ref]}."
             else:
                 seen_emails[email] = row_number
                 if ref:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from defusedxml import DefusedXmlException, ElementTree
 from python_calamine import CalamineError, CalamineWorkbook
 
 MAX_ROWS = 5000
@@ -236,6 +237,52 @@ def _sheet_extent(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> tuple[int,
     return rows, columns
 
 
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PACKAGE_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def _first_sheet_part(archive: zipfile.ZipFile) -> str | None:
+    """The zip part of the workbook's first sheet (the one calamine reads at index 0)."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    sheet = workbook.find(f"{_MAIN}sheets/{_MAIN}sheet")
+    if sheet is None:
+        return None
+    rel_id = sheet.get(f"{_REL}id")
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    for rel in rels.iter(f"{_PACKAGE_REL}Relationship"):
+        if rel.get("Id") == rel_id:
+            target = (rel.get("Target") or "").lstrip("/")
+            return target if target.startswith("xl/") else f"xl/{target}"
+    return None
+
+
+def formula_cells(data: bytes) -> dict[tuple[int, int], str]:
+    """The first sheet's cells that hold a formula, by (row, column) from 0, with the formula
+    as a person typed it ("=HYPERLINK(…)"; "=…" for a shared one). Only called once
+    check_workbook has bounded the sheet."""
+    found: dict[tuple[int, int], str] = {}
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        part = _first_sheet_part(archive)
+        if part is None:
+            return found
+        with archive.open(part) as stream:
+            for _, element in ElementTree.iterparse(stream):
+                if element.tag != f"{_MAIN}c":
+                    continue
+                formula = element.find(f"{_MAIN}f")
+                ref = re.fullmatch(r"([A-Z]{1,3})(\d{1,7})", element.get("r") or "")
+                if formula is not None and ref:
+                    column = _column_number(ref.group(1).encode()) - 1
+                    found[(int(ref.group(2)) - 1, column)] = "=" + (formula.text or "…")
+                element.clear()
+    except (KeyError, ElementTree.ParseError, DefusedXmlException, zipfile.BadZipFile,
+            OSError):
+        return found  # calamine's reading decides what the file holds
+    return found
+
+
 def _read_workbook(data: bytes) -> ReadResult:
     check_workbook(data)
     try:
@@ -244,6 +291,12 @@ def _read_workbook(data: bytes) -> ReadResult:
     except (CalamineError, zipfile.BadZipFile, ValueError, IndexError, OSError) as exc:
         raise ImportFileError("This file could not be opened as an Excel workbook. Save it again "
                               "as .xlsx or CSV and retry.") from exc
+    # A formula's cell reads as its last result (or nothing): show the formula, so that the
+    # row is refused for what it is rather than imported under a computed or empty name.
+    # (With skip_empty_area=False the rows start at A1.)
+    for (row, column), formula in formula_cells(data).items():
+        if row < len(sheet) and column < len(sheet[row]):
+            sheet[row][column] = formula[:MAX_CELL]
     skipped = 0
     while sheet and not any(cell_text(c) for c in sheet[0]):
         sheet.pop(0)
