@@ -363,7 +363,8 @@ def _fields(svc, scope: Scope | None) -> None:
             st.caption("Their licence type or number.")
             _field_error("therapy_licence")
 
-    with st.expander("Notes (optional)", expanded=True):
+    st.subheader("Notes (optional)", anchor=False)
+    with st.container(key="cp_notes"):
         note_identifier_picker("cp_note_identifier",
                                str(st.session_state.get("cp_first_name") or ""),
                                str(st.session_state.get("cp_last_name") or ""))

@@ -139,7 +139,7 @@ def test_the_form_by_keyboard_alone_and_a_result_that_cannot_be_missed(browser, 
     page.keyboard.type("Kim")
     tab_to(page, textbox(page, "Last name"))
     page.keyboard.type("Keyes")
-    tab_to(page, textbox(page, "Email"))  # (past the help button of its label)
+    tab_to(page, textbox(page, "Email"))
     page.keyboard.type("kim.keyes@example.com")
     tab_to(page, page.get_by_role("button", name="Create provider"))
     wait_for_app_run(page)
@@ -168,6 +168,67 @@ def test_the_form_by_keyboard_alone_and_a_result_that_cannot_be_missed(browser, 
     for name in names:  # the same result stays on the page, named the same way
         assert page.get_by_role("button", name=name).count() == 1
     context.close()
+
+
+def focused(page) -> str:
+    """The focused element as a person hears it: its label or its text."""
+    return page.evaluate("""() => { const e = document.activeElement;
+        const label = e.getAttribute('aria-label') || (e.labels && e.labels[0]
+            && e.labels[0].innerText) || e.innerText || '';
+        return label.replace('keyboard_arrow_right', '').trim(); }""")
+
+
+@pytest.fixture
+def app_and_sandbox(tmp_path, loopback_sandbox):
+    running = start_app(tmp_path, {"UPHEAL_API_BASE_URL": loopback_sandbox.base_url})
+    yield running, loopback_sandbox.app
+    stop_app(running)
+
+
+def test_every_field_by_tab_typing_and_enter_one_tab_stop_each(browser, app_and_sandbox):
+    """The whole form, in the order it is seen, with one Tab between fields (no help button
+    in between), sections opened with Enter, and Enter in the last box creates."""
+    app, sandbox = app_and_sandbox
+    page = browser.new_page(viewport=LAPTOP)
+    page.goto(app.url)
+    wait_for_app_run(page)
+    enter_key(page, "sandbox-demo-key")
+    tab_to(page, textbox(page, "First name"))
+    steps = [  # (what the focus must be on after one Tab, what to type, keys after typing)
+        ("First name", "Rosa", []), ("Last name", "Díaz", []),
+        ("Email", "rosa.diaz@example.com", []),
+        ("Contact details (optional)", "", ["Enter"]), ("Phone country", "", []),
+        ("Phone number", "(415) 555-2671", []), ("Language", "español (Méx", ["Enter"]),
+        ("Professional details (optional)", "", ["Enter"]),
+        ("NPI (National Provider Identifier)", "1234567893", []),
+        ("Therapy licence", "LCSW", []), ("Called in notes", "Dr. + last", ["Enter"]),
+        ("Note templates", "", []),
+        ("Template ID not in your list", "2fb81b0a-611b-11ed-9b6a-0242ac120002", []),
+        ("Your own ID (optional)", "", ["Enter"]),
+        ("Your own ID for this provider", "emp-0042", ["Enter"]),
+    ]
+    for index, (label, typed, keys) in enumerate(steps):
+        if index:
+            page.keyboard.press("Tab")
+        assert focused(page).startswith(label), (label, focused(page))
+        if typed:
+            page.keyboard.type(typed)
+        for key in keys:
+            page.keyboard.press(key)
+            wait_for_app_run(page)
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("was created in Upheal").wait_for(timeout=30_000)  # Enter created it
+    page.screenshot(path=str(app.data_dir.parent / "created-by-keyboard.png"))
+    user = sandbox.users()[0]
+    assert (user["firstName"], user["lastName"], user["email"]) == (
+        "Rosa", "Díaz", "rosa.diaz@example.com")
+    assert (user["phoneNumber"], user["phoneCountryCode"], user["locale"]) == (
+        "4155552671", "+1", "es-MX")
+    assert (user["nationalProviderIdentifier"], user["therapyLicence"],
+            user["noteIdentifier"], user["partnerUserId"]) == (
+        "1234567893", "LCSW", "DrLastName", "emp-0042")
+    assert user["defaultNoteTemplateIds"] == ["2fb81b0a-611b-11ed-9b6a-0242ac120002"]
+    page.close()
 
 
 def app_users(page) -> dict[str, str]:
