@@ -19,6 +19,7 @@ from components.deps import (
     pause_job,
     services,
     session_lock,
+    when,
     your_name,
 )
 from components.text import safe
@@ -29,6 +30,7 @@ from partner_console.storage.clock import utcnow
 from partner_console.storage.coordination import CANCEL
 
 AUTO_SETTING = "signup_auto_refresh_hours"  # 0: off
+AUTO_DEFAULT = "1"  # on unless the organisation turns it off: every hour, when a page opens
 MAX_PER_REFRESH = 5_000
 AUTO_AT_MOST = 1_000  # an automatic refresh never asks about more than this many at once
 
@@ -66,8 +68,9 @@ def latest_refresh(svc: Services, scope: Scope) -> int | None:
 
 
 def auto_refresh(svc: Services, scope: Scope) -> None:
-    """When History opens: if the organisation asked for it, check the providers not checked
-    in the last N hours (at most AUTO_AT_MOST, one refresh at a time)."""
+    """When History, Overview or Follow up opens: unless the organisation turned it off, check
+    the providers not checked in the last N hours (AUTO_DEFAULT; at most AUTO_AT_MOST, one
+    refresh at a time, once per visit of a session)."""
     hours = _auto_hours(svc, scope)
     if hours <= 0 or st.session_state.get("hi_auto_started"):
         return
@@ -83,10 +86,22 @@ def auto_refresh(svc: Services, scope: Scope) -> None:
                                                                uuid.uuid4().hex)
 
 
+def last_checked_line(svc: Services, scope: Scope) -> None:
+    """When sign-ups were last asked of Upheal, and whether that happens by itself."""
+    checked = svc.history.last_signup_check(scope)
+    hours = _auto_hours(svc, scope)
+    when_text = f"last checked with Upheal {when(checked)}" if checked else \
+        "not checked with Upheal yet"
+    auto = (f" It is checked again by itself when this page opens, at most every "
+            f"{hours:g} hour(s) (History › Automatic refresh)." if hours else
+            " Automatic checks are off (History › Automatic refresh).")
+    st.caption(f"Sign-up status: {when_text}.{auto}")
+
+
 def _auto_hours(svc: Services, scope: Scope) -> float:
     """The organisation's automatic-refresh setting, in hours (0: off)."""
     try:
-        return max(0.0, float(svc.catalog.setting(scope, AUTO_SETTING, "0")))
+        return max(0.0, float(svc.catalog.setting(scope, AUTO_SETTING, AUTO_DEFAULT)))
     except ValueError:
         return 0.0
 
@@ -112,6 +127,7 @@ def refresh_panel(filters: HistoryFilter) -> None:
         st.markdown("**Sign-up status**: asks Upheal which of the providers shown have "
                     "finished signing up. It runs on the server at the key's pace, after "
                     "your own creates, and goes on if you close this tab.")
+        last_checked_line(svc, scope)
         include = st.checkbox("Also check providers already signed up", key="hi_refresh_all")
         left, right = st.columns([2, 3], vertical_alignment="center")
         if left.button("Refresh sign-up status", key="hi_refresh_start",
@@ -134,13 +150,14 @@ def refresh_panel(filters: HistoryFilter) -> None:
         hours = _auto_hours(svc, scope)
         with right.popover("Automatic refresh", icon=":material/schedule:"):
             chosen = st.number_input(
-                "When History opens, check providers not checked for this many hours "
+                "When History, Overview or Follow up opens, check providers not checked "
+                "for this many hours "
                 "(0: never)", min_value=0, max_value=24 * 30, step=1, value=int(hours),
                 key="hi_auto_hours")
             if st.button("Save", key="hi_auto_save"):
                 svc.catalog.set_setting(scope, AUTO_SETTING, str(int(chosen)))
                 st.session_state["hi_notice"] = ("ok", "Automatic refresh " + (
-                    f"every {int(chosen)} hour(s) when History opens." if chosen else "is off."))
+                    f"every {int(chosen)} hour(s) when a page opens." if chosen else "is off."))
                 st.rerun()
         job_id = st.session_state.get("hi_refresh_job") or latest_refresh(svc, scope)
         if job_id is not None:

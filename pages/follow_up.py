@@ -21,6 +21,7 @@ from components.email_jobs import offer as email_offer
 from components.email_send import send_panel
 from components.links import copy_box, invite_email_box
 from components.router import page_body
+from components.signups import auto_refresh, last_checked_line
 from components.text import safe
 from partner_console.invite_email import DEFAULT_REMINDER_TEMPLATE, REMINDER_SETTING
 from partner_console.signup import INVITED
@@ -53,9 +54,10 @@ def render() -> None:
     scope = scope_or_prompt("to see who has not signed up yet")
     if scope is None:
         return
+    auto_refresh(svc, scope)
     st.caption("Providers who were invited a while ago and have not signed up yet, oldest "
-               "first, as Upheal last said (refresh their status on History). Send each a "
-               "reminder, then record it here.")
+               "first. Send each a reminder, then record it here.")
+    last_checked_line(svc, scope)
     notice = st.session_state.pop("fu_notice", None)
     if notice:
         st.success(safe(notice))
@@ -66,8 +68,13 @@ def render() -> None:
     filters = HistoryFilter(signups=(INVITED,), invited_before=cutoff)
     waiting = svc.history.oldest_first(scope, filters, limit=SHOWN_AT_MOST)
     if not waiting:
-        st.info("Nobody is waiting: every provider invited that long ago has signed up (as far "
-                "as Upheal last said).")
+        invited = svc.history.count(scope, HistoryFilter(invited_before=cutoff), cap=1)
+        if not invited:
+            st.info(f"Nobody was invited {int(days)} or more day(s) ago yet, so nobody has "
+                    "waited that long. Lower the number of days to see more recent invites.")
+        else:
+            st.info("Nobody is waiting: every provider invited that long ago has signed up (as "
+                    "far as Upheal last said).")
         return
     total = svc.history.count(scope, filters)
     more = f" (the {SHOWN_AT_MOST} oldest shown)" if total > SHOWN_AT_MOST else ""

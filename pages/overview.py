@@ -12,6 +12,7 @@ import streamlit as st
 
 from components.deps import person_zone, scope_or_prompt, services
 from components.router import page_body
+from components.signups import auto_refresh, last_checked_line
 from partner_console.signup import INVITED
 from partner_console.storage import HistoryFilter
 from partner_console.storage.clock import utcnow
@@ -28,6 +29,7 @@ def render() -> None:
     scope = scope_or_prompt("to see how onboarding is going")
     if scope is None:
         return
+    auto_refresh(svc, scope)
     numbers = overview(svc.history.engine, scope, weeks=WEEKS)
     cutoff = invited_before(PENDING_DAYS, utcnow(), person_zone())
     waiting = svc.history.count(scope, HistoryFilter(signups=(INVITED,),
@@ -47,8 +49,8 @@ def render() -> None:
                    f"{waiting:,}" if waiting <= 10_000 else "10,000+",
                    help="Invited at least this long ago and not signed up: see Follow up.")
     imports.metric("Imports running", running)
-    st.caption("Sign-ups are as Upheal last said: refresh them on History. Counts include every "
-               "key of your organisation.")
+    last_checked_line(svc, scope)
+    st.caption("Counts include every key of your organisation.")
 
     st.header(f"The last {WEEKS} weeks")
     frame = pd.DataFrame([{"Week": monday.strftime("%d %b %Y"), "Created": c, "Signed up": s}

@@ -701,7 +701,9 @@ def test_overview_shows_the_numbers_and_a_chart():
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
 
 
-def test_history_refreshes_sign_ups_by_itself_only_when_asked_and_once_a_visit():
+@pytest.mark.parametrize("page", ["pages/overview.py", "pages/follow_up.py",
+                                  "pages/history.py"])
+def test_sign_ups_are_checked_by_themselves_on_the_pages_that_show_them_once_a_visit(page):
     from components.signups import AUTO_SETTING
     from partner_console.bulk.jobs import REFRESH
 
@@ -709,21 +711,34 @@ def test_history_refreshes_sign_ups_by_itself_only_when_asked_and_once_a_visit()
     fill(at).button(key="cp_submit").click().run()
     svc = services_of(at)
     scope = svc.history.scope_for(_fp(svc))
-    at.switch_page("pages/history.py").run()
-    assert svc.jobs.jobs(scope, kind=REFRESH) == []  # off by default
-    svc.catalog.set_setting(scope, AUTO_SETTING, "6")
-    at.switch_page("pages/create_provider.py").run()
-    at.switch_page("pages/history.py").run()
-    jobs = svc.jobs.jobs(scope, kind=REFRESH)
+    at.switch_page(page).run()
+    assert any("not checked with Upheal yet" in c.value for c in at.caption)
+    jobs = svc.jobs.jobs(scope, kind=REFRESH)  # on by default
     assert len(jobs) == 1 and jobs[0].total == 1
-    runner = svc.runners.get(jobs[0].id)
-    assert runner is not None
-    runner.join(30)
+    svc.runners.get(jobs[0].id).join(30)
     assert svc.history.search(scope).rows[0].signup_checked_at is not None
     at.run()  # the same visit: nothing more; and the provider was just checked anyway
+    assert any("Sign-up status: last checked with Upheal" in shown(c.value) for c in at.caption)
     at.session_state["hi_auto_started"] = False
     at.run()
-    assert len(svc.jobs.jobs(scope, kind=REFRESH)) == 1  # checked within the last 6 hours
+    assert len(svc.jobs.jobs(scope, kind=REFRESH)) == 1  # checked within the last hour
+    svc.catalog.set_setting(scope, AUTO_SETTING, "0")  # turned off: never by itself
+    fill(at.switch_page("pages/create_provider.py").run(), email="two@example.com")
+    at.button(key="cp_submit").click().run()
+    at.session_state["hi_auto_started"] = False
+    at.switch_page(page).run()
+    assert len(svc.jobs.jobs(scope, kind=REFRESH)) == 1
+    assert any("Automatic checks are off" in c.value for c in at.caption)
+
+
+def test_follow_up_says_nobody_was_invited_that_long_ago_rather_than_all_signed_up():
+    at = fill(app())
+    at.button(key="cp_submit").click().run()
+    at.switch_page("pages/follow_up.py").run()
+    assert any("Nobody was invited 3 or more day(s) ago yet" in i.value for i in at.info)
+    assert not any("has signed up" in i.value for i in at.info)
+    at.number_input(key="fu_days").set_value(0).run()
+    assert any("provider(s) waiting" in shown(m.value) for m in at.markdown)
 
 
 # -- invite emails (the sandbox: the Outbox) -------------------------------------------------

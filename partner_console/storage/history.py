@@ -638,6 +638,12 @@ class History:
                 filters, 0, self.engine.dialect.name)).limit(limit)).all()
         return [(r.id, r.email, f"{r.first_name} {r.last_name}") for r in rows]
 
+    def last_signup_check(self, scope: Scope) -> datetime | None:
+        """When Upheal was last asked about any of the scope's providers' sign-up."""
+        with self.engine.connect() as conn:
+            return conn.execute(self._matching(
+                [func.max(providers.c.signup_checked_at)], scope, HistoryFilter())).scalar()
+
     def oldest_first(self, scope: Scope, filters: HistoryFilter, limit: int = 200
                      ) -> list[ProviderRow]:
         """Matching rows, oldest first (the pending list: who has waited longest)."""
