@@ -7,8 +7,9 @@ on when the tab is closed. This panel starts it and draws its progress from the 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import streamlit as st
 
@@ -83,7 +84,18 @@ def auto_refresh(svc: Services, scope: Scope) -> None:
     if providers:
         with session_lock("hi_refresh_lock"):
             st.session_state["hi_refresh_job"] = start_refresh(svc, scope, providers,
-                                                               uuid.uuid4().hex)
+                                                               auto_token(scope, hours))
+
+
+def auto_token(scope: Scope, hours: float) -> str:
+    """One automatic refresh per organisation per period of `hours`, decided by the database:
+    replicas (and sessions) opening a page at once reach the same start token, and the job
+    table's unique start token lets one of them create the job."""
+    seconds = (utcnow() - datetime(1970, 1, 1)).total_seconds()  # (naive UTC, whatever the zone)
+    period = int(seconds // max(60.0, hours * 3600))
+    org = ",".join(scope.organization_ids) or "-"
+    digest = hashlib.sha256(f"{scope.key_fingerprint}:{org}:{period}".encode()).hexdigest()
+    return f"auto-{digest}"[:64]  # (the column holds 64)
 
 
 def last_checked_line(svc: Services, scope: Scope) -> None:

@@ -135,7 +135,9 @@ def test_pacing_never_exceeds_the_configured_rate(served, engine, tmp_path):
     runner.start()
     runner.join(60)
     assert_guarantees(sandbox, store, history, scope, job_id, 200)
-    assert len(sandbox.calls) == 400  # check + create per row: unpaced, all in ~2 s
+    # A check and a create per row (unpaced, all in ~2 s); on a busy machine a call that timed
+    # out is looked up again before anything is re-sent (assert_guarantees: nobody twice).
+    assert len(sandbox.calls) >= 400
     # The sandbox's own limiter, at the same calls per minute, never had to refuse a call.
     assert not any(c.status == 429 for c in sandbox.calls)
     # Sent evenly, 20 ms apart. Arrivals bunch when the machine is busy (the server's threads

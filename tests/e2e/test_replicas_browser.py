@@ -45,10 +45,19 @@ def deployment(postgres_server, sandbox, tmp_path):
     apps = [start_app(tmp_path / "a", env), start_app(tmp_path / "b", env)]
     engine = make_engine(url)
     migrate(engine)  # (the apps migrate on their first visitor; the test writes before that)
+    automatic_checks(engine, "0")  # these tests press Refresh themselves, and share the budget
     yield apps, engine
     engine.dispose()
     for app in apps:
         stop_app(app)
+
+
+def automatic_checks(engine, hours: str) -> None:
+    """Sign-ups checked by themselves when History opens, every `hours` ("0": off)."""
+    from components.signups import AUTO_SETTING
+    from partner_console.storage.catalog import Catalog
+
+    Catalog(engine).set_setting(scope_of(engine)[1], AUTO_SETTING, hours)
 
 
 def scope_of(engine):
@@ -400,4 +409,33 @@ def test_a_sign_up_refresh_runs_once_across_two_replicas(browser, deployment, sa
     statuses = Counter(r.signup_status for r in history.search(scope).rows)
     assert statuses == Counter({SIGNED_UP: 20, INVITED: 20})
     for page in (first, second):
+        page.context.close()
+
+
+def test_the_automatic_sign_up_check_runs_once_when_both_replicas_open_history(
+        browser, deployment, sandbox):
+    """Sign-ups checked by themselves (the default): two people open History on two replicas
+    at once; the database lets one automatic refresh start, and each provider is asked about
+    once."""
+    from partner_console.signup import INVITED, SIGNED_UP
+
+    (a, b), engine = deployment
+    automatic_checks(engine, "1")
+    history, scope = invited_providers(engine, sandbox, 40, "au")
+    sandbox.app.faults.latency_ms = 150
+    pages = [open_console(browser, app) for app in (a, b)]
+    for page in pages:
+        page.get_by_role("link", name="History").click()
+    for page in pages:
+        page.get_by_text("of 40 checked").first.wait_for(timeout=30_000)
+    jobs = JobStore(engine).jobs(scope, kind="refresh")
+    assert len(jobs) == 1 and jobs[0].created_by != "Setup"
+    wait_for_status(engine, jobs[0].id, (FINISHED,), timeout=120)
+    checks = [c for c in sandbox.app.calls if c.path == "/users/check"]
+    assert 40 <= len(checks) <= 40 + 6  # (key checks on sign-in), never a provider twice
+    statuses = Counter(r.signup_status for r in history.search(scope).rows)
+    assert statuses == Counter({SIGNED_UP: 20, INVITED: 20})
+    assert len(JobStore(engine).rows(jobs[0].id)) == 40
+    assert all(r.state == "checked" for r in JobStore(engine).rows(jobs[0].id))
+    for page in pages:
         page.context.close()

@@ -14,6 +14,7 @@ from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from tests.e2e.conftest import kill_and_restart, start_app, stop_app
 from tests.e2e.test_replicas_browser import (
     SECRET,
+    automatic_checks,
     creates_for,
     open_console,
     paused_job,
@@ -51,6 +52,7 @@ def deployment(postgres_server, sandbox, tmp_path):
 
     engine = make_engine(url)
     migrate(engine)
+    automatic_checks(engine, "0")  # earlier trials' providers are not what these trials test
     yield apps, engine
     engine.dispose()
     for app in apps:
