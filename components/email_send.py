@@ -48,11 +48,11 @@ def _key(what: str, where: str, provider_id: int) -> str:
 
 
 def last_sent_words(send: Send) -> str:
-    at = when(send.sent_at or send.created_at)
+    at = f"{when(send.sent_at or send.created_at)} {zone_name()}"
     by = f" by {send.created_by}" if send.created_by else ""
     if send.state == UNCERTAIN:
         return f"may have been sent on {at}{by}"
-    return f"emailed on {at}{by} ({zone_name()})"
+    return f"emailed on {at}{by}"
 
 
 def _send(scope: Scope, provider: ProviderRow, kind: str, where: str, confirmed: int) -> None:
@@ -164,7 +164,7 @@ def send_panel(scope: Scope, provider: ProviderRow, where: str, kind: str = INVI
         st.text_input("Subject", key=_key("subject", where, provider.id), max_chars=300)
         st.text_area("Email text", key=_key("body", where, provider.id), height=260,
                      help="Edit it for this provider if you like; the organisation's text is "
-                          "on Note templates.")
+                          "on Email texts.")
         confirmed = 0
         if counted:
             st.warning(f"This {what} was already {safe(last_sent_words(counted[0]))}.",

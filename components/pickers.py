@@ -10,6 +10,8 @@ from partner_console.storage.catalog import NoteTemplate
 
 NOT_SET = "Upheal's default"
 # Where a template id comes from: Upheal has not yet said where its admins see them.
+# Upheal's material has no list of templates (../shared/api-contract.md); where an admin sees
+# the ids (its template settings, we believe) is to be confirmed with Upheal.
 TEMPLATE_ID_SOURCE = ("Template IDs come from Upheal: ask your Upheal contact for the IDs of "
                       "your organisation's note templates.")
 

@@ -270,7 +270,7 @@ def _job_panel(job_id: int) -> None:
         p = svc.jobs.progress(job_id)
         by = f" by {safe(current.created_by)}" if current.created_by else ""
         st.markdown(f"**{safe(current.file_name)}** · started{by} on "
-                    f"{when(current.created_at)} ({zone_name()})")
+                    f"{when(current.created_at)} {zone_name()}")
         st.progress(p.done / p.total if p.total else 1.0,
                     text=f"{p.done} of {p.total} rows done")
         a, b, c, d = st.columns(4)
@@ -438,7 +438,7 @@ def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
             note = practice_note()
             st.checkbox("Email each provider their invite as soon as they are created",
                         key="bi_email", help=f"At most {services().settings.emails_per_minute} "
-                        "emails a minute; the organisation's invite text (Note templates)."
+                        "emails a minute; the organisation's invite text (Email texts)."
                         + (f" {note}" if note else ""))
             st.button("Yes, start the import", key="bi_start", type="primary",
                       on_click=_start, args=(file_name,))

@@ -1,6 +1,6 @@
 """Emails: every invite and reminder the console sent for the organisation, newest first; in
-practice mode (the sandbox, or no mail server set up) it is the Outbox, where messages are kept
-and never leave the machine. Emails that "may have been sent" wait here for a person."""
+practice mode (the sandbox, or no mail server set up) they are kept here and never leave the
+machine. Emails that "may have been sent" wait here for a person."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _decide(send_id: int, arrived: bool) -> None:
 def render() -> None:
     svc = services()
     practice = svc.mailer.practice
-    st.title("Outbox" if practice else "Emails")
+    st.title("Emails")  # (one name, as in the navigation; practice mode says so below)
     if practice:
         st.warning("**Practice: not sent.** In practice mode the console keeps each email here "
                    "instead of sending it, so nothing reaches anyone. "
@@ -85,7 +85,7 @@ def _message(send: Send) -> None:
         if send.transport == "outbox":
             st.caption(":orange-background[Practice: not sent]")
         st.markdown(f"**To:** {safe(send.to_email)}  \n**Subject:** {safe(send.subject)}  \n"
-                    f"**Message id:** `{safe(send.message_id)}`")
+                    f"**Message id:** {safe(send.message_id)}")  # (escapes only outside code)
         st.code(send.body, language=None, wrap_lines=True)
         if send.state == UNCERTAIN:
             st.warning(safe(send.error_text or ""), icon=":material/help:")

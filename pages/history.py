@@ -26,7 +26,13 @@ from components.router import page_body
 from components.signups import auto_refresh, refresh_panel
 from components.text import safe
 from partner_console.api.models import FIELD_LABELS, NoteIdentifier
-from partner_console.exports import STATUS_LABELS, history_csv, history_xlsx, links_text
+from partner_console.exports import (
+    STATUS_LABELS,
+    history_csv,
+    history_xlsx,
+    links_text,
+    sent_fields,
+)
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
 from partner_console.signup import SIGNUP_FILTERS
 from partner_console.signup import label as signup_label
@@ -51,8 +57,8 @@ def _settle(row_id: int) -> None:
 
 def _filters(creators: list[str]) -> HistoryFilter:
     text = st.text_input("Search", key="hi_search",
-                         placeholder="Any part of a name, email or your reference",
-                         help="Finds providers whose name, email or reference contains what "
+                         placeholder="Any part of a name, email or your own ID",
+                         help="Finds providers whose name, email or own ID contains what "
                               "you type, whatever the capitals, accents or punctuation "
                               "(“oconnor” finds O'Connor). A full name works in either order.")
     col_dates, col_status, col_signup, col_note, col_by = st.columns(5)
@@ -166,7 +172,7 @@ def describe(filters: HistoryFilter) -> str:
     if filters.signups:
         parts.append("sign-up " + ", ".join(SIGNUP_FILTERS.get(s, s) for s in filters.signups))
     if filters.note_identifiers:
-        parts.append("name in notes " + ", ".join(NoteIdentifier(v).label
+        parts.append("called in notes " + ", ".join(NoteIdentifier(v).label
                                                  for v in filters.note_identifiers))
     if filters.created_by:
         parts.append("created by " + ", ".join(b or "(no name)" for b in filters.created_by))
@@ -187,6 +193,9 @@ def _email_many(scope: Scope, filters: HistoryFilter) -> None:
             email_offer(scope, candidates, "history")
 
 
+NOT_GIVEN = ":gray[not given]"
+
+
 def _details(row_id: int) -> None:
     svc = services()
     scope = current_scope()
@@ -198,7 +207,7 @@ def _details(row_id: int) -> None:
     with st.container(border=True, key="hi_details"):
         st.markdown(f"## {safe(row.full_name)}")
         st.caption(f"{safe(row.email)} · {STATUS_LABELS.get(row.status, row.status)} · created "
-                   f"{when(row.created_at)} ({zone_name()}) by "
+                   f"{when(row.created_at)} {zone_name()} by "
                    f"{safe(row.created_by) or '(no name)'}")
         if row.status in (CREATED, LINKS_LOST):
             checked = (f"checked {when(row.signup_checked_at)}" if row.signup_checked_at
@@ -210,6 +219,11 @@ def _details(row_id: int) -> None:
                 st.markdown(f"**Invite emailed on** {when(row.invite_emailed_at)}")
         if row.error_text:
             st.warning(safe(row.error_text))
+        with st.expander("What was sent to Upheal", expanded=row.status != CREATED):
+            st.markdown("  \n".join(f"**{label}:** {safe(value) if value else NOT_GIVEN}"
+                                     for label, value in sent_fields(row, {
+                                         t.template_id: t.name
+                                         for t in svc.catalog.templates(scope)})))
         if row.status == PENDING:
             st.button("Check with Upheal", key="hi_settle", on_click=_settle, args=(row.id,),
                       type="primary")

@@ -1,4 +1,5 @@
-"""Note templates: the organisation's named catalog of template ids, and the invite email text."""
+"""Note templates: the organisation's named catalog of Upheal note template ids (the email
+texts have their own page, Email texts)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,10 @@ from components.deps import (
     scope_or_prompt,
     services,
 )
+from components.pickers import TEMPLATE_ID_SOURCE
 from components.router import page_body
 from components.text import safe
 from partner_console.exports import csv_bytes
-from partner_console.invite_email import (
-    DEFAULT_EMAIL_TEMPLATE,
-    DEFAULT_REMINDER_TEMPLATE,
-    EMAIL_SETTING,
-    PLACEHOLDERS,
-    REMINDER_SETTING,
-    TEXT_LIMIT,
-    check_template,
-)
 from partner_console.storage.activity import TEMPLATES
 from partner_console.storage.catalog import (
     CSV_HEADERS,
@@ -130,10 +123,10 @@ def _add_form() -> None:
                           help="What staff will see in the template picker.")
             _errors("nt_add_errors", "name")
         with template_id:
-            st.text_input("Template id", key="nt_id", max_chars=60,
+            st.text_input("Template ID", key="nt_id", max_chars=60,
                           placeholder="e.g. 2fb81b0a-611b-11ed-9b6a-0242ac120002",
                           on_change=_keep_draft, args=("nt_id",),
-                          help="The id Upheal gave the template.")
+                          help=TEMPLATE_ID_SOURCE)
             _errors("nt_add_errors", "template_id")
         st.checkbox("Preselect it for every new provider", key="nt_pre",
                     on_change=_keep_draft, args=("nt_pre",))
@@ -179,7 +172,7 @@ def _edit_row(template: NoteTemplate) -> None:
         st.text_input("Name", key="nt_edit_name", max_chars=200)
         _errors("nt_edit_errors", "name")
     with template_id:
-        st.text_input("Template id", key="nt_edit_id", max_chars=60)
+        st.text_input("Template ID", key="nt_edit_id", max_chars=60)
         _errors("nt_edit_errors", "template_id")
     st.checkbox("Preselect it for every new provider", key="nt_edit_pre")
     save, cancel = st.columns([1, 4])
@@ -197,6 +190,7 @@ def render() -> None:
         return
     st.caption("Give each Upheal note template a name your team recognises. Preselected "
                "templates are chosen automatically for every new provider.")
+    st.caption(TEMPLATE_ID_SOURCE)
     notice = st.session_state.pop("nt_notice", None)
     if notice:
         (st.success if notice[0] == "ok" else st.error)(safe(notice[1]))
@@ -222,44 +216,6 @@ def render() -> None:
                                                f"{len(imported)} from {upload.name}.")
                 st.session_state["nt_notice"] = ("ok", f"Imported {len(imported)} template(s).")
                 st.rerun()
-
-    _email_editor("Invite email", "The email text offered after each provider is created.",
-                  EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE, "nt_email")
-    _email_editor("Reminder email", "The text offered on Follow up, for providers who have "
-                  "not signed up yet.", REMINDER_SETTING, DEFAULT_REMINDER_TEMPLATE,
-                  "nt_reminder")
-
-
-def _email_editor(title: str, purpose: str, setting: str, default: str, key: str) -> None:
-    svc = services()
-    scope = current_scope()
-    assert scope is not None
-    st.divider()
-    st.header(title)
-    st.caption(f"{purpose} Placeholders: " + ", ".join("`{" + p + "}`" for p in PLACEHOLDERS)
-               + ". A first line “Subject: …” gives the subject.")
-    current = svc.catalog.setting(scope, setting, default)
-    stale = check_template(current) if current != default else None
-    if stale:
-        st.warning(f"The saved {title.lower()} text can no longer be used: {safe(stale)} "
-                   "Until it is fixed and saved, emails use the default text.",
-                   icon=":material/warning:")
-    text = st.text_area(f"{title} text", current[:TEXT_LIMIT], height=320, key=key,
-                        max_chars=TEXT_LIMIT)
-    save, reset = st.columns([2, 5])
-    if save.button(f"Save the {title.lower()}", key=f"{key}_save"):
-        problem = check_template(text)
-        if problem:
-            st.error(safe(problem))
-        else:
-            svc.catalog.set_setting(scope, setting, text)
-            log_activity(scope, TEMPLATES, f"Changed the {title.lower()} text.")
-            st.success("Saved.")
-    if reset.button("Restore the default text", key=f"{key}_reset"):
-        svc.catalog.set_setting(scope, setting, default)
-        log_activity(scope, TEMPLATES, f"Restored the default {title.lower()} text.")
-        st.session_state.pop(key, None)
-        st.rerun()
 
 
 page_body(render)

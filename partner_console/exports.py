@@ -21,7 +21,7 @@ from sqlalchemy import Integer, String, case, cast, func, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from partner_console.api.models import NoteIdentifier
+from partner_console.api.models import FIELD_LABELS, NoteIdentifier
 from partner_console.signup import SIGNUP_FILTERS, SIGNUP_LABELS
 from partner_console.storage.activity import ACTION_LABELS, Activity, ActivityFilter
 from partner_console.storage.history import History, HistoryFilter, ProviderRow
@@ -380,3 +380,23 @@ def activity_csv(log: Activity, scope: Scope, filters: ActivityFilter, zone: tzi
 def activity_xlsx(log: Activity, scope: Scope, filters: ActivityFilter, zone: tzinfo) -> bytes:
     return xlsx_bytes(activity_headers(zone), itertools.chain.from_iterable(
         _activity_batches(log, scope, filters, zone)), sheet="Activity")
+
+
+def sent_fields(row: ProviderRow, names: dict[str, str]) -> list[tuple[str, str]]:
+    """Every field of the create request as saved, in the form's words and order, so a person
+    can check what Upheal was given (`names`: the catalog's template names by id)."""
+    phone = (f"{row.phone_country_code or ''} {row.phone_number}".strip()
+             if row.phone_number else "")
+    return [
+        (FIELD_LABELS["first_name"], row.first_name), (FIELD_LABELS["last_name"], row.last_name),
+        (FIELD_LABELS["email"], row.email), ("Phone", phone),
+        (FIELD_LABELS["locale"], language_name(row.locale) if row.locale else ""),
+        (FIELD_LABELS["national_provider_identifier"], row.national_provider_identifier or ""),
+        (FIELD_LABELS["therapy_licence"], row.therapy_licence or ""),
+        (FIELD_LABELS["note_identifier"], note_label(row.note_identifier)
+         if row.note_identifier else ""),
+        (FIELD_LABELS["default_note_template_ids"], ", ".join(
+            f"{names[i]} ({i})" if i in names else i for i in row.default_note_template_ids)),
+        (FIELD_LABELS["partner_user_id"], row.partner_user_id or ""),
+        ("Upheal user id", row.user_id or ""),
+    ]

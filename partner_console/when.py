@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import get_timezone_location
+
 SHOWN = "%Y-%m-%d %H:%M"  # sorts as text, and reads the same everywhere
 
 
@@ -23,8 +25,18 @@ def zone_named(name: str | None) -> tzinfo:
 
 
 def zone_label(zone: tzinfo) -> str:
-    """'Europe/Prague', or 'UTC'."""
-    return getattr(zone, "key", None) or "UTC"
+    """The zone in staff's words: 'Los Angeles time', 'Prague time', or 'UTC' (a column header
+    or a line says "Created (Los Angeles time)", never "America/Los_Angeles")."""
+    key = getattr(zone, "key", None)
+    if not key:
+        return "UTC"
+    try:
+        city = get_timezone_location(key, locale="en", return_city=True)
+    except (LookupError, ValueError):  # (a zone babel does not know: its own name)
+        return key
+    if city.startswith(("UTC", "GMT")):  # (Etc/GMT+5 is five hours behind: keep its name)
+        return "UTC" if city in ("UTC", "GMT") else key
+    return f"{city} time"
 
 
 def local(stored: datetime | str, zone: tzinfo) -> datetime:

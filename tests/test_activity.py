@@ -248,7 +248,7 @@ def test_exports_hold_every_match_guarded_and_in_the_persons_zone(engine, tmp_pa
     zone = ZoneInfo("America/New_York")
     rows = list(csv.reader(io.StringIO(activity_csv(log, one, ActivityFilter(), zone)
                                        .decode("utf-8-sig"))))
-    assert rows[0] == ["When (America/New_York)", "Who", "Email", "What", "Details"]
+    assert rows[0] == ["When (New York time)", "Who", "Email", "What", "Details"]
     assert len(rows) == 32
     assert rows[-1][1] == "'=HYPERLINK(\"http://evil\")"
     assert rows[-1][4] == "'@SUM(1+1) Created Mal (mal@x.example)."

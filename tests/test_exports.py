@@ -185,3 +185,35 @@ def test_import_results_fix_up_files_and_the_catalog_are_inert_too(texts):
     excel = pd.read_excel(io.BytesIO(workbook), dtype=str, keep_default_na=False,
                           engine="calamine")
     assert list(excel["Name"]) == texts  # the uploaded values, exactly as they were
+
+
+def test_a_rows_details_show_every_field_that_was_sent_in_the_forms_words():
+    from datetime import datetime
+
+    from partner_console.api.models import FIELD_LABELS
+    from partner_console.exports import sent_fields
+    from partner_console.storage import ProviderRow
+
+    at = datetime(2026, 12, 4, 9, 0)
+    row = ProviderRow(
+        id=1, created_at=at, updated_at=at, created_by="Ann", organization_id="org",
+        status="created", source="form", email="rosa@example.com", first_name="Rosa",
+        last_name="Díaz", partner_user_id="emp-0042", phone_number="4155552671",
+        phone_country_code="+1", locale="es-MX",
+        default_note_template_ids=["2fb81b0a-611b-11ed-9b6a-0242ac120002", "d290f1ee-6c54"],
+        national_provider_identifier="1234567893", therapy_licence="LCSW",
+        note_identifier="DrLastName", user_id="u-1", invite_url="https://x.test/i",
+        private_room_link=None, error_text=None)
+    shown = dict(sent_fields(row, {"2fb81b0a-611b-11ed-9b6a-0242ac120002": "Intake"}))
+    assert shown == {
+        "First name": "Rosa", "Last name": "Díaz", "Email": "rosa@example.com",
+        "Phone": "+1 4155552671", "Language": "Spanish (Mexico)", "NPI": "1234567893",
+        "Therapy licence": "LCSW", "Called in notes": "Dr. + last name",
+        "Note templates": "Intake (2fb81b0a-611b-11ed-9b6a-0242ac120002), d290f1ee-6c54",
+        "Your own ID": "emp-0042", "Upheal user id": "u-1"}
+    # every field of the create request has its line (phone: number and country as one)
+    assert set(FIELD_LABELS.values()) - {"Phone number", "Phone country"} <= set(shown)
+    blank = dict(sent_fields(ProviderRow(**{**row.__dict__, "phone_number": None,
+                                            "locale": None, "note_identifier": None,
+                                            "default_note_template_ids": []}), {}))
+    assert blank["Phone"] == blank["Language"] == blank["Note templates"] == ""

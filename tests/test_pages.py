@@ -13,7 +13,7 @@ from tests.conftest import DEMO_KEY, FORBIDDEN_KEY, SECOND_KEY
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["pages/create_provider.py", "pages/overview.py", "pages/bulk_import.py",
          "pages/history.py", "pages/follow_up.py", "pages/note_templates.py",
-         "pages/emails.py", "pages/activity.py"]
+         "pages/email_texts.py", "pages/emails.py", "pages/activity.py"]
 pytestmark = pytest.mark.xdist_group("apptest")
 
 
@@ -328,12 +328,12 @@ def test_templates_catalog_feeds_the_picker_with_preselection():
 
 
 def test_email_text_is_editable_and_checked():
-    at = app(page="pages/note_templates.py")
-    at.text_area(key="nt_email").input("Hi {first_name} {oops}").run()
-    at.button(key="nt_email_save").click().run()
+    at = app(page="pages/email_texts.py")
+    at.text_area(key="et_email").input("Hi {first_name} {oops}").run()
+    at.button(key="et_email_save").click().run()
     assert any("Unknown placeholder {oops}" in shown(e.value) for e in at.error)
-    at.text_area(key="nt_email").input("Subject: Welcome\n\nHi {first_name}: {invite_link}").run()
-    at.button(key="nt_email_save").click().run()
+    at.text_area(key="et_email").input("Subject: Welcome\n\nHi {first_name}: {invite_link}").run()
+    at.button(key="et_email_save").click().run()
     at.switch_page("pages/create_provider.py").run()
     fill(at).button(key="cp_submit").click().run()
     codes = [c.value for c in at.code]
@@ -341,13 +341,32 @@ def test_email_text_is_editable_and_checked():
     assert any(c.startswith("Hi Jane: https://sandbox.invalid/") for c in codes)
 
 
+def test_email_texts_have_their_own_page_with_a_preview_and_note_templates_say_where_ids_are():
+    from components.router import PAGES as NAVIGATION
+
+    titles = [title for _, title, _ in NAVIGATION]
+    assert "Email texts" in titles and "Outbox" not in titles
+    at = app(page="pages/email_texts.py")
+    assert at.title[0].value == "Email texts"
+    assert [t.label for t in at.tabs] == ["Invite email", "Reminder email"]
+    at.text_area(key="et_email").input("Subject: Hi {first_name}\n\nYour link: {invite_link}").run()
+    assert any(shown(m.value) == "**Preview, for Jane Smith:** Hi Jane" for m in at.markdown)
+    assert "Your link: https://app.upheal.io/invite/example" in [c.value for c in at.code]
+    at.text_area(key="et_email").input("Hi {oops}").run()  # a broken text: no preview
+    assert any("Preview: not until the text is fixed" in c.value for c in at.caption)
+    at.switch_page("pages/note_templates.py").run()
+    assert not [t for t in at.text_area if "email" in t.label.lower()]  # no longer here
+    assert any("ask your Upheal contact" in c.value for c in at.caption)
+    assert at.text_input(key="nt_id").label == "Template ID"
+
+
 def test_a_format_spec_in_an_email_text_is_refused_and_an_old_one_falls_back_with_a_notice():
     from partner_console.invite_email import EMAIL_SETTING
 
     hostile = "Hello {first_name:x>300000000}, sign up here: {invite_link}"
-    at = app(page="pages/note_templates.py")
-    at.text_area(key="nt_email").input(hostile).run()
-    at.button(key="nt_email_save").click().run()
+    at = app(page="pages/email_texts.py")
+    at.text_area(key="et_email").input(hostile).run()
+    at.button(key="et_email_save").click().run()
     assert any("{first_name:x>300000000} is not allowed" in shown(e.value) for e in at.error)
     svc = services_of(at)
     scope = svc.history.scope_for(svc.history.scope_for(
@@ -355,7 +374,7 @@ def test_a_format_spec_in_an_email_text_is_refused_and_an_old_one_falls_back_wit
             svc.secret, DEMO_KEY)).key_fingerprint)
     assert svc.catalog.setting(scope, EMAIL_SETTING, "unset") == "unset"  # nothing saved
     svc.catalog.set_setting(scope, EMAIL_SETTING, hostile)  # as saved before the rule
-    at = app(page="pages/note_templates.py")
+    at = app(page="pages/email_texts.py")
     assert any("can no longer be used" in shown(w.value) and "default text" in shown(w.value)
                for w in at.warning)
     at.switch_page("pages/create_provider.py").run()
@@ -791,9 +810,9 @@ def test_an_invite_emailed_after_a_create_lands_in_the_outbox_once():
     assert at.button(key="es_send_panel").disabled
     at.checkbox(key=f"es_again_panel_{row_id}").check().run()
     assert not at.button(key="es_send_panel").disabled
-    # the Outbox shows it, labelled as practice
+    # Emails shows it, labelled as practice, under the navigation's own name
     at.switch_page("pages/emails.py").run()
-    assert at.title[0].value == "Outbox"
+    assert at.title[0].value == "Emails"
     assert any("Practice: not sent" in w.value for w in at.warning)
 
 

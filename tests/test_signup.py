@@ -366,3 +366,13 @@ def test_a_refresh_asks_about_created_providers_not_yet_signed_up_unless_asked(e
     only_gone = HistoryFilter(signups=(GONE,))
     assert [n for _, _, n in history.to_refresh(scope, only_gone, include_signed_up=False)
             ] == ["gone X"]
+
+
+def test_time_zones_are_named_as_staff_say_them():
+    from partner_console.when import zone_label, zone_named
+
+    assert zone_label(zone_named("America/Los_Angeles")) == "Los Angeles time"
+    assert zone_label(zone_named("Asia/Ho_Chi_Minh")) == "Ho Chi Minh City time"
+    assert zone_label(zone_named(None)) == zone_label(zone_named("Etc/UTC")) == "UTC"
+    assert zone_label(zone_named("Not/A_Zone")) == "UTC"  # an unknown zone: shown in UTC
+    assert zone_label(zone_named("Etc/GMT+5")) == "Etc/GMT+5"  # (five hours behind, not ahead)

@@ -73,7 +73,7 @@ class SendResult:
 
 def compose(catalog: Catalog, scope: Scope, provider: ProviderRow, kind: str,
             sender_name: str) -> InviteEmail:
-    """The organisation's email for this provider, from its own template (Note templates)."""
+    """The organisation's email for this provider, from its own template (Email texts)."""
     setting, default = TEMPLATES[kind]
     return render_email(catalog.setting(scope, setting, default), first_name=provider.first_name,
                         last_name=provider.last_name, invite_link=provider.invite_url or "",

@@ -25,7 +25,7 @@ from partner_console.storage.search import TRIGRAM, folded, fts_phrase
 from partner_console.storage.tables import activity, built
 
 CREATED, IMPORTED, EXPORTED, SETTLED = "created", "imported", "exported", "settled"
-EMAILED, REMINDED, TEMPLATES = "emailed", "reminded", "templates"
+EMAILED, REMINDED, TEMPLATES, EMAIL_TEXTS = "emailed", "reminded", "templates", "email_texts"
 SIGN_IN_REFUSED = "signin_refused"
 # Entries of the deployment rather than of an organisation (a refused sign-in happens before
 # any key): written under this fingerprint, which no key's HMAC can be (it is not hex), and
@@ -39,6 +39,7 @@ ACTION_LABELS = {
     EMAILED: "Email",
     REMINDED: "Reminder",
     TEMPLATES: "Templates",
+    EMAIL_TEXTS: "Email texts",
     SIGN_IN_REFUSED: "Sign-in refused",
 }
 SUMMARY_LIMIT = 2000

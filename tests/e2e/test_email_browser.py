@@ -14,6 +14,7 @@ from tests.e2e.steps import create_provider, enter_key, go, textbox
 from tests.e2e.test_replicas_browser import (
     DEMO,
     SECRET,
+    automatic_checks,
     invited_providers,
     open_console,
     wait_for_status,
@@ -83,6 +84,12 @@ def test_an_invite_emailed_from_the_result_arrives_once_and_again_only_when_conf
         dialog.get_by_role("button", name="Back to the form").click()
         go(page, "Emails", "Sent through")
         assert page.get_by_text("email(s) may have been sent").count() == 0
+        grid = page.get_by_test_id("stDataFrame").bounding_box()
+        page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the newest email's row
+        shown = page.locator(".st-key-em_message").inner_text()
+        message_id = smtp.received[-1].message["Message-ID"]
+        assert f"Message id: {message_id}" in shown.replace("\u2060", "")  # not "\\<…\\@…"
+        assert "\\" not in shown
         page.context.close()
     finally:
         stop_app(app)
@@ -102,6 +109,7 @@ def test_the_real_server_killed_mid_bulk_send_resumes_on_the_other_replica_and_d
     a, b = start_app(tmp_path / "a", env), start_app(tmp_path / "b", env)
     engine = make_engine(url)
     migrate(engine)
+    automatic_checks(engine, "0")  # (an automatic sign-up check would pause with the kill too)
     try:
         history, scope = invited_providers(engine, loopback_sandbox, 60, "mail")
         page = open_console(browser, a, "History", "provider(s) · page")

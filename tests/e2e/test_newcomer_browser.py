@@ -56,10 +56,10 @@ def test_every_page_and_state_has_no_accessibility_violations(browser, app, tmp_
     create_provider(page, "Zoë", "O'Neil", "zoe.oneil@example.com")
     page.get_by_text("was already created").wait_for()
     check("duplicate")
-    go(page, "Note templates", "Invite email")
+    go(page, "Note templates", "Add a template")
     textbox(page, "Name").fill("Intake")
-    textbox(page, "Template id").fill("2fb81b0a-611b-11ed-9b6a-0242ac120002")
-    textbox(page, "Template id").press("Tab")
+    textbox(page, "Template ID").fill("2fb81b0a-611b-11ed-9b6a-0242ac120002")
+    textbox(page, "Template ID").press("Tab")
     wait_for_app_run(page)
     page.get_by_role("button", name="Add template").click()
     page.get_by_text("Added “Intake”").wait_for()
@@ -76,8 +76,16 @@ def test_every_page_and_state_has_no_accessibility_violations(browser, app, tmp_
     details = page.get_by_test_id("stVerticalBlock").filter(
         has=page.get_by_role("heading", name="Zoë O'Neil")).last.inner_text()
     new_york = datetime.now(ZoneInfo("America/New_York"))
-    assert "(America/New_York)" in details
+    assert "New York time by" in details
     assert any(f"{new_york - timedelta(minutes=m):%Y-%m-%d %H:%M}" in details for m in range(3))
+    page.get_by_text("What was sent to Upheal").click()
+    page.get_by_text("Called in notes:").wait_for()
+    check("History with what was sent open")
+    sent = page.locator(".st-key-hi_details").inner_text().replace("\u2060", "")
+    assert "Email: zoe.oneil@example.com" in sent and "NPI: not given" in sent
+    go(page, "Email texts", "Placeholders")
+    page.get_by_text("Preview, for Jane Smith").first.wait_for()
+    check("email texts")
     go(page, "Overview", "Providers created")
     page.get_by_text("The last 26 weeks").wait_for()
     check("overview")
