@@ -70,12 +70,33 @@ def _test_key() -> None:
 # - On a phone the sidebar starts closed: what matters from it is repeated above the page.
 # - The copy button of a code box is hidden until the mouse is over it, which hides it from
 #   the keyboard (Tab skips what is not visible) and from staff who do not know to hover:
-#   it is always shown.
+#   it is always shown, so a long link or text wraps before it rather than under it.
 FRAME_CSS = """<style>
 @media (min-width: 768px) { .st-key-pc_phone_notice { display: none; } }
 [data-testid="stCode"] > div:has([data-testid="stElementToolbarButton"]) {
   visibility: visible !important; opacity: 1 !important; }
+[data-testid="stCode"] pre { padding-right: 3.25rem !important; }
 </style>"""
+# Where the sidebar covers the page (narrow windows), choosing a page closes it. Streamlit does
+# so only for a browser that calls itself a phone; a phone asking for the desktop site, or a
+# narrow window, kept the sidebar over the page it had just chosen.
+CLOSE_SIDEBAR = """<script>
+(() => {
+  if (window.__pcCloseSidebar) return;
+  window.__pcCloseSidebar = true;
+  document.addEventListener('click', (event) => {
+    if (!event.target.closest('[data-testid="stSidebarNavLink"]')) return;
+    if (window.innerWidth >= 768) return;  // (the sidebar sits beside the page there)
+    setTimeout(() => {
+      const sidebar = document.querySelector('[data-testid="stSidebar"]');
+      if (!sidebar || sidebar.getAttribute('data-collapsed') !== 'false') return;
+      const holder = sidebar.querySelector('[data-testid="stSidebarCollapseButton"]');
+      const close = holder && (holder.querySelector('button') || holder);
+      if (close) close.click();
+    }, 50);
+  }, true);
+})();
+</script>"""
 
 
 def render_frame() -> None:
@@ -135,6 +156,7 @@ def render_frame() -> None:
                 st.button("Use the practice key", on_click=_use_practice_key,
                           key="use_practice_key")
         name_copy_buttons()
+        st.html(CLOSE_SIDEBAR, unsafe_allow_javascript=True, width="content")
         if person is None:  # signed in, records carry the person's own name and email
             st.text_input("Your name", key=NAME_INPUT, on_change=_keep_name,
                           help="Saved with each provider you create, so colleagues know who "

@@ -9,6 +9,7 @@ import streamlit as st
 
 from components.deps import person, person_zone, scope_or_prompt, services, when, zone_name
 from components.router import page_body
+from components.text import safe
 from partner_console.exports import activity_csv, activity_xlsx
 from partner_console.storage.activity import (
     ACTION_LABELS,
@@ -84,12 +85,24 @@ def render() -> None:
                 else "No entries match these filters.")
     else:
         first = len(cursors) * PAGE_SIZE + 1
-        st.caption(f"Entries {first:,}–{first + len(page.entries) - 1:,}, newest first")
-        st.dataframe(pd.DataFrame([{
-            f"When ({zone_name()})": when(e.at), "Who": e.who,
+        st.caption(f"Entries {first:,}–{first + len(page.entries) - 1:,}, newest first · "
+                   f"times in {zone_name()} · select an entry to read all of it")
+        picked = st.dataframe(pd.DataFrame([{
+            "When": when(e.at), "Who": e.who,
             "What": ACTION_LABELS.get(e.action, e.action), "Details": e.summary,
         } for e in page.entries]), hide_index=True, width="stretch", key="ac_table",
-            column_config={"Details": st.column_config.TextColumn(width="large")})
+            on_select="rerun", selection_mode="single-row", column_config={
+                "When": st.column_config.TextColumn(width="small"),
+                "Who": st.column_config.TextColumn(width="small"),
+                "What": st.column_config.TextColumn(width="small"),
+                "Details": st.column_config.TextColumn(width="large")})
+        rows = picked.selection.rows if picked else []
+        if rows and rows[0] < len(page.entries):
+            entry = page.entries[rows[0]]
+            with st.container(border=True, key="ac_entry"):
+                st.markdown(f"**{safe(ACTION_LABELS.get(entry.action, entry.action))}** · "
+                            f"{when(entry.at)} {zone_name()} · {safe(entry.who)}")
+                st.markdown(safe(entry.summary))
     if cursors or page.older is not None:
         with st.container(horizontal=True, key="ac_paging"):
             if cursors:

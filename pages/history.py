@@ -36,7 +36,7 @@ from partner_console.exports import (
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
 from partner_console.signup import SIGNUP_FILTERS
 from partner_console.signup import label as signup_label
-from partner_console.storage import HistoryFilter, NotFoundError, Scope
+from partner_console.storage import HistoryFilter, NotFoundError, ProviderRow, Scope
 from partner_console.storage.activity import EXPORTED, logged
 from partner_console.storage.sends import INVITE
 from partner_console.storage.tables import CREATED, LINKS_LOST, PENDING
@@ -55,13 +55,41 @@ def _settle(row_id: int) -> None:
         st.session_state["hi_notice"] = ("ok", f"Upheal says: {STATUS_LABELS[outcome.status]}.")
 
 
+# What a person needs first, in pixels, so that the first five fit a laptop's page (1366 px
+# wide, sidebar open: about 950 px of table): the rest of a provider (the room link, phone,
+# templates...) is in the row's details and in the exports.
+TABLE_COLUMNS = {
+    "Name": st.column_config.TextColumn(width=170),
+    "Email": st.column_config.TextColumn(width=230),
+    "Sign-up": st.column_config.TextColumn(width=150),
+    "Invite emailed": st.column_config.TextColumn(width=115),
+    "Invite link": st.column_config.LinkColumn(display_text="Open invite", width=100),
+    "Status": st.column_config.TextColumn(width=90),
+    "Created": st.column_config.TextColumn(width=135),
+    FIELD_LABELS["partner_user_id"]: st.column_config.TextColumn(width=110),
+    "Created by": st.column_config.TextColumn(width=120),
+}
+
+
+def history_table(rows: list[ProviderRow]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "Name": r.full_name, "Email": r.email,
+        "Sign-up": signup_label(r.signup_status) if r.status in (CREATED, LINKS_LOST) else "",
+        "Invite emailed": when(r.invite_emailed_at, "%Y-%m-%d") if r.invite_emailed_at else "",
+        "Invite link": r.invite_url, "Status": STATUS_LABELS.get(r.status, r.status),
+        "Created": when(r.created_at), FIELD_LABELS["partner_user_id"]: r.partner_user_id or "",
+        "Created by": r.created_by,
+    } for r in rows], columns=list(TABLE_COLUMNS))
+
+
 def _filters(creators: list[str]) -> HistoryFilter:
     text = st.text_input("Search", key="hi_search",
                          placeholder="Any part of a name, email or your own ID",
                          help="Finds providers whose name, email or own ID contains what "
                               "you type, whatever the capitals, accents or punctuation "
                               "(“oconnor” finds O'Connor). A full name works in either order.")
-    col_dates, col_status, col_signup, col_note, col_by = st.columns(5)
+    # (the dates' box is the widest: its "YYYY-MM-DD – YYYY-MM-DD" placeholder is never cut)
+    col_dates, col_status, col_signup, col_note, col_by = st.columns([1.7, 1, 1, 1, 1])
     dates = col_dates.date_input("Created between", value=[], key="hi_dates",
                                  max_value=date.today(), format="YYYY-MM-DD")
     statuses = col_status.multiselect("Status", list(STATUS_LABELS), key="hi_status",
@@ -109,24 +137,11 @@ def render() -> None:
         return
 
     st.caption(f"{page.total_text} provider(s) · page {page.page} of {page.page_count} · "
-               "select a row to see its links and email")
-    created = f"Created ({zone_name()})"
-    table = pd.DataFrame([{
-        created: when(r.created_at),
-        "Name": r.full_name, "Email": r.email,
-        "Status": STATUS_LABELS.get(r.status, r.status),
-        "Sign-up": signup_label(r.signup_status) if r.status in (CREATED, LINKS_LOST) else "",
-        "Invite emailed": when(r.invite_emailed_at, "%Y-%m-%d") if r.invite_emailed_at else "",
-        "Invite link": r.invite_url, "Room link": r.private_room_link,
-        FIELD_LABELS["partner_user_id"]: r.partner_user_id or "", "Created by": r.created_by,
-    } for r in page.rows])
+               f"times in {zone_name()} · select a row to see its links, its email and "
+               "everything sent to Upheal")
     selection = st.dataframe(
-        table, key="hi_table", hide_index=True, width="stretch", on_select="rerun",
-        selection_mode="single-row",
-        column_config={
-            "Invite link": st.column_config.LinkColumn("Invite link", display_text="Open invite"),
-            "Room link": st.column_config.LinkColumn("Room link", display_text="Open room"),
-        })
+        history_table(page.rows), key="hi_table", hide_index=True, width="stretch",
+        on_select="rerun", selection_mode="single-row", column_config=TABLE_COLUMNS)
     if page.page_count > 1:
         st.number_input("Page", min_value=1, max_value=page.page_count, step=1, key="hi_page")
 
@@ -138,13 +153,15 @@ def render() -> None:
 
     st.divider()
     st.header("Export")
-    st.caption("Downloads hold every provider matching the search and filters above.")
+    st.caption(f"Downloads hold every provider matching the search and filters above. The "
+               f"Excel file's times are in {zone_name()}, as on this page; the CSV's are in "
+               "UTC, for other systems (its name and column headers say so).")
     csv_col, xlsx_col, links_col = st.columns(3)
     stamp = date.today().isoformat()
     who, described = person(), describe(filters)
     csv_col.download_button("Download CSV", logged(svc.activity, scope, who, EXPORTED,
         f"Downloaded the History as CSV ({described}).", lambda: history_csv(
-        svc.history, scope, filters)), file_name=f"providers-{stamp}.csv",
+        svc.history, scope, filters)), file_name=f"providers-{stamp}-times-in-UTC.csv",
         mime="text/csv", key="hi_csv", icon=":material/description:", on_click="ignore")
     zone = person_zone()
     xlsx_col.download_button("Download Excel", logged(svc.activity, scope, who, EXPORTED,
@@ -206,8 +223,8 @@ def _details(row_id: int) -> None:
         return
     with st.container(border=True, key="hi_details"):
         st.markdown(f"## {safe(row.full_name)}")
-        st.caption(f"{safe(row.email)} · {STATUS_LABELS.get(row.status, row.status)} · created "
-                   f"{when(row.created_at)} {zone_name()} by "
+        st.caption(f"{safe(row.email)} · {STATUS_LABELS.get(row.status, row.status)} · added "
+                   f"on {when(row.created_at)} {zone_name()} by "
                    f"{safe(row.created_by) or '(no name)'}")
         if row.status in (CREATED, LINKS_LOST):
             checked = (f"checked {when(row.signup_checked_at)}" if row.signup_checked_at

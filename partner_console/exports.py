@@ -185,11 +185,31 @@ def csv_file(headers: list[str], batches: Iterable[Sequence[Sequence[str | None]
     return buffer.getvalue()
 
 
+WIDEST = 60  # characters: a column is as wide as its longest value (and header), up to this
+
+
+class _Widths:
+    """Each column as wide as its content, with a cap: tracked as rows are written (in
+    constant-memory mode nothing can be read back), applied before the workbook closes."""
+
+    def __init__(self, headers: Sequence[str]) -> None:
+        self.widths = [len(h) + 4 for h in headers]  # (room for the filter's arrow)
+
+    def fit(self, column: int, text: str) -> None:
+        if len(text) + 2 > self.widths[column]:
+            self.widths[column] = min(WIDEST, len(text) + 2)
+
+    def apply(self, sheet: Any) -> None:
+        for column, width in enumerate(self.widths):
+            sheet.set_column(column, column, min(WIDEST, width))
+
+
 def xlsx_bytes(headers: list[str], rows: Iterable[Sequence[str]], sheet: str = "Providers",
-               notes: list[tuple[str, str]] | None = None, links: tuple[str, ...] = ()
-               ) -> bytes:
+               notes: list[tuple[str, str]] | None = None, links: tuple[str, ...] = (),
+               numbers: tuple[str, ...] = ()) -> bytes:
     """An Excel workbook (XlsxWriter, constant-memory mode); every cell written as a string,
-    which Excel never runs as a formula, so no guard is needed (or wanted: no apostrophes)."""
+    which Excel never runs as a formula, so no guard is needed (or wanted: no apostrophes);
+    the columns named in `numbers` hold whole numbers written as numbers."""
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False,
                                             "strings_to_formulas": False,
@@ -198,20 +218,25 @@ def xlsx_bytes(headers: list[str], rows: Iterable[Sequence[str]], sheet: str = "
     bold = workbook.add_format({"bold": True, "bg_color": "#e3eeee"})
     link = workbook.add_format({"font_color": "#0b5cad", "underline": 1})
     worksheet = workbook.add_worksheet(sheet)
+    widths = _Widths(headers)
     for index, header in enumerate(headers):
         worksheet.write_string(0, index, header, bold)
-        worksheet.set_column(index, index, min(max(len(header) + 4, 14), 48))
     worksheet.freeze_panes(1, 0)
     linked = {headers.index(h) for h in links if h in headers}
+    numeric = {headers.index(h) for h in numbers if h in headers}
     number = 0
     for number, row in enumerate(rows, start=1):
         for column, value in enumerate(row):
             if not value:  # empty cells are simply left out
                 continue
-            if column in linked and number <= MAX_LINKS_PER_SHEET // 2:
+            widths.fit(column, value)
+            if column in numeric and value.isdigit():
+                worksheet.write_number(number, column, int(value))
+            elif column in linked and number <= MAX_LINKS_PER_SHEET // 2:
                 worksheet.write_url(number, column, value, link, string=value)
             else:
                 worksheet.write_string(number, column, value)
+    widths.apply(worksheet)
     if number:
         worksheet.autofilter(0, 0, number, len(headers) - 1)
     if notes:
@@ -322,9 +347,10 @@ def history_xlsx(history: History, scope: Scope, filters: HistoryFilter = Histor
     for index, header in enumerate(headers):
         sheet.write_string(0, index, header, bold)
     sheet.freeze_panes(1, 0)
-    for index, header in enumerate(headers):
-        sheet.set_column(index, index, 18 if kinds[index] == "time" else
-                         48 if kinds[index] == "link" else min(max(len(header) + 4, 14), 40))
+    widths = _Widths(headers)
+    for index, kind in enumerate(kinds):
+        if kind == "time":
+            widths.fit(index, "2026-12-04 10:00   ")  # (as Excel shows XLSX_TIME_FORMAT)
     links = 0
     number = 0
     for batch in history.export_batches(scope, filters, [cell for _, cell, _ in _XLSX_COLUMNS]):
@@ -339,14 +365,14 @@ def history_xlsx(history: History, scope: Scope, filters: HistoryFilter = Histor
                 elif kind == "link" and links < MAX_LINKS_PER_SHEET:
                     links += 1
                     sheet.write_url(number, column, value, link, string=value)
-                elif kind == "status":
-                    sheet.write_string(number, column, STATUS_LABELS.get(value, value))
-                elif kind == "language":
-                    sheet.write_string(number, column, language_name(value))
-                elif kind == "note":
-                    sheet.write_string(number, column, note_label(value))
+                    widths.fit(column, value)
                 else:
-                    sheet.write_string(number, column, str(value))
+                    text = (STATUS_LABELS.get(value, value) if kind == "status" else
+                            language_name(value) if kind == "language" else
+                            note_label(value) if kind == "note" else str(value))
+                    widths.fit(column, text)
+                    sheet.write_string(number, column, text)
+    widths.apply(sheet)
     sheet.autofilter(0, 0, max(number, 1), len(headers) - 1)
     workbook.close()
     return buffer.getvalue()

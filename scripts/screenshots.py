@@ -63,6 +63,10 @@ def main() -> None:
             page.get_by_role("heading", name="Jane Smith").wait_for()
             wait_for_app_run(page)
             page.screenshot(path=str(out / "history.png"))
+            page.get_by_text("What was sent to Upheal").click()
+            wait_for_app_run(page)
+            page.locator(".st-key-hi_details").scroll_into_view_if_needed()
+            page.screenshot(path=str(out / "history-details.png"))
             page.get_by_role("link", name="Bulk import").click()
             page.get_by_text("2. Upload your file").wait_for()
             sample = Path(tempfile.mkdtemp()) / "practice.csv"
@@ -81,13 +85,13 @@ def main() -> None:
             page.wait_for_timeout(800)  # let the progress bar finish its animation
             page.screenshot(path=str(out / "bulk-results.png"))
             page.get_by_role("link", name="Note templates").click()
-            page.get_by_role("heading", name="Invite email").wait_for()
+            page.get_by_text("Add a template").first.wait_for()
             wait_for_app_run(page)
             for name, template_id, preselect in (
                     ("Intake", "2fb81b0a-611b-11ed-9b6a-0242ac120002", True),
                     ("Progress note", "d290f1ee-6c54-4b01-90e6-d701748f0852", False)):
                 page.get_by_role("textbox", name="Name", exact=True).fill(name)
-                box = page.get_by_role("textbox", name="Template id", exact=True)
+                box = page.get_by_role("textbox", name="Template ID", exact=True)
                 box.fill(template_id)
                 box.press("Tab")
                 wait_for_app_run(page)
@@ -98,6 +102,10 @@ def main() -> None:
                 page.get_by_text(f"Added “{name}”").wait_for()
                 wait_for_app_run(page)
             page.screenshot(path=str(out / "note-templates.png"))
+            page.get_by_role("link", name="Email texts").click()
+            page.get_by_text("Preview, for Jane Smith").first.wait_for()
+            wait_for_app_run(page)
+            page.screenshot(path=str(out / "email-texts.png"))
             page.get_by_role("link", name="History").click()
             page.get_by_text("provider(s) · page").wait_for()
             wait_for_app_run(page)

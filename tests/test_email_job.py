@@ -216,3 +216,16 @@ def test_an_import_can_email_each_invite_as_soon_as_its_provider_is_created(engi
         server.stop()
         sandbox.shutdown()
         sandbox.server_close()
+
+
+def test_cancelling_a_job_nobody_runs_words_its_rows_for_its_own_kind(engine):
+    """Cancel pressed on a paused email job (no runner holds it): its rows say what was not
+    sent, in the words of emails, not of an import."""
+    from partner_console.bulk.jobs import CANCELLED
+    from partner_console.storage.coordination import CANCEL
+
+    history, scope, rows = providers(engine, 3)
+    store, job_id = email_job(engine, scope, rows, token="cancel-words")
+    assert Leases(engine).ask(job_id, CANCEL) is False  # nobody ran it: cancelled here
+    assert store.get(scope, job_id).status == CANCELLED
+    assert {r.message for r in store.rows(job_id)} == {"Cancelled before this email was sent."}

@@ -217,3 +217,33 @@ def test_a_rows_details_show_every_field_that_was_sent_in_the_forms_words():
                                             "locale": None, "note_identifier": None,
                                             "default_note_template_ids": []}), {}))
     assert blank["Phone"] == blank["Language"] == blank["Note templates"] == ""
+
+
+def test_excel_columns_are_as_wide_as_their_content_and_row_numbers_are_numbers(engine):
+    import pandas as pd
+    from python_calamine import CalamineWorkbook
+
+    from partner_console.api.models import validate_provider
+    from partner_console.bulk.files import results_xlsx
+    from partner_console.bulk.jobs import JobRow
+    from partner_console.exports import WIDEST
+    from tests.workbooks import column_widths
+
+    long_email = "siobhan.oconnor-fitzgerald@northside-practice.example.com"
+    history, scope = _history_with(engine, ["Siobhan"])
+    request, _ = validate_provider({"first_name": "Al", "last_name": "Bo", "email": long_email})
+    history.record_pending(scope, request, created_by="Ann")
+    workbook = history_xlsx(history, scope)
+    headers = list(pd.read_excel(io.BytesIO(workbook), engine="calamine").columns)
+    widths = column_widths(workbook)
+    assert widths[headers.index("Email")] >= len(long_email)  # never cut at 15 characters
+    assert widths[headers.index("Last name")] < 20  # and short columns stay short
+    assert max(widths.values()) <= WIDEST + 1
+    rows = [JobRow(i, i + 2, "failed", "x", {"Email": long_email * 3}, {}, "Created", None,
+                   None, None) for i in range(3)]
+    results = results_xlsx(rows)
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(results)).get_sheet_by_index(0).to_python()
+    assert [row[0] for row in sheet[1:]] == [2, 3, 4]  # numbers, not text
+    assert all(isinstance(row[0], (int, float)) for row in sheet[1:])
+    widths = column_widths(results)
+    assert widths[sheet[0].index("Email")] == WIDEST + 0.7109375  # capped (Excel's padding)

@@ -34,3 +34,9 @@ def hyperlinks(workbook: bytes) -> list[str]:
             return []
         return re.findall(r'Target="([^"]*)" TargetMode="External"',
                           archive.read(names[0]).decode())
+
+
+def column_widths(workbook: bytes, number: int = 1) -> dict[int, float]:
+    """{column index from 0: width in characters} as the sheet sets them."""
+    return {int(m.group(1)) - 1: float(m.group(2)) for m in re.finditer(
+        r'<col min="(\d+)" max="\d+" width="([\d.]+)"', sheet_xml(workbook, number))}

@@ -56,7 +56,7 @@ class EmailRunner(LeasedRunner):
     history: History = field(kw_only=True)
     catalog: Catalog = field(kw_only=True)
     kind: str = field(default=INVITE, kw_only=True)  # INVITE or REMINDER
-    cancelled_message = "Cancelled before this email was sent."
+    cancelled_message = Leases.CANCELLED_BEFORE["emails"]
 
     def close(self) -> None:
         self.mailer.close()

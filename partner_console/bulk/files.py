@@ -49,7 +49,7 @@ def results_xlsx(rows: list[JobRow]) -> bytes:
     """The same as an Excel workbook: strings as uploaded (a string cell is never a formula)."""
     headers = result_headers(rows)
     return xlsx_bytes(headers, _result_rows(rows, headers), sheet="Results",
-                      links=("Invite link", "Room link"))
+                      links=("Invite link", "Room link"), numbers=("Row",))
 
 
 def fix_up_csv(headers: list[str], rows: list[tuple[dict[str, str], str]]) -> bytes:

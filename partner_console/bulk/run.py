@@ -127,7 +127,7 @@ class LeasedRunner:
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _asked: str | None = field(default=None, init=False)  # PAUSE or CANCEL, from anywhere
     _lost: bool = field(default=False, init=False)
-    cancelled_message = "Import cancelled before this row."
+    cancelled_message = Leases.CANCELLED_BEFORE["import"]
 
     def close(self) -> None:
         """Let go of this runner's connections."""
@@ -453,7 +453,7 @@ class RefreshRunner(JobRunner):  # (its creator's client asks, and is paced)
     asked again; everything else (the lease, one runner across replicas, Pause, Cancel, the
     key's shared budget with people's own calls first) is the import's."""
 
-    cancelled_message = "Cancelled before this provider was checked."
+    cancelled_message = Leases.CANCELLED_BEFORE["refresh"]
     kind_name = "refresh"
 
     def _settle(self, wait: bool) -> None:

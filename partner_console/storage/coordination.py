@@ -236,6 +236,13 @@ class Leases:
             ).values(lease_owner=None, lease_expires_at=None, control=None, status=status,
                      heartbeat_at=now, updated_at=now)).rowcount)
 
+    # What a row left queued by a Cancel says, by the job's kind (bulk_jobs.kind), whoever
+    # cancels: the runner obeying it, or ask() when no runner holds the job.
+    CANCELLED_BEFORE = {"import": "Import cancelled before this row.",
+                        "refresh": "Cancelled before this provider was checked.",
+                        "emails": "Cancelled before this email was sent.",
+                        "reminders": "Cancelled before this email was sent."}
+
     def ask(self, job_id: int, control: str) -> bool:
         """Pause or cancel, from any replica. With a live runner the request is written for it
         to obey (True); without one it takes effect here and now (False)."""
@@ -253,7 +260,9 @@ class Leases:
             ).values(status=final, lease_owner=None, lease_expires_at=None, control=None,
                      updated_at=now))
             if control == CANCEL:
-                skip_queued_rows(conn, job_id, "Import cancelled before this row.")
+                kind = conn.execute(select(c.kind).where(c.id == job_id)).scalar_one_or_none()
+                skip_queued_rows(conn, job_id, self.CANCELLED_BEFORE.get(
+                    kind or "", "Cancelled before this row."))
         return False
 
     def release_replica(self, replica: str, owner: str) -> int:

@@ -260,3 +260,82 @@ def test_on_a_phone_the_first_page_says_sandbox_and_how_to_enter_the_key(browser
         assert shown.is_visible() and box is not None and box["y"] < PHONE["height"], words
     assert violations(page, "phone") == []
     page.close()
+
+
+# Text lines of every copy box that sit beside its copy button end before the button (px over).
+TEXT_UNDER_COPY_BUTTONS = """() => [...document.querySelectorAll('[data-testid="stCode"]')]
+  .filter((box) => box.offsetParent !== null).flatMap((box) => {
+    const button = box.querySelector('button');
+    const text = box.querySelector('pre code') || box.querySelector('pre');
+    if (!button || !text) return [];
+    const edge = button.getBoundingClientRect();
+    const range = document.createRange();
+    range.selectNodeContents(text);
+    return [...range.getClientRects()]
+      .filter((line) => line.top < edge.bottom && line.bottom > edge.top && line.width > 0)
+      .map((line) => line.right - edge.left);
+  })"""
+# A date box's placeholder: (its text's width, the room the box gives it), in px.
+PLACEHOLDER_ROOM = """() => [...document.querySelectorAll('input[placeholder*="YYYY"]')].map((box) => {
+  const style = getComputedStyle(box);
+  const context = document.createElement('canvas').getContext('2d');
+  context.font = style.font;
+  return [context.measureText(box.placeholder).width,
+          box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)];
+})"""
+
+
+def test_the_layout_holds_at_a_laptop_and_on_a_phone(browser, app, tmp_path):
+    page = browser.new_page(viewport=LAPTOP)
+    page.goto(app.url)
+    wait_for_app_run(page)
+    enter_key(page, "sandbox-demo-key")
+    # a long name makes a long room link, and a long address a long email text
+    create_provider(page, "Maximiliana-Josephine", "Oyelaran-Fitzgerald-Brennan",
+                    "maximiliana.oyelaran-fitzgerald@northside-practice.example.com")
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("was created in Upheal").wait_for(timeout=30_000)
+    time.sleep(0.3)
+    page.screenshot(path=str(tmp_path / "laptop-result.png"))
+    assert [over for over in page.evaluate(TEXT_UNDER_COPY_BUTTONS) if over > 0.5] == []
+    dialog.get_by_role("button", name="Back to the form").click()
+    dialog.wait_for(state="detached")
+    go(page, "History", "provider(s) · page")
+    assert all(text <= room for text, room in page.evaluate(PLACEHOLDER_ROOM))
+    grid = page.get_by_test_id("stDataFrame").bounding_box()
+    page.mouse.click(grid["x"] + 16, grid["y"] + 54)
+    page.get_by_role("heading", name="Maximiliana-Josephine Oyelaran-Fitzgerald-Brennan").wait_for()
+    wait_for_app_run(page)
+    page.screenshot(path=str(tmp_path / "laptop-history.png"), full_page=True)
+    assert [over for over in page.evaluate(TEXT_UNDER_COPY_BUTTONS) if over > 0.5] == []
+    go(page, "Activity", "newest first")
+    assert all(text <= room for text, room in page.evaluate(PLACEHOLDER_ROOM))
+    grid = page.get_by_test_id("stDataFrame").bounding_box()
+    page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the newest entry, read in full
+    entry = page.locator(".st-key-ac_entry")
+    entry.wait_for()
+    assert "maximiliana.oyelaran-fitzgerald@" in entry.inner_text().replace("\u2060", "")
+    page.close()
+
+    # a phone-sized window whose browser does not call itself a phone (Streamlit closes the
+    # sidebar after a choice only for those that do)
+    page = browser.new_page(viewport=PHONE)
+    page.goto(app.url)
+    wait_for_app_run(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    assert sidebar.get_attribute("data-collapsed") == "true"  # a phone's page starts closed
+    page.get_by_test_id("stExpandSidebarButton").click()
+    enter_key(page, "sandbox-demo-key")
+    assert sidebar.get_attribute("data-collapsed") == "false"
+    go(page, "History", "provider(s) · page")
+    page.wait_for_function("""() => document.querySelector('[data-testid="stSidebar"]')
+                              .getAttribute('data-collapsed') === 'true'""", timeout=5_000)
+    title = page.get_by_role("heading", name="History", exact=True)
+    box = title.bounding_box()
+    assert box is not None and box["x"] >= 0
+    assert page.evaluate("""(x) => !document.elementFromPoint(x[0], x[1])
+                              .closest('[data-testid="stSidebar"]')""",
+                         [box["x"] + 5, box["y"] + 5])  # nothing covers the page's title
+    page.screenshot(path=str(tmp_path / "phone-history.png"))
+    assert [over for over in page.evaluate(TEXT_UNDER_COPY_BUTTONS) if over > 0.5] == []
+    page.close()
