@@ -39,7 +39,7 @@ WHAT = {INVITE: "invite", "reminder": "reminder"}
 
 
 def practice_note() -> str:
-    return ("Practice: kept in the console's Outbox, never sent." if services().mailer.practice
+    return ("Practice: kept on the Emails page, never sent." if services().mailer.practice
             else "")
 
 

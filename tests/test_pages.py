@@ -829,6 +829,9 @@ def test_an_invite_emailed_after_a_create_lands_in_the_outbox_once():
     at = created(app())
     at.button(key="es_open_panel").click().run()
     row_id = at.session_state["cp_outcome"]["row_id"]
+    assert any("Practice: kept on the Emails page" in c.value for c in at.caption)
+    assert not any("Outbox" in e.value for kind in ("caption", "markdown", "warning")
+                   for e in at.get(kind))  # one name: the navigation's
     assert at.text_input(key=f"es_subject_panel_{row_id}").value == "Your invitation to Upheal"
     body = at.text_area(key=f"es_body_panel_{row_id}").value
     assert at.session_state["cp_outcome"]["invite_url"] in body
