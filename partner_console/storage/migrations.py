@@ -10,8 +10,9 @@ second configuration file and no code generation.)
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     Boolean,
@@ -31,12 +32,48 @@ from sqlalchemy import (
 )
 
 from partner_console.storage.errors import MigrationError
-from partner_console.storage.search import normalise, search_text
 from partner_console.storage.tables import schema_migrations
 
 log = logging.getLogger(__name__)
 
 _LOCK_ID = 7_412_001  # PostgreSQL advisory lock: one migrating process at a time
+
+
+# Frozen copies of the helpers the steps use, as they were when the steps shipped: search.py
+# and onboarding.py may change; what migration 4, 6 or 9 wrote into an old database may not.
+_DROPPED = {"'", "\u2019", "\u02bc", "`", "\u00b4"}
+
+
+def _normalise_v4(text_value: str | None) -> str:
+    """search.normalise as of migration 4: lower case, single spaces."""
+    return " ".join((text_value or "").lower().split())
+
+
+def _folded_v6(text_value: str | None) -> str:
+    """search.folded as of migration 6."""
+    kept: list[str] = []
+    for char in unicodedata.normalize("NFKD", text_value or ""):
+        if unicodedata.combining(char) or char in _DROPPED:
+            continue
+        kept.append(char if char.isalnum() else " ")
+    return " ".join("".join(kept).casefold().split())
+
+
+def _search_text_v6(first_name: str, last_name: str, email: str, reference: str | None) -> str:
+    """search.search_text as of migration 6."""
+    first, last = _folded_v6(first_name), _folded_v6(last_name)
+    return " | ".join(part for part in (f"{first} {last}", f"{last} {first}",
+                                        _folded_v6(email), _folded_v6(reference))
+                      if part.strip())
+
+
+def _monday_v9(moment: datetime) -> str:
+    """onboarding.week_of as of migration 9: the Monday (UTC) of a stored time's week."""
+    return (moment.date() - timedelta(days=moment.weekday())).isoformat()
+
+
+def _stored_v9(value: datetime | str) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _scoped_columns() -> list[Column]:
@@ -156,9 +193,10 @@ def _v4_search_columns(conn: Connection) -> None:
     update = text("UPDATE providers SET name_normalized = :name, last_name_normalized = :last, "
                   "partner_user_id_normalized = :ref WHERE id = :id")
     for row in rows.fetchall():
-        batch.append({"id": row.id, "name": normalise(f"{row.first_name} {row.last_name}"),
-                      "last": normalise(row.last_name),
-                      "ref": normalise(row.partner_user_id) if row.partner_user_id else None})
+        batch.append({"id": row.id, "name": _normalise_v4(f"{row.first_name} {row.last_name}"),
+                      "last": _normalise_v4(row.last_name),
+                      "ref": _normalise_v4(row.partner_user_id) if row.partner_user_id
+                      else None})
         if len(batch) >= 5000:
             conn.execute(update, batch)
             batch = []
@@ -211,7 +249,7 @@ def _v6_substring_search(conn: Connection) -> None:
         "SELECT id, first_name, last_name, email, partner_user_id FROM providers")).fetchall()
     update = text("UPDATE providers SET search_text = :text WHERE id = :id")
     for start in range(0, len(rows), 5000):
-        conn.execute(update, [{"id": r.id, "text": search_text(
+        conn.execute(update, [{"id": r.id, "text": _search_text_v6(
             r.first_name, r.last_name, r.email, r.partner_user_id)}
             for r in rows[start:start + 5000]])
     if conn.dialect.name == "postgresql":
@@ -269,7 +307,7 @@ def _v8_signup_status(conn: Connection) -> None:
 def _v9_onboarding_aggregates(conn: Connection) -> None:
     """Overview's numbers, kept as rows change (onboarding.py), filled from today's rows."""
     meta = MetaData()
-    Table(
+    weeks_table = Table(
         "onboarding_weeks", meta,
         Column("key_fingerprint", String(64), primary_key=True),
         Column("organization_id", String(100), primary_key=True),
@@ -277,7 +315,7 @@ def _v9_onboarding_aggregates(conn: Connection) -> None:
         Column("created", Integer, nullable=False),
         Column("signed_up", Integer, nullable=False),
     )
-    Table(
+    days_table = Table(
         "signup_days", meta,
         Column("key_fingerprint", String(64), primary_key=True),
         Column("organization_id", String(100), primary_key=True),
@@ -285,9 +323,30 @@ def _v9_onboarding_aggregates(conn: Connection) -> None:
         Column("n", Integer, nullable=False),
     )
     meta.create_all(conn)
-    from partner_console.storage.onboarding import rebuild
-
-    rebuild(conn)
+    # onboarding.rebuild as of this step: created and links-lost providers by week of creation
+    # and of sign-up, and whole days from invite to sign-up
+    weeks: dict[tuple[str, str, str], list[int]] = {}
+    days: dict[tuple[str, str, int], int] = {}
+    rows = conn.execute(text(
+        "SELECT key_fingerprint, organization_id, created_at, signed_up_at FROM providers "
+        "WHERE status IN ('created', 'links_lost')").execution_options(yield_per=20_000))
+    for fp, org, created_at, signed_up_at in rows:
+        org = org or ""
+        created = _stored_v9(created_at)
+        weeks.setdefault((fp, org, _monday_v9(created)), [0, 0])[0] += 1
+        if signed_up_at is not None:
+            signed = _stored_v9(signed_up_at)
+            weeks.setdefault((fp, org, _monday_v9(signed)), [0, 0])[1] += 1
+            key = (fp, org, max(0, (signed - created).days))
+            days[key] = days.get(key, 0) + 1
+    if weeks:
+        conn.execute(weeks_table.insert(), [
+            {"key_fingerprint": fp, "organization_id": org, "week": week, "created": c,
+             "signed_up": s} for (fp, org, week), (c, s) in weeks.items()])
+    if days:
+        conn.execute(days_table.insert(), [
+            {"key_fingerprint": fp, "organization_id": org, "days": d, "n": n}
+            for (fp, org, d), n in days.items()])
 
 
 def _v10_email_sends(conn: Connection) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -24,7 +25,6 @@ PENDING = "pending"
 CREATED = "created"
 FAILED = "failed"
 LINKS_LOST = "links_lost"
-STATUSES = (PENDING, CREATED, FAILED, LINKS_LOST)
 
 providers = Table(
     "providers",
@@ -214,6 +214,43 @@ activity = Table(
     Column("summary", Text, nullable=False),  # one plain sentence
     Column("search_text", Text, nullable=False),  # folded actor and summary (search.py)
 )
+
+# The indexes migrations.py builds, as they are (tests/test_migrations.py compares a migrated
+# database with this file, so the two cannot drift). Indexes only one database has, or that
+# SQLAlchemy cannot spell for both, are named in MIGRATION_ONLY_INDEXES below.
+Index("ix_providers_org_created", providers.c.organization_id, providers.c.created_at)
+Index("ix_providers_key_created", providers.c.key_fingerprint, providers.c.created_at)
+Index("ix_providers_email", providers.c.email_normalized)
+Index("ix_providers_created_by", providers.c.created_by)
+Index("ix_providers_status", providers.c.status)
+Index("ix_providers_signup", providers.c.status, providers.c.signup_status,
+      providers.c.created_at)
+Index("ix_providers_signed_up", providers.c.signed_up_at)
+Index("ix_note_templates_org", note_templates.c.organization_id)
+Index("ix_org_settings_org", organisation_settings.c.organization_id, organisation_settings.c.name)
+Index("ix_bulk_job_rows_job_state", bulk_job_rows.c.job_id, bulk_job_rows.c.state)
+_IN_FLIGHT = email_sends.c.state.in_(("sending", "handing"))
+Index("ux_email_sends_in_flight", email_sends.c.provider_id, email_sends.c.kind, unique=True,
+      sqlite_where=_IN_FLIGHT, postgresql_where=_IN_FLIGHT)
+Index("ix_email_sends_provider", email_sends.c.provider_id, email_sends.c.kind,
+      email_sends.c.id)
+Index("ix_email_sends_org", email_sends.c.organization_id, email_sends.c.id)
+Index("ix_email_sends_key", email_sends.c.key_fingerprint, email_sends.c.id)
+Index("ix_email_sends_state", email_sends.c.state, email_sends.c.updated_at)
+Index("ix_activity_key", activity.c.key_fingerprint, activity.c.id)
+Index("ix_activity_org", activity.c.organization_id, activity.c.id)
+Index("ix_activity_key_action", activity.c.key_fingerprint, activity.c.action, activity.c.id)
+Index("ix_activity_org_action", activity.c.organization_id, activity.c.action, activity.c.id)
+Index("ix_activity_at", activity.c.at)
+# Byte-order ("C") prefix indexes (PostgreSQL's COLLATE "C"; plain on SQLite) and the trigram
+# indexes (pg_trgm's GIN on PostgreSQL; FTS5 tables kept by triggers on SQLite: search.py).
+MIGRATION_ONLY_INDEXES = {
+    "ix_providers_prefix_email_normalized", "ix_providers_prefix_name_normalized",
+    "ix_providers_prefix_last_name_normalized",
+    "ix_providers_prefix_partner_user_id_normalized",
+    "ix_providers_search_trgm", "ix_activity_search_trgm",
+}
+FTS_TABLES = ("providers_search", "activity_search")  # (SQLite only; each with its shadows)
 
 schema_migrations = Table(
     "schema_migrations",
