@@ -13,7 +13,6 @@ from partner_console.api.models import UserCheck
 INVITED = "invited"  # exists in Upheal, not active yet
 SIGNED_UP = "signed_up"  # active
 GONE = "gone"  # the check no longer finds the email
-SIGNUP_STATUSES = (INVITED, SIGNED_UP, GONE)
 NOT_CHECKED = "not_checked"  # a filter value: never checked (shown as invited)
 
 SIGNUP_LABELS = {

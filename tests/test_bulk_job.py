@@ -167,13 +167,20 @@ def test_one_start_token_is_one_job(engine):
     assert first == second
 
 
+def until(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
 def test_pause_and_cancel(served, engine, tmp_path):
     sandbox, server = served
     sandbox.faults = Faults(latency_ms=20)
     store, history, scope, job_id = new_job(engine, spreadsheet(120))
     runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
     runner.start()
-    time.sleep(0.5)
+    until(lambda: store.progress(job_id).done >= 3)  # (not a fixed sleep: busy machines lag)
     runner.pause()
     runner.join(30)
     assert store.get(scope, job_id).status == "paused"
@@ -181,7 +188,7 @@ def test_pause_and_cancel(served, engine, tmp_path):
     assert 0 < waiting < 120
     runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
     runner.start()
-    time.sleep(0.3)
+    until(lambda: store.progress(job_id).counts.get(QUEUED, 0) < waiting)
     Leases(engine).ask(job_id, CANCEL)  # as from any replica: written to the job
     runner.join(30)
     assert store.get(scope, job_id).status == CANCELLED

@@ -132,8 +132,6 @@ class JobRow:
 class Progress:
     total: int
     counts: dict[str, int]
-    started_at: datetime
-    updated_at: datetime
 
     @property
     def done(self) -> int:
@@ -317,8 +315,6 @@ class JobStore:
             counts[NOT_SENT] = int(conn.execute(select(func.count()).where(
                 bulk_job_rows.c.job_id == job_id, bulk_job_rows.c.state == DONE_FAILED,
                 bulk_job_rows.c.attempts == 0)).scalar_one())
-            job = conn.execute(select(bulk_jobs.c.total, bulk_jobs.c.created_at,
-                                      bulk_jobs.c.updated_at).where(
-                bulk_jobs.c.id == job_id)).one()
-        return Progress(job.total, {k: int(v) for k, v in counts.items()}, job.created_at,
-                        job.updated_at)
+            total = conn.execute(select(bulk_jobs.c.total).where(
+                bulk_jobs.c.id == job_id)).scalar_one()
+        return Progress(total, {k: int(v) for k, v in counts.items()})
