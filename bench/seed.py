@@ -10,7 +10,7 @@ from sqlalchemy import Engine, insert
 
 from partner_console.api.models import NoteIdentifier
 from partner_console.storage import onboarding
-from partner_console.storage.history import utcnow
+from partner_console.storage.clock import utcnow
 from partner_console.storage.search import search_columns
 from partner_console.storage.tables import key_organisations, providers
 

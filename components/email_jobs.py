@@ -24,24 +24,21 @@ from components.deps import (
 )
 from components.email_send import practice_note
 from components.text import safe
-from partner_console.bulk.emailing import KIND_OF_JOB, build_email_runner
+from partner_console.bulk.emailing import JOB_OF_KIND, KIND_OF_JOB, build_email_runner
 from partner_console.bulk.jobs import (
     DONE_EMAILED,
     DONE_UNCERTAIN,
-    EMAILS,
     PAUSED,
     QUEUED,
-    REMINDERS,
     RUNNING,
     Job,
 )
 from partner_console.exports import csv_bytes, neutralise
 from partner_console.storage import NotFoundError, Scope
 from partner_console.storage.activity import EMAILED, REMINDED
-from partner_console.storage.coordination import CANCEL, rows_done_recently
+from partner_console.storage.coordination import CANCEL
 from partner_console.storage.sends import INVITE
 
-JOB_KIND = {INVITE: EMAILS, "reminder": REMINDERS}
 WHAT = {INVITE: "invites", "reminder": "reminders"}
 
 
@@ -70,7 +67,7 @@ def _start(where: str, kind: str, providers: list[tuple[int, str, str, dict[str,
                 + ": resume or cancel them first. Nothing was started twice.")
             return
         job_id, is_new = svc.jobs.create_for_providers(
-            scope, kind=JOB_KIND[kind], created_by=your_name(), start_token=token,
+            scope, kind=JOB_OF_KIND[kind], created_by=your_name(), start_token=token,
             file_name=f"{WHAT[kind].capitalize()} to {len(providers)} provider(s)",
             providers=providers)
         if is_new:
@@ -84,7 +81,7 @@ def _start(where: str, kind: str, providers: list[tuple[int, str, str, dict[str,
 
 def unfinished(svc: Services, scope: Scope, kind: str) -> Job | None:
     """The organisation's latest email job of this kind, if it is running or paused."""
-    jobs = svc.jobs.jobs(scope, limit=1, kind=JOB_KIND[kind])
+    jobs = svc.jobs.jobs(scope, limit=1, kind=JOB_OF_KIND[kind])
     return jobs[0] if jobs and jobs[0].shown_status in (RUNNING, PAUSED) else None
 
 
@@ -172,7 +169,7 @@ def job_panel(job_id: int, where: str) -> None:
         c.metric("Not sent", p.failed + p.skipped)
         d.metric("Waiting", p.total - p.done)
         if current.live:
-            rate = rows_done_recently(svc.jobs.engine, job_id)
+            rate = svc.jobs.rows_a_minute(job_id)
             st.caption(f"{rate:.0f} a minute · it keeps going if you close this tab")
         if current.live != live:
             st.rerun(scope="app")  # started or stopped: redraw the buttons and results

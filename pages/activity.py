@@ -10,7 +10,7 @@ import streamlit as st
 from components.deps import person, person_zone, scope_or_prompt, services, when, zone_name
 from components.router import page_body
 from components.text import safe
-from partner_console.exports import activity_csv, activity_xlsx
+from partner_console.exports import activity_csv, activity_xlsx, describe_activity
 from partner_console.storage.activity import (
     ACTION_LABELS,
     EXPORTED,
@@ -46,19 +46,6 @@ def _newer() -> None:
     cursors = st.session_state.get("ac_cursors") or []
     if cursors:
         cursors.pop()
-
-
-def _describe(filters: ActivityFilter) -> str:
-    if filters == ActivityFilter():
-        return "every entry"
-    parts = []
-    if filters.text.strip():
-        parts.append(f"search “{filters.text.strip()}”")
-    if filters.actions:
-        parts.append(", ".join(ACTION_LABELS.get(a, a) for a in filters.actions))
-    if filters.date_from:
-        parts.append(f"{filters.date_from} to {filters.date_to or filters.date_from}")
-    return "; ".join(parts)
 
 
 def render() -> None:
@@ -115,7 +102,7 @@ def render() -> None:
     st.divider()
     st.header("Export")
     st.caption("Downloads hold every entry matching the search and filters above.")
-    who, described, zone = person(), _describe(filters), person_zone()
+    who, described, zone = person(), describe_activity(filters), person_zone()
     stamp = date.today().isoformat()
     downloads = st.container(horizontal=True, key="ac_downloads")
     downloads.download_button("Download CSV", logged(

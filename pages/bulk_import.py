@@ -64,7 +64,7 @@ from partner_console.choices import calling_code, choice_for_region, country_cho
 from partner_console.messages import explain
 from partner_console.storage import NotFoundError, Scope
 from partner_console.storage.activity import IMPORTED
-from partner_console.storage.coordination import CANCEL, rows_done_recently
+from partner_console.storage.coordination import CANCEL
 from partner_console.storage.sends import FAILED, INVITE, SENT, Send
 
 IGNORE = "(ignore this column)"
@@ -225,7 +225,7 @@ def _log_job(job_id: int, what: str) -> None:
         return
     try:
         name = services().jobs.get(scope, job_id).file_name
-    except Exception:
+    except NotFoundError:  # (gone with its organisation's data: nothing to log)
         return
     log_activity(scope, IMPORTED, f"{what} the import of {name}.")
 
@@ -280,7 +280,7 @@ def _job_panel(job_id: int) -> None:
                                               "created, or cancelled before their turn.")
         d.metric("Waiting", p.total - p.done)
         if now_live:
-            rate = rows_done_recently(svc.jobs.engine, job_id)
+            rate = svc.jobs.rows_a_minute(job_id)
             left = p.total - p.done
             st.caption(f"{rate:.0f} rows a minute · {_minutes(left / rate) if rate else '…'} "
                        "left · it keeps going if you close this tab")

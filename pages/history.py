@@ -28,6 +28,7 @@ from components.text import safe
 from partner_console.api.models import FIELD_LABELS, NoteIdentifier
 from partner_console.exports import (
     STATUS_LABELS,
+    describe_history,
     history_csv,
     history_xlsx,
     links_text,
@@ -158,7 +159,7 @@ def render() -> None:
                "UTC, for other systems (its name and column headers say so).")
     csv_col, xlsx_col, links_col = st.columns(3)
     stamp = date.today().isoformat()
-    who, described = person(), describe(filters)
+    who, described = person(), describe_history(filters)
     csv_col.download_button("Download CSV", logged(svc.activity, scope, who, EXPORTED,
         f"Downloaded the History as CSV ({described}).", lambda: history_csv(
         svc.history, scope, filters)), file_name=f"providers-{stamp}-times-in-UTC.csv",
@@ -173,27 +174,6 @@ def render() -> None:
                         help="Email and invite link of every matching provider, one per line."):
         st.code(links_text(svc.history.iter_rows(scope, filters)) or "(no invite links)",
                 language=None)
-
-
-def describe(filters: HistoryFilter) -> str:
-    """The filters of an export, in words, for the activity log."""
-    if filters == HistoryFilter():
-        return "every provider"
-    parts = []
-    if filters.text.strip():
-        parts.append(f"search “{filters.text.strip()}”")
-    if filters.date_from:
-        parts.append(f"created {filters.date_from} to {filters.date_to or filters.date_from}")
-    if filters.statuses:
-        parts.append("status " + ", ".join(STATUS_LABELS.get(s, s) for s in filters.statuses))
-    if filters.signups:
-        parts.append("sign-up " + ", ".join(SIGNUP_FILTERS.get(s, s) for s in filters.signups))
-    if filters.note_identifiers:
-        parts.append("called in notes " + ", ".join(NoteIdentifier(v).label
-                                                 for v in filters.note_identifiers))
-    if filters.created_by:
-        parts.append("created by " + ", ".join(b or "(no name)" for b in filters.created_by))
-    return "; ".join(parts)
 
 
 def _email_many(scope: Scope, filters: HistoryFilter) -> None:

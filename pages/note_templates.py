@@ -16,16 +16,14 @@ from components.deps import (
 from components.pickers import TEMPLATE_ID_SOURCE
 from components.router import page_body
 from components.text import safe
+from partner_console.catalog_file import CSV_HEADERS, catalog_rows, read_catalog_file
 from partner_console.exports import csv_bytes
 from partner_console.storage.activity import TEMPLATES
 from partner_console.storage.catalog import (
-    CSV_HEADERS,
     CatalogError,
     NoteTemplate,
     TemplateClash,
-    catalog_rows,
     check_note_template,
-    read_catalog_file,
 )
 
 DRAFT = {"nt_name": "nt_draft_name", "nt_id": "nt_draft_id", "nt_pre": "nt_draft_pre"}

@@ -16,7 +16,6 @@ from components.signups import auto_refresh, last_checked_line
 from partner_console.signup import INVITED
 from partner_console.storage import HistoryFilter
 from partner_console.storage.clock import utcnow
-from partner_console.storage.onboarding import overview
 from partner_console.when import invited_before
 
 PENDING_DAYS = 3
@@ -30,7 +29,7 @@ def render() -> None:
     if scope is None:
         return
     auto_refresh(svc, scope)
-    numbers = overview(svc.history.engine, scope, weeks=WEEKS)
+    numbers = svc.history.overview(scope, weeks=WEEKS)
     cutoff = invited_before(PENDING_DAYS, utcnow(), person_zone())
     waiting = svc.history.count(scope, HistoryFilter(signups=(INVITED,),
                                                      invited_before=cutoff))

@@ -17,9 +17,10 @@ from partner_console.api.client import UphealClient
 from partner_console.api.errors import ApiError, BadRequestError, OutcomeUnknownError
 from partner_console.api.models import CreatedProvider, ProviderRequest, field_for
 from partner_console.messages import explain
+from partner_console.storage.clock import utcnow
 from partner_console.storage.history import BUSY as BUSY_ROW
 from partner_console.storage.history import DUPLICATE as DUPLICATE_ROW
-from partner_console.storage.history import REPEATED, History, ProviderRow, utcnow
+from partner_console.storage.history import REPEATED, History, ProviderRow
 from partner_console.storage.journal import LinkJournal
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING

@@ -426,3 +426,38 @@ def sent_fields(row: ProviderRow, names: dict[str, str]) -> list[tuple[str, str]
         (FIELD_LABELS["partner_user_id"], row.partner_user_id or ""),
         ("Upheal user id", row.user_id or ""),
     ]
+
+
+def describe_history(filters: HistoryFilter) -> str:
+    """The filters of an export, in words, for the activity log."""
+    if filters == HistoryFilter():
+        return "every provider"
+    parts = []
+    if filters.text.strip():
+        parts.append(f"search “{filters.text.strip()}”")
+    if filters.date_from:
+        parts.append(f"created {filters.date_from} to {filters.date_to or filters.date_from}")
+    if filters.statuses:
+        parts.append("status " + ", ".join(STATUS_LABELS.get(s, s) for s in filters.statuses))
+    if filters.signups:
+        parts.append("sign-up " + ", ".join(SIGNUP_FILTERS.get(s, s) for s in filters.signups))
+    if filters.note_identifiers:
+        parts.append("called in notes " + ", ".join(NoteIdentifier(v).label
+                                                 for v in filters.note_identifiers))
+    if filters.created_by:
+        parts.append("created by " + ", ".join(b or "(no name)" for b in filters.created_by))
+    return "; ".join(parts)
+
+
+def describe_activity(filters: ActivityFilter) -> str:
+    """The filters of an activity download, in words, for the activity log."""
+    if filters == ActivityFilter():
+        return "every entry"
+    parts = []
+    if filters.text.strip():
+        parts.append(f"search “{filters.text.strip()}”")
+    if filters.actions:
+        parts.append(", ".join(ACTION_LABELS.get(a, a) for a in filters.actions))
+    if filters.date_from:
+        parts.append(f"{filters.date_from} to {filters.date_to or filters.date_from}")
+    return "; ".join(parts)

@@ -9,10 +9,10 @@ finished signing up, and is active from then on. This reading lives here and now
 from __future__ import annotations
 
 from partner_console.api.models import UserCheck
+from partner_console.storage.tables import GONE, INVITED, SIGNED_UP
 
-INVITED = "invited"  # exists in Upheal, not active yet
-SIGNED_UP = "signed_up"  # active
-GONE = "gone"  # the check no longer finds the email
+__all__ = ["GONE", "INVITED", "NOT_CHECKED", "SIGNED_UP", "SIGNUP_FILTERS", "SIGNUP_LABELS",
+           "label", "status_from_check"]
 NOT_CHECKED = "not_checked"  # a filter value: never checked (shown as invited)
 
 SIGNUP_LABELS = {

@@ -5,16 +5,14 @@ import io
 import pytest
 import xlsxwriter
 
+from partner_console.catalog_file import CSV_HEADERS, catalog_rows, read_catalog_file
 from partner_console.exports import csv_bytes
 from partner_console.storage import History, fingerprint
 from partner_console.storage.catalog import (
-    CSV_HEADERS,
     Catalog,
     CatalogError,
     NoteTemplate,
-    catalog_rows,
     check_templates,
-    read_catalog_file,
 )
 
 INTAKE = "2fb81b0a-611b-11ed-9b6a-0242ac120002"

@@ -169,7 +169,8 @@ def test_import_results_fix_up_files_and_the_catalog_are_inert_too(texts):
 
     from partner_console.bulk.files import fix_up_csv, results_csv, results_xlsx
     from partner_console.bulk.jobs import JobRow
-    from partner_console.storage.catalog import NoteTemplate, catalog_rows
+    from partner_console.catalog_file import catalog_rows
+    from partner_console.storage.catalog import NoteTemplate
 
     rows = [JobRow(i, i + 2, "failed", t, {"Name": t}, {"firstName": t, "lastName": t}, t, None,
                    None, None) for i, t in enumerate(texts)]
@@ -247,3 +248,21 @@ def test_excel_columns_are_as_wide_as_their_content_and_row_numbers_are_numbers(
     assert all(isinstance(row[0], (int, float)) for row in sheet[1:])
     widths = column_widths(results)
     assert widths[sheet[0].index("Email")] == WIDEST + 0.7109375  # capped (Excel's padding)
+
+
+def test_an_exports_filters_are_described_in_words_for_the_activity_log():
+    from datetime import date
+
+    from partner_console.exports import describe_activity, describe_history
+    from partner_console.storage import HistoryFilter
+    from partner_console.storage.activity import ActivityFilter
+
+    assert describe_history(HistoryFilter()) == "every provider"
+    assert describe_history(HistoryFilter(
+        text=" oconnor ", date_from=date(2026, 11, 1), statuses=("created",),
+        note_identifiers=("Coach",), created_by=("", "Ann"))) == (
+        "search “oconnor”; created 2026-11-01 to 2026-11-01; status Created; called in notes "
+        "Coach; created by (no name), Ann")
+    assert describe_activity(ActivityFilter()) == "every entry"
+    assert describe_activity(ActivityFilter(text="zoe", actions=("emailed",))) == \
+        "search “zoe”; Email"

@@ -487,7 +487,7 @@ def stored_job(at: AppTest, count: int) -> int:
 
     from sqlalchemy import update
 
-    from partner_console.storage.history import utcnow
+    from partner_console.storage.clock import utcnow
     from partner_console.storage.tables import bulk_jobs
     with svc.history.engine.begin() as conn:
         conn.execute(update(bulk_jobs).values(heartbeat_at=utcnow() - timedelta(minutes=5)))

@@ -22,6 +22,7 @@ from partner_console.bulk.jobs import (
     DONE_SKIPPED,
     DONE_UNCERTAIN,
     EMAILS,
+    REMINDERS,
     SENDING,
     JobRow,
     JobStore,
@@ -32,6 +33,7 @@ from partner_console.storage.catalog import Catalog
 from partner_console.storage.coordination import RENEW_SECONDS, Leases
 from partner_console.storage.errors import NotFoundError
 from partner_console.storage.history import History
+from partner_console.storage.job_states import CANCELLED_BEFORE
 from partner_console.storage.scope import Scope
 from partner_console.storage.sends import (
     ALREADY,
@@ -47,7 +49,9 @@ from partner_console.storage.sends import (
 from partner_console.when import SHOWN
 
 log = logging.getLogger(__name__)
-KIND_OF_JOB = {EMAILS: INVITE, "reminders": REMINDER}
+# The email kind (sends.py) each email job kind sends, and back: one map, read both ways.
+KIND_OF_JOB = {EMAILS: INVITE, REMINDERS: REMINDER}
+JOB_OF_KIND = {email: job for job, email in KIND_OF_JOB.items()}
 
 
 @dataclass
@@ -56,7 +60,7 @@ class EmailRunner(LeasedRunner):
     history: History = field(kw_only=True)
     catalog: Catalog = field(kw_only=True)
     kind: str = field(default=INVITE, kw_only=True)  # INVITE or REMINDER
-    cancelled_message = Leases.CANCELLED_BEFORE["emails"]
+    cancelled_message = CANCELLED_BEFORE[EMAILS]
 
     def close(self) -> None:
         self.mailer.close()

@@ -11,21 +11,22 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from partner_console.bulk.prepare import READY, PreparedRow
+from partner_console.storage.clock import utcnow
 from partner_console.storage.errors import NotFoundError
-from partner_console.storage.history import utcnow
+from partner_console.storage.job_states import JobKind, JobStatus, RowState
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import bulk_job_rows, bulk_jobs
 
-# Row states
-QUEUED = "queued"
-SENDING = "sending"
-DONE_CREATED = "created"
-DONE_LINKS_LOST = "links_lost"
-DONE_FAILED = "failed"
-DONE_SKIPPED = "skipped"
-DONE_CHECKED = "checked"  # a sign-up refresh asked Upheal about this provider
-DONE_EMAILED = "emailed"  # an email job handed this provider's email over
-DONE_UNCERTAIN = "uncertain"  # ... and then got no answer: it may have been sent
+# Row states (storage/job_states.py defines them once, for storage and the engine alike)
+QUEUED = RowState.QUEUED.value
+SENDING = RowState.SENDING.value
+DONE_CREATED = RowState.CREATED.value
+DONE_LINKS_LOST = RowState.LINKS_LOST.value
+DONE_FAILED = RowState.FAILED.value
+DONE_SKIPPED = RowState.SKIPPED.value
+DONE_CHECKED = RowState.CHECKED.value
+DONE_EMAILED = RowState.EMAILED.value
+DONE_UNCERTAIN = RowState.UNCERTAIN.value
 ROW_STATE_LABELS = {
     QUEUED: "Waiting", SENDING: "Sending", DONE_CREATED: "Created",
     DONE_LINKS_LOST: "Created, link not returned", DONE_FAILED: "Failed",
@@ -36,16 +37,16 @@ CREATED_STATES = (DONE_CREATED, DONE_LINKS_LOST)
 NOT_SENT = "not_sent"  # a count in Progress, not a state
 
 # Job kinds
-IMPORT = "import"
-REFRESH = "refresh"  # sign-up statuses checked with Upheal (signup.py)
-EMAILS = "emails"  # invite emails (bulk/emailing.py)
-REMINDERS = "reminders"  # reminder emails, the same way
+IMPORT = JobKind.IMPORT.value
+REFRESH = JobKind.REFRESH.value
+EMAILS = JobKind.EMAILS.value
+REMINDERS = JobKind.REMINDERS.value
 
 # Job statuses
-RUNNING = "running"
-PAUSED = "paused"
-CANCELLED = "cancelled"
-FINISHED = "finished"
+RUNNING = JobStatus.RUNNING.value
+PAUSED = JobStatus.PAUSED.value
+CANCELLED = JobStatus.CANCELLED.value
+FINISHED = JobStatus.FINISHED.value
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,12 @@ class JobStore:
 
     def claimed(self, row: Any) -> JobRow:
         return _job_row(row)
+
+    def rows_a_minute(self, job_id: int) -> int:
+        """How many of the job's rows were done in the last minute (its pace, for "… left")."""
+        from partner_console.storage.coordination import rows_done_recently
+
+        return rows_done_recently(self.engine, job_id)
 
     def progress(self, job_id: int) -> Progress:
         with self.engine.connect() as conn:

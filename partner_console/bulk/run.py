@@ -66,6 +66,7 @@ from partner_console.storage.coordination import (
 )
 from partner_console.storage.engine import refresh_statistics
 from partner_console.storage.history import History
+from partner_console.storage.job_states import CANCELLED_BEFORE, JobKind
 from partner_console.storage.journal import LinkJournal
 from partner_console.storage.scope import Scope
 from partner_console.storage.sends import INVITE
@@ -127,7 +128,7 @@ class LeasedRunner:
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _asked: str | None = field(default=None, init=False)  # PAUSE or CANCEL, from anywhere
     _lost: bool = field(default=False, init=False)
-    cancelled_message = Leases.CANCELLED_BEFORE["import"]
+    cancelled_message = CANCELLED_BEFORE[IMPORT]
 
     def close(self) -> None:
         """Let go of this runner's connections."""
@@ -369,7 +370,7 @@ class JobRunner(LeasedRunner):
             self.mailer.send(self.scope, provider, INVITE, subject=mail.subject, body=mail.body,
                              created_by=self.created_by, job_id=self.job_id)
         except Exception:  # the import goes on; the sweep at its end tries again
-            log.exception("bulk job %s: the invite of provider %s was not emailed",
+            log.exception("import job %s: the invite of provider %s was not emailed",
                           self.job_id, provider_id)
 
     def _email_created(self) -> None:
@@ -453,7 +454,7 @@ class RefreshRunner(JobRunner):  # (its creator's client asks, and is paced)
     asked again; everything else (the lease, one runner across replicas, Pause, Cancel, the
     key's shared budget with people's own calls first) is the import's."""
 
-    cancelled_message = Leases.CANCELLED_BEFORE["refresh"]
+    cancelled_message = CANCELLED_BEFORE[JobKind.REFRESH.value]
     kind_name = "refresh"
 
     def _settle(self, wait: bool) -> None:

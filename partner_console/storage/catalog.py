@@ -8,10 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 
 from partner_console.api.models import TEMPLATE_ID_PATTERN
-from partner_console.bulk.isolated import read_file_isolated
-from partner_console.bulk.read import ImportFileError
-from partner_console.exports import neutralise
-from partner_console.storage.history import utcnow
+from partner_console.storage.clock import utcnow
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import note_templates, organisation_settings
 
@@ -88,35 +85,6 @@ def check_templates(items: list[dict[str, Any]]) -> list[NoteTemplate]:
         seen_names.add(name.lower())
         cleaned.append(NoteTemplate(name, template_id, bool(item.get("preselected"))))
     return cleaned
-
-
-CSV_HEADERS = ["Name", "Template id", "Preselected"]
-
-
-def catalog_rows(templates: list[NoteTemplate]) -> list[list[str]]:
-    """The catalog as export rows; names carry the formula guard (template ids are UUIDs)."""
-    return [[neutralise(t.name), t.template_id, "yes" if t.preselected else "no"]
-            for t in templates]
-
-
-def read_catalog_file(data: bytes, filename: str) -> list[NoteTemplate]:
-    """A catalog from a CSV or Excel file with the columns Name and Template id (and
-    optionally Preselected); read by the bulk reader, so encodings and separators are detected."""
-    try:
-        read = read_file_isolated(data, filename)
-    except ImportFileError as exc:
-        raise CatalogError(str(exc)) from None
-    columns = {h.strip().lower().replace("_", " "): h for h in read.headers}
-    name_col = columns.get("name")
-    id_col = columns.get("template id") or columns.get("id")
-    if name_col is None or id_col is None:
-        raise CatalogError("The file needs the columns “Name” and “Template id”.")
-    pre_col = columns.get("preselected")
-    return check_templates([{
-        "name": cells[name_col], "template_id": cells[id_col],
-        "preselected": pre_col is not None
-        and cells[pre_col].strip().lower() in ("yes", "true", "1", "y", "x"),
-    } for _, cells in read.rows])
 
 
 @dataclass

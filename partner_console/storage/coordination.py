@@ -58,6 +58,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from partner_console.storage.clock import utcnow
+from partner_console.storage.job_states import CANCELLED_BEFORE, JobStatus, RowState
 from partner_console.storage.scope import Scope, fingerprint
 from partner_console.storage.tables import (
     bulk_job_rows,
@@ -91,6 +92,10 @@ def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
                  else sqlite_insert(table)).values(**values).on_conflict_do_nothing()
     key = next(iter(table.primary_key.columns))
     return conn.execute(statement.returning(key)).first() is not None
+
+
+_RUNNING, _PAUSED = JobStatus.RUNNING.value, JobStatus.PAUSED.value
+_QUEUED, _SENDING = RowState.QUEUED.value, RowState.SENDING.value
 
 
 # -- the key's rate budget ----------------------------------------------------------------------
@@ -208,10 +213,10 @@ class Leases:
         now = self.now()
         with self.engine.begin() as conn:
             taken = conn.execute(update(bulk_jobs).where(
-                c.id == job_id, c.status.in_(("paused", "running")),
+                c.id == job_id, c.status.in_((_PAUSED, _RUNNING)),
                 or_(c.lease_owner.is_(None), c.lease_expires_at < now),
             ).values(lease_owner=owner, lease_expires_at=now + self._ttl, control=None,
-                     status="running", heartbeat_at=now, updated_at=now)).rowcount
+                     status=_RUNNING, heartbeat_at=now, updated_at=now)).rowcount
         return bool(taken)
 
     def renew(self, job_id: int, owner: str) -> Renewal:
@@ -236,13 +241,6 @@ class Leases:
             ).values(lease_owner=None, lease_expires_at=None, control=None, status=status,
                      heartbeat_at=now, updated_at=now)).rowcount)
 
-    # What a row left queued by a Cancel says, by the job's kind (bulk_jobs.kind), whoever
-    # cancels: the runner obeying it, or ask() when no runner holds the job.
-    CANCELLED_BEFORE = {"import": "Import cancelled before this row.",
-                        "refresh": "Cancelled before this provider was checked.",
-                        "emails": "Cancelled before this email was sent.",
-                        "reminders": "Cancelled before this email was sent."}
-
     def ask(self, job_id: int, control: str) -> bool:
         """Pause or cancel, from any replica. With a live runner the request is written for it
         to obey (True); without one it takes effect here and now (False)."""
@@ -254,14 +252,14 @@ class Leases:
             ).values(control=control, updated_at=now)).rowcount
             if asked:
                 return True
-            final = "cancelled" if control == CANCEL else "paused"
+            final = JobStatus.CANCELLED.value if control == CANCEL else _PAUSED
             conn.execute(update(bulk_jobs).where(
-                c.id == job_id, c.status.in_(("paused", "running")),
+                c.id == job_id, c.status.in_((_PAUSED, _RUNNING)),
             ).values(status=final, lease_owner=None, lease_expires_at=None, control=None,
                      updated_at=now))
             if control == CANCEL:
                 kind = conn.execute(select(c.kind).where(c.id == job_id)).scalar_one_or_none()
-                skip_queued_rows(conn, job_id, self.CANCELLED_BEFORE.get(
+                skip_queued_rows(conn, job_id, CANCELLED_BEFORE.get(
                     kind or "", "Cancelled before this row."))
         return False
 
@@ -272,7 +270,7 @@ class Leases:
         with self.engine.begin() as conn:
             return int(conn.execute(update(bulk_jobs).where(
                 c.lease_owner.startswith(replica + "#", autoescape=True), c.lease_owner != owner,
-            ).values(lease_owner=None, lease_expires_at=None, status="paused",
+            ).values(lease_owner=None, lease_expires_at=None, status=_PAUSED,
                      updated_at=self.now())).rowcount or 0)
 
     def claim_row(self, job_id: int, owner: str) -> Any | None:
@@ -281,15 +279,15 @@ class Leases:
         r, j = bulk_job_rows.c, bulk_jobs.c
         now = self.now()
         with self.engine.begin() as conn:
-            candidate = select(r.id).where(r.job_id == job_id, r.state == "queued").order_by(
+            candidate = select(r.id).where(r.job_id == job_id, r.state == _QUEUED).order_by(
                 r.row_number).limit(1)
             if conn.dialect.name == "postgresql":
                 candidate = candidate.with_for_update(skip_locked=True)
             return conn.execute(update(bulk_job_rows).where(
-                r.id == candidate.scalar_subquery(), r.state == "queued",
+                r.id == candidate.scalar_subquery(), r.state == _QUEUED,
                 exists().where(j.id == job_id, j.lease_owner == owner, j.control.is_(None),
                                j.lease_expires_at >= now),
-            ).values(state="sending", claimed_by=owner, attempts=r.attempts + 1,
+            ).values(state=_SENDING, claimed_by=owner, attempts=r.attempts + 1,
                      updated_at=now).returning(*bulk_job_rows.c)).first()
 
     def requeue_row(self, job_id: int, owner: str, row: Any, message: str | None = None) -> bool:
@@ -299,11 +297,11 @@ class Leases:
         again = row.attempts < MAX_ATTEMPTS
         with self.engine.begin() as conn:
             return bool(conn.execute(update(bulk_job_rows).where(
-                r.id == row.id, r.state == "sending", r.attempts == row.attempts,
+                r.id == row.id, r.state == _SENDING, r.attempts == row.attempts,
                 r.claimed_by.is_(None) if row.claimed_by is None
                 else r.claimed_by == row.claimed_by,
                 self._held(job_id, owner),
-            ).values(state="queued" if again else "failed",
+            ).values(state=_QUEUED if again else RowState.FAILED.value,
                      message=message if again else GAVE_UP,
                      updated_at=self.now())).rowcount)
 
@@ -311,25 +309,26 @@ class Leases:
         """Every "sending" row back in the queue (for jobs whose rows may be repeated, like a
         sign-up refresh's reads), only while `owner` holds the lease; how many."""
         r = bulk_job_rows.c
-        interrupted = (r.job_id == job_id, r.state == "sending", self._held(job_id, owner))
+        interrupted = (r.job_id == job_id, r.state == _SENDING, self._held(job_id, owner))
         with self.engine.begin() as conn:
             conn.execute(update(bulk_job_rows).where(
                 *interrupted, r.attempts >= MAX_ATTEMPTS).values(
-                state="failed", message=GAVE_UP, updated_at=self.now()))
+                state=RowState.FAILED.value, message=GAVE_UP, updated_at=self.now()))
             return int(conn.execute(update(bulk_job_rows).where(*interrupted).values(
-                state="queued", claimed_by=None, updated_at=self.now())).rowcount or 0)
+                state=_QUEUED, claimed_by=None, updated_at=self.now())).rowcount or 0)
 
     def finish(self, job_id: int, owner: str) -> bool:
         """End the run as "finished" if `owner` holds the lease and no row is queued or
         sending, in one statement; False (nothing changed) otherwise."""
         c, r = bulk_jobs.c, bulk_job_rows.c
         now = self.now()
-        left = exists().where(r.job_id == job_id, r.state.in_(("queued", "sending")))
+        left = exists().where(r.job_id == job_id, r.state.in_((_QUEUED, _SENDING)))
         with self.engine.begin() as conn:
             return bool(conn.execute(update(bulk_jobs).where(
                 c.id == job_id, c.lease_owner == owner, ~left,
-            ).values(lease_owner=None, lease_expires_at=None, control=None, status="finished",
-                     heartbeat_at=now, updated_at=now)).rowcount)
+            ).values(lease_owner=None, lease_expires_at=None, control=None,
+                     status=JobStatus.FINISHED.value, heartbeat_at=now,
+                     updated_at=now)).rowcount)
 
     @staticmethod
     def _held(job_id: int, owner: str) -> Any:
@@ -343,8 +342,8 @@ class Leases:
 
 def skip_queued_rows(conn: Connection, job_id: int, message: str) -> None:
     conn.execute(update(bulk_job_rows).where(
-        bulk_job_rows.c.job_id == job_id, bulk_job_rows.c.state == "queued",
-    ).values(state="skipped", message=message, updated_at=utcnow()))
+        bulk_job_rows.c.job_id == job_id, bulk_job_rows.c.state == _QUEUED,
+    ).values(state=RowState.SKIPPED.value, message=message, updated_at=utcnow()))
 
 
 # -- email reservations -------------------------------------------------------------------------
@@ -394,4 +393,4 @@ def rows_done_recently(engine: Engine, job_id: int, seconds: float = 60.0) -> in
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).where(
             r.job_id == job_id, r.updated_at >= since,
-            and_(r.state != "queued", r.state != "sending"))).scalar_one())
+            and_(r.state != _QUEUED, r.state != _SENDING))).scalar_one())

@@ -28,7 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from partner_console.api.models import CreatedProvider, ProviderRequest
-from partner_console.signup import GONE, INVITED, SIGNED_UP
 from partner_console.storage import onboarding
 from partner_console.storage.clock import utcnow
 from partner_console.storage.coordination import (
@@ -50,8 +49,11 @@ from partner_console.storage.search import (
 from partner_console.storage.tables import (
     CREATED,
     FAILED,
+    GONE,
+    INVITED,
     LINKS_LOST,
     PENDING,
+    SIGNED_UP,
     activity,
     built,
     bulk_jobs,
@@ -501,6 +503,10 @@ class History:
         if _fts_search(filters, dialect):  # FTS5 drives: its matches, joined to their rows
             query = query.select_from(_FTS.join(providers, providers.c.id == _FTS.c.rowid))
         return query.where(scope.visible(providers), *filters.conditions(dialect))
+
+    def overview(self, scope: Scope, weeks: int = 26) -> onboarding.Overview:
+        """Overview's numbers for the organisation (onboarding.py's aggregates)."""
+        return onboarding.overview(self.engine, scope, weeks=weeks)
 
     def search(self, scope: Scope, filters: HistoryFilter = HistoryFilter(), page: int = 1,
                page_size: int = 50) -> HistoryPage:

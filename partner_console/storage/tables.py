@@ -25,6 +25,10 @@ PENDING = "pending"
 CREATED = "created"
 FAILED = "failed"
 LINKS_LOST = "links_lost"
+# Sign-up statuses as stored (providers.signup_status; what they mean is signup.py's).
+INVITED = "invited"  # exists in Upheal, not active yet
+SIGNED_UP = "signed_up"  # active
+GONE = "gone"  # the check no longer finds the email
 
 providers = Table(
     "providers",
