@@ -26,8 +26,9 @@ run: $(RUNTIME_STAMP)
 sandbox: $(RUNTIME_STAMP)
 	$(BIN)/python -m partner_console.sandbox --port 8765
 
+# The 25 slowest tests are listed at the end of each run: where the time goes.
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 # The kill loops at full size: 100 kills of single creates, 20 of a bulk import, the real
 # server killed 3 times mid-create and 6 times mid-import, and 100 trials of a kill followed
