@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 
@@ -28,6 +30,15 @@ def metrics(page) -> dict[str, str]:
     return found
 
 
+def metrics_once_drawn(page, count: int = 6, timeout: float = 15) -> dict[str, str]:
+    """The metrics once all `count` are drawn (a run streams its elements in: a header can be
+    on the page a moment before the numbers under it)."""
+    deadline = time.monotonic() + timeout
+    while page.get_by_test_id("stMetricValue").count() < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return metrics(page)
+
+
 def test_upload_preview_import_and_download_results(browser, app_on_loopback_sandbox, tmp_path):
     app, sandbox = app_on_loopback_sandbox
     sandbox.handle("POST", "/users/providers", {"Authorization": "sandbox-demo-key"},
@@ -52,7 +63,7 @@ def test_upload_preview_import_and_download_results(browser, app_on_loopback_san
     assert "Read 15 row(s) from a CSV" in body and "semicolons" in body
     before = {"Ready": "11", "Needs fixing": "1", "Repeated": "1", "Already in History": "1",
               "Has Upheal account": "0", "Example row": "1"}
-    assert metrics(page) == before
+    assert metrics_once_drawn(page) == before
     page.get_by_role("button", name="Check which already have an Upheal account").click()
     page.get_by_role("button", name="Start import of 10 provider(s)").wait_for()
     page.get_by_text("1 already have an account and will be skipped").wait_for()  # feedback
