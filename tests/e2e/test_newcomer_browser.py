@@ -314,6 +314,10 @@ def test_the_layout_holds_at_a_laptop_and_on_a_phone(browser, app, tmp_path):
     page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the newest entry, read in full
     entry = page.locator(".st-key-ac_entry")
     entry.wait_for()
+    # (a run streams its elements: the summary may come a moment after the entry's heading)
+    page.wait_for_function("""() => document.querySelector('.st-key-ac_entry').innerText
+                              .replaceAll('\\u2060', '').includes('maximiliana.oyelaran-')""",
+                           timeout=10_000)
     assert "maximiliana.oyelaran-fitzgerald@" in entry.inner_text().replace("\u2060", "")
     page.close()
 
