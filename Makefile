@@ -21,7 +21,7 @@ $(DEV_STAMP): pyproject.toml $(RUNTIME_STAMP)
 	touch $@
 
 run: $(RUNTIME_STAMP)
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run serve.py
 
 sandbox: $(RUNTIME_STAMP)
 	$(BIN)/python -m partner_console.sandbox --port 8765

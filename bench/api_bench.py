@@ -12,14 +12,18 @@ import httpx
 from bench.harness import Result
 from partner_console.api.client import UphealClient
 from partner_console.api.models import validate_provider
+from partner_console.api.pacing import Pacer
 from partner_console.bulk.columns import auto_map
-from partner_console.bulk.jobs import CREATED_STATES, JobStore
 from partner_console.bulk.prepare import prepare_rows
 from partner_console.bulk.read import read_file
-from partner_console.bulk.run import Pacer, build_runner
+from partner_console.config import Settings
 from partner_console.creation import ProviderCreator
+from partner_console.jobs.engine import Parts
+from partner_console.jobs.kinds.imports import create_import
+from partner_console.jobs.store import CREATED_STATES, JobStore
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from partner_console.storage import History, LinkJournal, fingerprint, make_engine, migrate
+from partner_console.storage.coordination import Leases
 
 KEY = "sandbox-demo-key"
 
@@ -84,15 +88,14 @@ def _import(rows: int, rate: int, latency_ms: float, workers: int) -> dict[str, 
         f"Bulk{i},Bench,bulk{i}@example.com\n" for i in range(rows))
     read = read_file(data.encode(), "bench.csv")
     store = JobStore(history.engine)
-    job_id, _ = store.create(scope, created_by="bench", file_name="bench.csv",
-                             rows=prepare_rows(read, auto_map(read.headers), []),
-                             start_token=f"bench-{rows}-{workers}")
-    runner = build_runner(job_id=job_id, api_key=KEY, scope=scope, created_by="bench",
-                          store=store, history=history,
-                          journal=LinkJournal(folder / "journal.jsonl"),
-                          client=UphealClient(server.base_url, timeout=10),
-                          pacing=Pacer(rate), owner="bench#1", settle_after=1.0,
-                          workers=workers)
+    job_id, _ = create_import(store, scope, created_by="bench", file_name="bench.csv",
+                              rows=prepare_rows(read, auto_map(read.headers), []),
+                              start_token=f"bench-{rows}-{workers}")
+    runner = Parts(store, Leases(store.engine), "bench#1", history=history,
+                   journal=LinkJournal(folder / "journal.jsonl"),
+                   client=UphealClient(server.base_url, timeout=10), pacing=Pacer(rate),
+                   settings=Settings(settle_after_seconds=1.0)).runner(
+        job_id, scope, api_key=KEY, by="bench", workers=workers)
     start = time.perf_counter()
     runner.start()
     runner.join()

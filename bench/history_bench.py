@@ -18,7 +18,14 @@ from streamlit.testing.v1 import AppTest
 from bench.harness import Result, median_ms
 from bench.seed import seed_history
 from partner_console.exports import EXPORT_CELLS, HEADERS, history_csv, history_xlsx
-from partner_console.storage import History, HistoryFilter, fingerprint, make_engine, migrate
+from partner_console.storage import (
+    History,
+    HistoryFilter,
+    HistoryReads,
+    fingerprint,
+    make_engine,
+    migrate,
+)
 from partner_console.storage.tables import providers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,8 +164,8 @@ def b10(by_size: dict[int, float], database: str, blank: float,
 
 def b5(make_url: Callable[[str], str], rows: int, database: str) -> list[Result]:
     url = seeded_url(make_url, rows, f"b5_{rows}")
-    history = History(make_engine(url))
-    scope = history.scope_for(fingerprint(SECRET.encode(), KEY))
+    history = HistoryReads(make_engine(url))
+    scope = History(history.engine).scope_for(fingerprint(SECRET.encode(), KEY))
     everything = HistoryFilter()
 
     def ours_csv() -> bytes:
@@ -197,11 +204,11 @@ def b5(make_url: Callable[[str], str], rows: int, database: str) -> list[Result]
     assert len(pd.read_excel(io.BytesIO(xlsx), engine="calamine")) == rows
 
     small_url = seeded_url(make_url, rows // 10, f"b5_{rows // 10}")
-    small = History(make_engine(small_url))
+    small = HistoryReads(make_engine(small_url))
 
-    def peak_mb(source: History) -> float:
+    def peak_mb(source: HistoryReads) -> float:
         """Peak traced memory of one whole export, beyond the file it returns."""
-        scope_here = source.scope_for(fingerprint(SECRET.encode(), KEY))
+        scope_here = History(source.engine).scope_for(fingerprint(SECRET.encode(), KEY))
         tracemalloc.start()
         data = history_csv(source, scope_here, everything)
         peak = tracemalloc.get_traced_memory()[1]

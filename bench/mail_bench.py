@@ -9,14 +9,15 @@ import time
 from pathlib import Path
 
 from bench.harness import Result
-from partner_console.bulk.emailing import build_email_runner
-from partner_console.bulk.jobs import EMAILS, JobStore
 from partner_console.config import load_settings
+from partner_console.jobs.engine import Parts
+from partner_console.jobs.kinds.emails import create_email_job
+from partner_console.jobs.store import JobStore
 from partner_console.mail.sender import Mailer, transport_for
 from partner_console.storage import make_engine, migrate
 from partner_console.storage.catalog import Catalog
-from partner_console.storage.coordination import RateBudget
-from partner_console.storage.sends import Sends
+from partner_console.storage.coordination import Leases, RateBudget
+from partner_console.storage.sends import INVITE, Sends
 from tests.smtp_server import SmtpServer
 from tests.test_mail import provider
 
@@ -38,14 +39,13 @@ def b12(count: int, per_minute: int) -> list[Result]:
                                   "INVITE_EMAIL_FROM": "Bench <bench@partner.example>"},
                                  folder / "none.toml")
         store = JobStore(engine)
-        job_id, _ = store.create_for_providers(
-            scope, kind=EMAILS, created_by="bench", file_name="B12", start_token="b12",  # noqa: S106
+        job_id, _ = create_email_job(
+            store, scope, email_kind=INVITE, created_by="bench", start_token="b12",  # noqa: S106
             providers=[(r.id, r.email, r.full_name, {}) for r in rows])
         mailer = Mailer(Sends(engine, "b12", "b12#1"), settings.email_from, None,
                         transport_for(settings), RateBudget(engine, per_minute))
-        runner = build_email_runner(job_id=job_id, scope=scope, created_by="bench",
-                                    store=store, history=history, catalog=Catalog(engine),
-                                    mailer=mailer, owner="b12#1")
+        runner = Parts(store, Leases(engine), "b12#1", history=history,
+                       catalog=Catalog(engine), mailer=mailer).runner(job_id, scope, by="bench")
         started = time.monotonic()
         runner.start()
         runner.join(count * 60 / per_minute * 3 + 60)

@@ -12,11 +12,19 @@ from pathlib import Path
 from bench.harness import Result
 from bench.seed import seed_history
 from partner_console.api.client import RetryPolicy, UphealClient
-from partner_console.bulk.jobs import DONE_CHECKED, JobStore
-from partner_console.bulk.run import build_refresh_runner
+from partner_console.jobs.engine import Parts
+from partner_console.jobs.kinds.refresh import create_refresh
+from partner_console.jobs.store import JobStore, RowState
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
-from partner_console.storage import History, LinkJournal, fingerprint, make_engine, migrate
-from partner_console.storage.coordination import HEADROOM, KeyPacing, RateBudget
+from partner_console.storage import (
+    History,
+    HistoryReads,
+    LinkJournal,
+    fingerprint,
+    make_engine,
+    migrate,
+)
+from partner_console.storage.coordination import HEADROOM, KeyPacing, Leases, RateBudget
 
 KEY = "sandbox-demo-key"
 SECRET = b"b11-secret"
@@ -34,17 +42,17 @@ def b11(rate: int, seconds: float, person_every: float) -> list[Result]:
     server.start_in_thread()
     history = History(engine)
     scope = history.scope_for(fp)
-    rows = [(r.id, r.email, r.full_name) for r in history.iter_rows(scope)
+    rows = [(r.id, r.email, r.full_name) for r in HistoryReads(engine).iter_rows(scope)
             if r.status == "created"]
     store = JobStore(engine)
-    job_id, _ = store.create_refresh(scope, created_by="bench", providers=rows,
-                                     start_token=f"b11-{rate}")
+    job_id, _ = create_refresh(store, scope, created_by="bench", providers=rows,
+                               start_token=f"b11-{rate}")
     budget = RateBudget(engine, rate)
     client = UphealClient(server.base_url, timeout=5, retry=RetryPolicy(max_attempts=5))
-    runner = build_refresh_runner(
-        job_id=job_id, api_key=KEY, scope=scope, created_by="bench", store=store,
-        history=history, journal=LinkJournal(folder / "j.jsonl"), client=client,
-        pacing=KeyPacing(budget, SECRET, background=True), owner="b11#1")
+    runner = Parts(store, Leases(engine), "b11#1", history=history,
+                   journal=LinkJournal(folder / "j.jsonl"), client=client,
+                   pacing=KeyPacing(budget, SECRET, background=True)).runner(
+        job_id, scope, api_key=KEY, by="bench")
     stop = threading.Event()
     person_calls: list[float] = []
 
@@ -64,7 +72,7 @@ def b11(rate: int, seconds: float, person_every: float) -> list[Result]:
     runner.join(30)
     helper.join(10)
     elapsed = time.monotonic() - started
-    checked = sum(1 for r in store.rows(job_id) if r.state == DONE_CHECKED)
+    checked = sum(1 for r in store.rows(job_id) if r.state == RowState.CHECKED)
     refused = sum(1 for c in sandbox.calls if c.status == 429)
     server.shutdown()
     server.server_close()

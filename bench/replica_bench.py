@@ -13,9 +13,10 @@ from pathlib import Path
 
 from bench.harness import Result, max_in_window
 from partner_console.bulk.columns import auto_map
-from partner_console.bulk.jobs import JobStore
 from partner_console.bulk.prepare import prepare_rows
 from partner_console.bulk.read import read_file
+from partner_console.jobs.kinds.imports import create_import
+from partner_console.jobs.store import JobStore
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from partner_console.storage import History, fingerprint, make_engine, migrate
 
@@ -29,9 +30,9 @@ def _job(engine, prefix: str, rows: int) -> int:
     data = "First name,Last name,Email\n" + "".join(
         f"{prefix}{i},Replica,{prefix.lower()}{i}@example.com\n" for i in range(rows))
     read = read_file(data.encode(), "b9.csv")
-    job_id, _ = JobStore(engine).create(scope, created_by="bench", file_name="b9.csv",
-                                        rows=prepare_rows(read, auto_map(read.headers), []),
-                                        start_token=prefix)
+    job_id, _ = create_import(JobStore(engine), scope, created_by="bench", file_name="b9.csv",
+                              rows=prepare_rows(read, auto_map(read.headers), []),
+                              start_token=prefix)
     return job_id
 
 

@@ -12,17 +12,12 @@ from typing import Any
 
 import streamlit as st
 
-from components.deps import (
-    decided,
-    log_activity,
-    sender_name,
-    services,
-    session_lock,
-    when,
-    your_name,
-    zone_name,
-)
+from components.actions import decided
+from components.identity import log_activity, sender_name, your_name
+from components.services import services
+from components.session import session_lock
 from components.text import safe
+from components.time_zone import when, zone_name
 from partner_console.mail.sender import ALREADY, BUSY, compose
 from partner_console.storage import ProviderRow, Scope
 from partner_console.storage.activity import EMAILED, REMINDED

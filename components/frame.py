@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.deps import (
+from components.identity import YOUR_NAME, organisation_label, signed_in
+from components.links import name_copy_buttons
+from components.services import services
+from components.session import (
     ACCEPTED,
     API_KEY,
     KEY_CHECK,
     KEY_REFUSED,
-    YOUR_NAME,
     api_key,
     check_key,
     current_scope,
     forget_key,
-    organisation_label,
-    services,
-    signed_in,
 )
-from components.links import name_copy_buttons
 from components.signin import who_panel
 from components.text import safe
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from components.deps import drop_key_bound
 from components.frame import render_frame
+from components.session import drop_key_bound
 from components.signin import gate
 
 log = logging.getLogger(__name__)

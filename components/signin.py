@@ -11,7 +11,9 @@ import logging
 
 import streamlit as st
 
-from components.deps import api_key, auth_section, forget_key, services, signed_in
+from components.identity import auth_section, signed_in
+from components.services import services
+from components.session import api_key, forget_key
 from components.text import safe
 from partner_console.identity import (
     Person,

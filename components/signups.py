@@ -1,6 +1,6 @@
 """Sign-up status in History: refresh it for the providers shown, as a background job.
 
-A refresh is a job like an import (bulk/run.py RefreshRunner): one runner across replicas,
+A refresh is a job like an import (jobs/kinds/refresh.py): one runner across replicas,
 paced in the key's shared budget with people's own calls first, Pause and Resume, and it goes
 on when the tab is closed. This panel starts it and draws its progress from the database.
 """
@@ -13,27 +13,23 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
-from components.deps import (
-    Services,
-    api_key,
-    current_scope,
-    pause_job,
-    services,
-    session_lock,
-    when,
-    your_name,
-)
-from components.text import safe
-from partner_console.bulk.jobs import REFRESH, RUNNING
-from partner_console.bulk.run import build_refresh_runner
-from partner_console.storage import HistoryFilter, NotFoundError, Scope
+from components.identity import your_name
+from components.job_panel import PanelWords, job_panel
+from components.services import Services, services
+from components.session import api_key, current_scope, session_lock
+from components.time_zone import when
+from partner_console.jobs.engine import start_job
+from partner_console.jobs.kinds.refresh import create_refresh
+from partner_console.jobs.store import JobKind
+from partner_console.storage import HistoryFilter, Scope
 from partner_console.storage.clock import utcnow
-from partner_console.storage.coordination import CANCEL
 
 AUTO_SETTING = "signup_auto_refresh_hours"  # 0: off
 AUTO_DEFAULT = "1"  # on unless the organisation turns it off: every hour, when a page opens
 MAX_PER_REFRESH = 5_000
 AUTO_AT_MOST = 1_000  # an automatic refresh never asks about more than this many at once
+WORDS = PanelWords("checked", running="Checking…",
+                   elsewhere="This refresh is already running on another console server.")
 
 
 def candidates(svc: Services, scope: Scope, filters: HistoryFilter, *, include_signed_up: bool,
@@ -41,30 +37,21 @@ def candidates(svc: Services, scope: Scope, filters: HistoryFilter, *, include_s
                ) -> list[tuple[int, str, str]]:
     """The providers a refresh of `filters` asks about (History.to_refresh)."""
     before = utcnow() - timedelta(hours=checked_before_hours) if checked_before_hours else None
-    return svc.history.to_refresh(scope, filters, include_signed_up=include_signed_up,
-                                  checked_before=before, limit=limit)
+    return svc.follow_up.to_refresh(scope, filters, include_signed_up=include_signed_up,
+                                    checked_before=before, limit=limit)
 
 
 def start_refresh(svc: Services, scope: Scope, providers: list[tuple[int, str, str]],
                   token: str) -> int:
-    job_id, is_new = svc.jobs.create_refresh(scope, created_by=your_name(),
-                                             providers=providers, start_token=token)
+    job_id, is_new = create_refresh(svc.jobs, scope, created_by=your_name(),
+                                    providers=providers, start_token=token)
     if is_new:
-        _run(svc, scope, job_id)
+        start_job(svc, job_id, scope, api_key(), your_name())
     return job_id
 
 
-def _run(svc: Services, scope: Scope, job_id: int) -> bool:
-    runner = build_refresh_runner(job_id=job_id, api_key=api_key(), scope=scope,
-                                  created_by=your_name(), store=svc.jobs, history=svc.history,
-                                  journal=svc.journal, client=svc.client,
-                                  pacing=svc.background_pacing(), owner=svc.owner,
-                                  leases=svc.leases)
-    return svc.runners.start(runner)
-
-
 def latest_refresh(svc: Services, scope: Scope) -> int | None:
-    jobs = svc.jobs.jobs(scope, limit=1, kind=REFRESH)
+    jobs = svc.jobs.jobs(scope, limit=1, kind=JobKind.REFRESH)
     return jobs[0].id if jobs else None
 
 
@@ -100,7 +87,7 @@ def auto_token(scope: Scope, hours: float) -> str:
 
 def last_checked_line(svc: Services, scope: Scope) -> None:
     """When sign-ups were last asked of Upheal, and whether that happens by itself."""
-    checked = svc.history.last_signup_check(scope)
+    checked = svc.follow_up.last_signup_check(scope)
     hours = _auto_hours(svc, scope)
     when_text = f"last checked with Upheal {when(checked)}" if checked else \
         "not checked with Upheal yet"
@@ -116,17 +103,6 @@ def _auto_hours(svc: Services, scope: Scope) -> float:
         return max(0.0, float(svc.catalog.setting(scope, AUTO_SETTING, AUTO_DEFAULT)))
     except ValueError:
         return 0.0
-
-
-def _cancel(job_id: int) -> None:
-    services().leases.ask(job_id, CANCEL)
-
-
-def _resume(job_id: int) -> None:
-    scope = current_scope()
-    if scope is not None and not _run(services(), scope, job_id):
-        st.session_state["hi_notice"] = ("warning", "This refresh is already running on "
-                                                    "another console server.")
 
 
 def refresh_panel(filters: HistoryFilter) -> None:
@@ -177,36 +153,5 @@ def refresh_panel(filters: HistoryFilter) -> None:
 
 
 def _progress(job_id: int) -> None:
-    svc = services()
-    scope = current_scope()
-    assert scope is not None
-    try:
-        job = svc.jobs.get(scope, job_id)
-    except NotFoundError:
+    if job_panel(job_id, "jp_refresh", WORDS) is None:
         st.session_state.pop("hi_refresh_job", None)
-        return
-
-    live = job.live  # as drawn now (Job.live reads the clock each time)
-
-    @st.fragment(run_every=1.0 if live else None)
-    def progress() -> None:
-        current = svc.jobs.get(scope, job_id)
-        p = svc.jobs.progress(job_id)
-        status = RUNNING if current.live else current.shown_status
-        st.progress(p.done / p.total if p.total else 1.0,
-                    text=f"{safe(current.file_name)}: {p.done} of {p.total} checked "
-                         f"({status})")
-        if p.failed:
-            st.caption(f"{p.failed} could not be checked now; their status is left as it "
-                       "was.")
-        if current.live != live:
-            st.rerun(scope="app")  # finished: the table shows the new statuses
-
-    progress()
-    if live:
-        st.button("Pause", key="hi_refresh_pause", on_click=pause_job, args=(job_id,))
-    elif job.shown_status == "paused":
-        if job.stop_reason:
-            st.caption(job.stop_reason)
-        st.button("Resume", key="hi_refresh_resume", on_click=_resume, args=(job_id,))
-        st.button("Cancel", key="hi_refresh_cancel", on_click=_cancel, args=(job_id,))

@@ -7,9 +7,13 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from components.deps import person, person_zone, scope_or_prompt, services, when, zone_name
+from components.identity import person
 from components.router import page_body
+from components.services import services
+from components.session import page_scope
+from components.tables import picked
 from components.text import safe
+from components.time_zone import person_zone, when, zone_name
 from partner_console.exports import activity_csv, activity_xlsx, describe_activity
 from partner_console.storage.activity import (
     ACTION_LABELS,
@@ -50,10 +54,9 @@ def _newer() -> None:
 
 def render() -> None:
     svc = services()
-    st.title("Activity")
-    st.caption("Who did what in the console, and when: providers created, imports, exports, "
-               "checks with Upheal, emails, reminders and template changes.")
-    scope = scope_or_prompt("to see its activity")
+    scope = page_scope("Activity", "to see its activity", (
+        "Who did what in the console, and when: providers created, imports, exports, checks "
+        "with Upheal, emails, reminders and template changes."))
     if scope is None:
         return
     filters = _filters()
@@ -74,18 +77,15 @@ def render() -> None:
         first = len(cursors) * PAGE_SIZE + 1
         st.caption(f"Entries {first:,}–{first + len(page.entries) - 1:,}, newest first · "
                    f"times in {zone_name()} · select an entry to read all of it")
-        picked = st.dataframe(pd.DataFrame([{
+        entry = picked(pd.DataFrame([{
             "When": when(e.at), "Who": e.who,
             "What": ACTION_LABELS.get(e.action, e.action), "Details": e.summary,
-        } for e in page.entries]), hide_index=True, width="stretch", key="ac_table",
-            on_select="rerun", selection_mode="single-row", column_config={
-                "When": st.column_config.TextColumn(width="small"),
-                "Who": st.column_config.TextColumn(width="small"),
-                "What": st.column_config.TextColumn(width="small"),
-                "Details": st.column_config.TextColumn(width="large")})
-        rows = picked.selection.rows if picked else []
-        if rows and rows[0] < len(page.entries):
-            entry = page.entries[rows[0]]
+        } for e in page.entries]), page.entries, "ac_table", column_config={
+            "When": st.column_config.TextColumn(width="small"),
+            "Who": st.column_config.TextColumn(width="small"),
+            "What": st.column_config.TextColumn(width="small"),
+            "Details": st.column_config.TextColumn(width="large")})
+        if entry is not None:
             with st.container(border=True, key="ac_entry"):
                 st.markdown(f"**{safe(ACTION_LABELS.get(entry.action, entry.action))}** · "
                             f"{when(entry.at)} {zone_name()} · {safe(entry.who)}")

@@ -9,23 +9,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from components.deps import (
-    Services,
-    api_key,
-    current_scope,
-    log_activity,
-    pause_job,
-    scope_or_prompt,
-    services,
-    session_lock,
-    when,
-    your_name,
-    zone_name,
-)
 from components.email_jobs import offer as email_offer
 from components.email_send import practice_note
+from components.identity import log_activity, your_name
+from components.job_panel import WAITING, Metric, PanelWords, job_panel
 from components.router import page_body
+from components.services import Services, services
+from components.session import api_key, current_scope, scope_or_prompt, session_lock
 from components.text import safe
+from components.time_zone import when
 from partner_console.api.errors import ApiError
 from partner_console.bulk.columns import COLUMNS, auto_map, missing_required
 from partner_console.bulk.files import (
@@ -36,15 +28,6 @@ from partner_console.bulk.files import (
     template_xlsx,
 )
 from partner_console.bulk.isolated import read_file_isolated
-from partner_console.bulk.jobs import (
-    CANCELLED,
-    DONE_CREATED,
-    DONE_FAILED,
-    FINISHED,
-    PAUSED,
-    RUNNING,
-    Job,
-)
 from partner_console.bulk.prepare import (
     EXAMPLE,
     IN_HISTORY,
@@ -52,26 +35,39 @@ from partner_console.bulk.prepare import (
     INVALID,
     READY,
     ROW_STATUS_LABELS,
-    Earlier,
     PreparedRow,
-    classify,
+    classify_with_history,
     counts,
+    emails_in_upheal,
     prepare_rows,
 )
 from partner_console.bulk.read import ImportFileError, ReadResult
-from partner_console.bulk.run import build_runner, emails_in_upheal
 from partner_console.choices import calling_code, choice_for_region, country_choices
+from partner_console.jobs.engine import start_job
+from partner_console.jobs.kinds.imports import create_import
+from partner_console.jobs.store import Job, JobKind, JobStatus, RowState
 from partner_console.messages import explain
-from partner_console.storage import NotFoundError, Scope
+from partner_console.storage import Scope
 from partner_console.storage.activity import IMPORTED
-from partner_console.storage.coordination import CANCEL
 from partner_console.storage.sends import FAILED, INVITE, SENT, Send
+from partner_console.when import in_minutes
 
 IGNORE = "(ignore this column)"
 COUNTRIES = dict(country_choices())
 PREVIEW_CHECK_LIMIT = 200  # larger files are checked row by row during the import
 FIELD_NAMES = {c.field: c.header for c in COLUMNS}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WORDS = PanelWords(
+    "rows done", (Metric("Created", lambda p: p.created),
+                  Metric("Failed", lambda p: p.failed, "Sent to Upheal, which refused them."),
+                  Metric("Not sent", lambda p: p.not_sent, "Refused by the check before "
+                         "sending, already created, or cancelled before their turn."), WAITING),
+    heading="Import {id}", running="Importing…", cancel="Cancel import",
+    confirm_cancel="Cancel this import? Providers already created stay created; the rest are "
+                   "not sent.", confirm_button="Yes, cancel the import",
+    elsewhere="This import is already running on another console server (or in another tab). "
+              "Its progress is shown here as it goes.", activity=IMPORTED,
+    last_rows="Waiting for Upheal to confirm the last rows (nothing is sent twice).")
 
 
 def _read_upload(upload: Any) -> ReadResult | str:
@@ -136,11 +132,8 @@ def _prepare(svc: Services, scope: Scope, read: ReadResult,
     decided = st.session_state.get("bi_classified")
     if decided and decided[0] == decided_key:
         return list(decided[1])
-    known = svc.history.latest_by_email(
-        scope, [r.request.email for r in rows if r.request is not None and r.status == READY])
-    earlier = {email: Earlier(when(row.created_at, "%Y-%m-%d"), row.invite_url)
-               for email, row in known.items()}
-    classified = classify(rows, earlier, in_upheal, keep_example)
+    classified = classify_with_history(svc.history, scope, rows, in_upheal, keep_example,
+                                       lambda at: when(at, "%Y-%m-%d"))
     st.session_state["bi_classified"] = (decided_key, classified)
     return classified
 
@@ -176,15 +169,15 @@ def _start(file_name: str) -> None:
         return
     token = st.session_state.setdefault("bi_start_token", uuid.uuid4().hex)
     with session_lock("bi_start_lock"):
-        job_id, is_new = svc.jobs.create(scope, created_by=your_name(), file_name=file_name,
-                                         rows=prepared, start_token=token,
-                                         send_invites=bool(st.session_state.get("bi_email")))
+        job_id, is_new = create_import(svc.jobs, scope, created_by=your_name(),
+                                       file_name=file_name, rows=prepared, start_token=token,
+                                       send_invites=bool(st.session_state.get("bi_email")))
         if is_new:
             emailing = ", emailing each invite as it is created" if \
                 st.session_state.get("bi_email") else ""
             log_activity(scope, IMPORTED, f"Started an import of {len(prepared)} provider(s) "
                                           f"from {file_name}{emailing}.")
-            _run(svc, scope, job_id)
+            start_job(svc, job_id, scope, api_key(), your_name())
     st.session_state["bi_job"] = job_id
     st.session_state.pop("bi_start_token", None)
     for key in ("bi_read", "bi_prepared", "bi_classified", "bi_confirm", "bi_in_upheal",
@@ -194,140 +187,20 @@ def _start(file_name: str) -> None:
         "bi_uploader_generation", 0) + 1
 
 
-def _run(svc: Services, scope: Scope, job_id: int) -> bool:
-    """Start a runner for the job here, if no runner on any replica has it (False)."""
-    emails = svc.jobs.get(scope, job_id).send_invites
-    runner = build_runner(job_id=job_id, api_key=api_key(), scope=scope,
-                          created_by=your_name(), store=svc.jobs, history=svc.history,
-                          journal=svc.journal, client=svc.client,
-                          pacing=svc.background_pacing(), owner=svc.owner,
-                          settle_after=svc.settings.settle_after_seconds, leases=svc.leases,
-                          mailer=svc.mailer if emails else None,
-                          catalog=svc.catalog if emails else None)
-    return svc.runners.start(runner)
-
-
-def _cancel(job_id: int) -> None:
-    svc = services()
-    svc.leases.ask(job_id, CANCEL)
-    st.session_state.pop("bi_cancel_ask", None)
-    _log_job(job_id, "Cancelled")
-
-
-def _pause(job_id: int) -> None:
-    pause_job(job_id)
-    _log_job(job_id, "Paused")
-
-
-def _log_job(job_id: int, what: str) -> None:
-    scope = current_scope()
-    if scope is None:
-        return
-    try:
-        name = services().jobs.get(scope, job_id).file_name
-    except NotFoundError:  # (gone with its organisation's data: nothing to log)
-        return
-    log_activity(scope, IMPORTED, f"{what} the import of {name}.")
-
-
-def _resume(job_id: int) -> None:
-    scope = current_scope()
-    if scope is None:
-        return
-    if not _run(services(), scope, job_id):
-        st.session_state["bi_notice"] = (
-            "This import is already running on another console server (or in another tab). "
-            "Its progress is shown here as it goes.")
-    else:
-        _log_job(job_id, "Resumed")
-
-
-def _minutes(value: float) -> str:
-    if value < 1:
-        return "under a minute"
-    return f"about {value:.0f} minute{'s' if round(value) != 1 else ''}"
-
-
 def _job_panel(job_id: int) -> None:
     svc = services()
-    scope = current_scope()
-    if scope is None:
-        return
-    try:
-        job = svc.jobs.get(scope, job_id)
-    except NotFoundError:
-        st.session_state.pop("bi_job", None)
-        return
-    live = job.live
-    status = RUNNING if live else job.shown_status
-    if job.control and live:
-        status = "stopping"
 
-    @st.fragment(run_every=1.0 if live else None)
-    def progress() -> None:
-        current = svc.jobs.get(scope, job_id)
-        now_live = current.live
-        p = svc.jobs.progress(job_id)
-        by = f" by {safe(current.created_by)}" if current.created_by else ""
-        st.markdown(f"**{safe(current.file_name)}** · started{by} on "
-                    f"{when(current.created_at)} {zone_name()}")
-        st.progress(p.done / p.total if p.total else 1.0,
-                    text=f"{p.done} of {p.total} rows done")
-        a, b, c, d = st.columns(4)
-        a.metric("Created", p.created)
-        b.metric("Failed", p.failed, help="Sent to Upheal, which refused them.")
-        c.metric("Not sent", p.not_sent, help="Refused by the check before sending, already "
-                                              "created, or cancelled before their turn.")
-        d.metric("Waiting", p.total - p.done)
-        if now_live:
-            rate = svc.jobs.rows_a_minute(job_id)
-            left = p.total - p.done
-            st.caption(f"{rate:.0f} rows a minute · {_minutes(left / rate) if rate else '…'} "
-                       "left · it keeps going if you close this tab")
-            if p.counts.get("sending") and not p.counts.get("queued"):
-                st.caption("Waiting for Upheal to confirm the last rows (nothing is sent "
-                           "twice).")
-        if now_live != live or (current.control is None) != (job.control is None):
-            st.rerun(scope="app")  # started, stopped or asked to stop: redraw the panel
-
-    with st.container(border=True, key="bi_job_panel"):
-        labels = {RUNNING: "Importing…", PAUSED: "Paused", CANCELLED: "Cancelled",
-                  FINISHED: "Finished", "stopping": "Stopping…"}
-        st.header(f"Import {job.id}: {labels.get(status, status)}")
-        # "Running elsewhere" stays while the job runs (the panel redraws as it goes).
-        notice = st.session_state.get("bi_notice") if live else \
-            st.session_state.pop("bi_notice", None)
-        if notice:
-            st.info(safe(notice), icon=":material/info:")
-        if status == PAUSED and job.stop_reason:
-            st.info(job.stop_reason, icon=":material/info:")
-        progress()
-        buttons = st.columns(4)
-        if status == RUNNING:
-            buttons[0].button("Pause", key="bi_pause", on_click=_pause, args=(job_id,),
-                              icon=":material/pause:")
-        if status == PAUSED:
-            if api_key():
-                buttons[0].button("Resume", key="bi_resume", on_click=_resume, args=(job_id,),
-                                  type="primary", icon=":material/play_arrow:")
-            else:
-                st.info("Enter the API key in the sidebar to resume this import.")
-        if status in (RUNNING, PAUSED):
-            if buttons[1].button("Cancel import", key="bi_cancel_ask_button",
-                                 icon=":material/stop:"):
-                st.session_state["bi_cancel_ask"] = True
-            if st.session_state.get("bi_cancel_ask"):
-                st.warning("Cancel this import? Providers already created stay created; the "
-                           "rest are not sent.")
-                st.button("Yes, cancel the import", key="bi_cancel", on_click=_cancel,
-                          args=(job_id,))
+    def results(job: Job) -> None:
         _results(svc, job)
         _email_offer(svc, job)
+
+    if job_panel(job_id, "jp_import", WORDS, results) is None:
+        st.session_state.pop("bi_job", None)
 
 
 def _results(svc: Services, job: Job) -> None:
     rows = svc.jobs.rows(job.id)
-    done = [r for r in rows if r.state not in ("queued", "sending")]
+    done = [r for r in rows if r.state not in (RowState.QUEUED, RowState.SENDING)]
     if not done:
         return
     emailed = svc.sends.latest_for([r.provider_id for r in rows if r.provider_id], INVITE)
@@ -348,7 +221,7 @@ def _results(svc: Services, job: Job) -> None:
     middle.download_button("Download results (Excel)", lambda: results_xlsx(rows),
                            file_name=f"import-{job.id}-results-{stamp}.xlsx", mime=XLSX,
                            key="bi_results_xlsx", on_click="ignore")
-    failed = [r for r in rows if r.state == DONE_FAILED]
+    failed = [r for r in rows if r.state == RowState.FAILED]
     if failed:
         headers = list(failed[0].cells)
         right.download_button(
@@ -370,10 +243,10 @@ def _emailed(send: Send | None) -> str:
 def _email_offer(svc: Services, job: Job) -> None:
     """After an import: email the invites of the providers it created."""
     scope = current_scope()
-    if scope is None or job.shown_status not in (FINISHED, CANCELLED):
+    if scope is None or job.shown_status not in (JobStatus.FINISHED, JobStatus.CANCELLED):
         return
     created = [(r.provider_id, r.email, r.full_name) for r in svc.jobs.rows(job.id, (
-        DONE_CREATED,)) if r.provider_id is not None]
+        RowState.CREATED,)) if r.provider_id is not None]
     if created or st.session_state.get(f"ej_job_import{job.id}"):
         st.markdown("**Email the invites**: each provider created gets the organisation's "
                     "invite email at their own address.")
@@ -434,7 +307,7 @@ def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
                 "in Upheal"
             st.warning(f"This creates {ready} provider(s) {where}; it cannot be undone. At "
                        f"Upheal's limit of {rate} calls a minute it takes "
-                       f"{_minutes(minutes)}.")
+                       f"{in_minutes(minutes)}.")
             note = practice_note()
             st.checkbox("Email each provider their invite as soon as they are created",
                         key="bi_email", help=f"At most {services().settings.emails_per_minute} "
@@ -466,7 +339,8 @@ def render() -> None:
 
     job_id = st.session_state.get("bi_job")
     if job_id is None:
-        unfinished = [j for j in svc.jobs.jobs(scope) if j.shown_status in (RUNNING, PAUSED)]
+        unfinished = [j for j in svc.jobs.jobs(scope, kind=JobKind.IMPORT)
+                      if j.shown_status in (JobStatus.RUNNING, JobStatus.PAUSED)]
         if unfinished:
             job_id = st.session_state["bi_job"] = unfinished[0].id
     if job_id is not None:

@@ -7,25 +7,18 @@ from typing import Any
 
 import streamlit as st
 
+from components.actions import check_with_upheal
 from components.create_queue import CreateQueue, CreateRequest
-from components.deps import (
-    api_key,
-    check_with_upheal,
-    current_scope,
-    log_activity,
-    scope_or_prompt,
-    sender_name,
-    services,
-    session_lock,
-    when,
-    your_name,
-)
 from components.email_send import send_panel
+from components.identity import log_activity, sender_name, your_name
 from components.keyboard import enter_submits
 from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from components.router import page_body
+from components.services import services
+from components.session import api_key, current_scope, page_scope, session_lock
 from components.text import safe
+from components.time_zone import when
 from partner_console.api.models import (
     FIELD_LABELS,
     email_suggestion,
@@ -383,10 +376,9 @@ def _fields(svc, scope: Scope | None) -> None:
 
 def render() -> None:
     svc = services()
-    st.title("Create provider")
-    st.caption("Fill in the provider's details and press **Create provider**. You will get their "
-               "invite link and private room link, ready to email.")
-    scope = scope_or_prompt("on the left to start")
+    scope = page_scope("Create provider", "on the left to start", (
+        "Fill in the provider's details and press **Create provider**. You will get their "
+        "invite link and private room link, ready to email."))
 
     queue = _queue()
     if queue.form_cleared():

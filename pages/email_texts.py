@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.deps import current_scope, log_activity, scope_or_prompt, services, your_name
+from components.identity import log_activity, your_name
 from components.router import page_body
+from components.services import services
+from components.session import current_scope, page_scope
 from components.text import safe
 from partner_console.invite_email import (
     DEFAULT_EMAIL_TEMPLATE,
@@ -37,8 +39,7 @@ EXAMPLE = {"first_name": "Jane", "last_name": "Smith",
 
 
 def render() -> None:
-    st.title("Email texts")
-    scope = scope_or_prompt("to see its email texts")
+    scope = page_scope("Email texts", "to see its email texts")
     if scope is None:
         return
     st.caption("The texts the console offers when it emails a provider. Each email can still "

@@ -7,16 +7,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.deps import (
-    current_scope,
-    decided,
-    scope_or_prompt,
-    services,
-    when,
-    zone_name,
-)
+from components.actions import decided
 from components.router import page_body
+from components.services import services
+from components.session import current_scope, scope_or_prompt
+from components.tables import picked
 from components.text import safe
+from components.time_zone import when, zone_name
 from partner_console.storage.sends import FAILED, SENT, STATE_LABELS, UNCERTAIN, Send
 
 SHOWN = 200
@@ -71,13 +68,9 @@ def render() -> None:
                     else STATE_LABELS.get(s.state, s.state)),
         "By": s.created_by, "Details": s.error_text or "",
     } for s in sends])
-    picked = st.dataframe(table, key="em_table", hide_index=True, width="stretch",
-                          on_select="rerun", selection_mode="single-row")
-    rows = picked.selection.rows if picked else []
-    if rows and rows[0] < len(sends):
-        _message(sends[rows[0]])
-    else:
-        st.caption("Select an email to read it.")
+    message = picked(table, sends, "em_table", "Select an email to read it.")
+    if message is not None:
+        _message(message)
 
 
 def _message(send: Send) -> None:

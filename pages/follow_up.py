@@ -6,30 +6,24 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.deps import (
-    current_scope,
-    log_activity,
-    person_zone,
-    scope_or_prompt,
-    sender_name,
-    services,
-    when,
-    your_name,
-    zone_name,
-)
 from components.email_jobs import offer as email_offer
 from components.email_send import send_panel
+from components.identity import log_activity, sender_name, your_name
 from components.links import copy_box, invite_email_box
 from components.router import page_body
+from components.services import services
+from components.session import current_scope, page_scope
 from components.signups import auto_refresh, last_checked_line
+from components.tables import picked
 from components.text import safe
+from components.time_zone import person_zone, when, zone_name
 from partner_console.invite_email import DEFAULT_REMINDER_TEMPLATE, REMINDER_SETTING
 from partner_console.signup import INVITED
 from partner_console.signup import label as signup_label
 from partner_console.storage import HistoryFilter, ProviderRow, Scope
 from partner_console.storage.activity import REMINDED
 from partner_console.storage.clock import utcnow
-from partner_console.storage.history import COUNT_CAP
+from partner_console.storage.history_reads import COUNT_CAP
 from partner_console.storage.sends import REMINDER
 from partner_console.when import invited_before
 
@@ -50,8 +44,7 @@ def _reminded(row_ids: list[int]) -> None:
 
 def render() -> None:
     svc = services()
-    st.title("Follow up")
-    scope = scope_or_prompt("to see who has not signed up yet")
+    scope = page_scope("Follow up", "to see who has not signed up yet")
     if scope is None:
         return
     auto_refresh(svc, scope)
@@ -66,9 +59,9 @@ def render() -> None:
         key="fu_days")
     cutoff = invited_before(int(days), utcnow(), person_zone())
     filters = HistoryFilter(signups=(INVITED,), invited_before=cutoff)
-    waiting = svc.history.oldest_first(scope, filters, limit=SHOWN_AT_MOST)
+    waiting = svc.follow_up.oldest_first(scope, filters, limit=SHOWN_AT_MOST)
     if not waiting:
-        invited = svc.history.count(scope, HistoryFilter(invited_before=cutoff), cap=1)
+        invited = svc.reads.count(scope, HistoryFilter(invited_before=cutoff), cap=1)
         if not invited:
             st.info(f"Nobody was invited {int(days)} or more day(s) ago yet, so nobody has "
                     "waited that long. Lower the number of days to see more recent invites.")
@@ -76,7 +69,7 @@ def render() -> None:
             st.info("Nobody is waiting: every provider invited that long ago has signed up (as "
                     "far as Upheal last said).")
         return
-    total = svc.history.count(scope, filters)
+    total = svc.reads.count(scope, filters)
     more = f" (the {SHOWN_AT_MOST} oldest shown)" if total > SHOWN_AT_MOST else ""
     shown = f"{COUNT_CAP:,}+" if total > COUNT_CAP else f"{total:,}"
     st.markdown(f"**{shown} provider(s) waiting**{more}")
@@ -90,13 +83,9 @@ def render() -> None:
         "Reminded": (f"{when(r.reminded_at, '%Y-%m-%d')} by {r.reminded_by or '(no name)'}"
                      if r.reminded_at else ""),
     } for r in waiting])
-    selection = st.dataframe(table, key="fu_table", hide_index=True, width="stretch",
-                             on_select="rerun", selection_mode="single-row")
-    chosen = selection.selection.rows if selection else []
-    if chosen and chosen[0] < len(waiting):
-        _reminder(waiting[chosen[0]])
-    else:
-        st.caption("Select a provider to see their reminder email.")
+    chosen = picked(table, waiting, "fu_table", "Select a provider to see their reminder email.")
+    if chosen is not None:
+        _reminder(chosen)
     _everyone(scope, waiting)
 
 

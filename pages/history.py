@@ -7,24 +7,18 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from components.deps import (
-    check_with_upheal,
-    current_scope,
-    person,
-    person_zone,
-    scope_or_prompt,
-    sender_name,
-    services,
-    when,
-    zone_name,
-)
+from components.actions import check_with_upheal
 from components.email_jobs import offer as email_offer
-from components.email_jobs import unfinished
 from components.email_send import send_panel
+from components.identity import person, sender_name
 from components.links import copy_box, invite_email_box
 from components.router import page_body
+from components.services import services
+from components.session import current_scope, page_scope
 from components.signups import auto_refresh, refresh_panel
+from components.tables import picked
 from components.text import safe
+from components.time_zone import person_zone, when, zone_name
 from partner_console.api.models import FIELD_LABELS, NoteIdentifier
 from partner_console.exports import (
     STATUS_LABELS,
@@ -35,11 +29,11 @@ from partner_console.exports import (
     sent_fields,
 )
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
+from partner_console.jobs.store import JobKind
 from partner_console.signup import SIGNUP_FILTERS
 from partner_console.signup import label as signup_label
 from partner_console.storage import HistoryFilter, NotFoundError, ProviderRow, Scope
 from partner_console.storage.activity import EXPORTED, logged
-from partner_console.storage.sends import INVITE
 from partner_console.storage.tables import CREATED, LINKS_LOST, PENDING
 
 PAGE_SIZE = 50
@@ -113,8 +107,7 @@ def _filters(creators: list[str]) -> HistoryFilter:
 
 def render() -> None:
     svc = services()
-    st.title("History")
-    scope = scope_or_prompt("to see its providers")
+    scope = page_scope("History", "to see its providers")
     if scope is None:
         return
     notice = st.session_state.pop("hi_notice", None)
@@ -123,15 +116,15 @@ def render() -> None:
         show(safe(notice[1]))
 
     auto_refresh(svc, scope)
-    filters = _filters(svc.history.creators(scope))
-    pending = svc.history.count(scope, HistoryFilter(statuses=(PENDING,)), cap=99)
+    filters = _filters(svc.reads.creators(scope))
+    pending = svc.reads.count(scope, HistoryFilter(statuses=(PENDING,)), cap=99)
     if pending:
         shown = "99+" if pending > 99 else str(pending)
         st.warning(f"{shown} provider(s) have an unknown outcome (the console stopped or "
                    "Upheal did not answer). Open one below and press “Check with Upheal”.")
 
     page_number = int(st.session_state.get("hi_page", 1))
-    page = svc.history.search(scope, filters, page=page_number, page_size=PAGE_SIZE)
+    page = svc.reads.search(scope, filters, page=page_number, page_size=PAGE_SIZE)
     if page.total == 0:
         st.info("No providers match. Providers you create appear here." if filters ==
                 HistoryFilter() else "No providers match these filters.")
@@ -140,15 +133,12 @@ def render() -> None:
     st.caption(f"{page.total_text} provider(s) · page {page.page} of {page.page_count} · "
                f"times in {zone_name()} · select a row to see its links, its email and "
                "everything sent to Upheal")
-    selection = st.dataframe(
-        history_table(page.rows), key="hi_table", hide_index=True, width="stretch",
-        on_select="rerun", selection_mode="single-row", column_config=TABLE_COLUMNS)
+    chosen = picked(history_table(page.rows), page.rows, "hi_table",
+                    column_config=TABLE_COLUMNS)
     if page.page_count > 1:
         st.number_input("Page", min_value=1, max_value=page.page_count, step=1, key="hi_page")
-
-    rows_selected = selection.selection.rows if selection else []
-    if rows_selected and rows_selected[0] < len(page.rows):
-        _details(page.rows[rows_selected[0]].id)
+    if chosen is not None:
+        _details(chosen.id)
     refresh_panel(filters)
     _email_many(scope, filters)
 
@@ -162,17 +152,17 @@ def render() -> None:
     who, described = person(), describe_history(filters)
     csv_col.download_button("Download CSV", logged(svc.activity, scope, who, EXPORTED,
         f"Downloaded the History as CSV ({described}).", lambda: history_csv(
-        svc.history, scope, filters)), file_name=f"providers-{stamp}-times-in-UTC.csv",
+        svc.reads, scope, filters)), file_name=f"providers-{stamp}-times-in-UTC.csv",
         mime="text/csv", key="hi_csv", icon=":material/description:", on_click="ignore")
     zone = person_zone()
     xlsx_col.download_button("Download Excel", logged(svc.activity, scope, who, EXPORTED,
         f"Downloaded the History as Excel ({described}).", lambda: history_xlsx(
-        svc.history, scope, filters, zone)), file_name=f"providers-{stamp}.xlsx",
+        svc.reads, scope, filters, zone)), file_name=f"providers-{stamp}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="hi_xlsx", icon=":material/table_view:", on_click="ignore")
     if links_col.toggle("Copy all links", key="hi_copy_all",
                         help="Email and invite link of every matching provider, one per line."):
-        st.code(links_text(svc.history.iter_rows(scope, filters)) or "(no invite links)",
+        st.code(links_text(svc.reads.iter_rows(scope, filters)) or "(no invite links)",
                 language=None)
 
 
@@ -183,8 +173,8 @@ def _email_many(scope: Scope, filters: HistoryFilter) -> None:
                      help="Each provider gets the organisation's invite email at their own "
                           "address, sent from the server at a steady pace.") or \
                 st.session_state.get("ej_job_history") or \
-                unfinished(services(), scope, INVITE) is not None:
-            candidates = services().history.with_invite_links(scope, filters)
+                services().jobs.unfinished(scope, JobKind.EMAILS) is not None:
+            candidates = services().follow_up.with_invite_links(scope, filters)
             if not candidates:
                 st.caption("None of the providers shown has an invite link to send.")
             email_offer(scope, candidates, "history")

@@ -3,21 +3,20 @@ texts have their own page, Email texts)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import streamlit as st
 
-from components.deps import (
-    current_scope,
-    log_activity,
-    scope_or_prompt,
-    services,
-)
+from components.identity import log_activity
 from components.pickers import TEMPLATE_ID_SOURCE
 from components.router import page_body
+from components.services import services
+from components.session import current_scope, page_scope
 from components.text import safe
 from partner_console.catalog_file import CSV_HEADERS, catalog_rows, read_catalog_file
 from partner_console.exports import csv_bytes
+from partner_console.storage import Scope
 from partner_console.storage.activity import TEMPLATES
 from partner_console.storage.catalog import (
     CatalogError,
@@ -35,51 +34,49 @@ def _keep_draft(widget: str) -> None:
     st.session_state[DRAFT[widget]] = st.session_state.get(widget)
 
 
-def _add() -> None:
+def _saved(prefix: str, store: Callable[[Scope, NoteTemplate], object]
+           ) -> tuple[Scope, NoteTemplate] | None:
+    """The form `prefix` (nt / nt_edit) checked and stored with `store`; None, with its
+    problems kept for the form, when it was not."""
     scope = current_scope()
     if scope is None:
-        return
+        return None
     state = st.session_state
-    template, problems = check_note_template(str(state.get("nt_name") or ""),
-                                        str(state.get("nt_id") or ""))
+    template, problems = check_note_template(str(state.get(f"{prefix}_name") or ""),
+                                             str(state.get(f"{prefix}_id") or ""))
     if template is not None:
+        template = replace(template, preselected=bool(state.get(f"{prefix}_pre")))
         try:
-            services().catalog.add(scope, replace(template, preselected=bool(
-                state.get("nt_pre"))))
+            store(scope, template)
         except TemplateClash as clash:
             problems = clash.problems
-    state["nt_add_errors"] = problems
-    if problems:
+    state[f"{prefix}_{'add' if prefix == 'nt' else 'edit'}_errors"] = problems
+    return None if problems or template is None else (scope, template)
+
+
+def _add() -> None:
+    saved = _saved("nt", lambda scope, t: services().catalog.add(scope, t))
+    if saved is None:
         return
-    state["nt_notice"] = ("ok", f"Added “{template.name}”." if template else "")
-    if template is not None:
-        log_activity(scope, TEMPLATES, f"Added the note template “{template.name}” "
-                                       f"({template.template_id}).")
+    scope, template = saved
+    state = st.session_state
+    state["nt_notice"] = ("ok", f"Added “{template.name}”.")
+    log_activity(scope, TEMPLATES,
+                 f"Added the note template “{template.name}” ({template.template_id}).")
     for widget, draft in DRAFT.items():  # an empty form for the next one
         state[widget] = False if widget == "nt_pre" else ""
         state.pop(draft, None)
 
 
 def _save_edit(old_id: str) -> None:
-    scope = current_scope()
-    if scope is None:
+    saved = _saved("nt_edit", lambda scope, t: services().catalog.replace(scope, old_id, t))
+    if saved is None:
         return
-    state = st.session_state
-    template, problems = check_note_template(str(state.get("nt_edit_name") or ""),
-                                        str(state.get("nt_edit_id") or ""))
-    if template is not None:
-        try:
-            services().catalog.replace(scope, old_id, replace(template, preselected=bool(
-                state.get("nt_edit_pre"))))
-        except TemplateClash as clash:
-            problems = clash.problems
-    state["nt_edit_errors"] = problems
-    if not problems:
-        state.pop("nt_editing", None)
-        state["nt_notice"] = ("ok", "Saved.")
-        if template is not None:
-            log_activity(scope, TEMPLATES, f"Changed the note template “{template.name}” "
-                                           f"({template.template_id}).")
+    scope, template = saved
+    st.session_state.pop("nt_editing", None)
+    st.session_state["nt_notice"] = ("ok", "Saved.")
+    log_activity(scope, TEMPLATES,
+                 f"Changed the note template “{template.name}” ({template.template_id}).")
 
 
 def _remove(template_id: str, name: str) -> None:
@@ -182,8 +179,7 @@ def _edit_row(template: NoteTemplate) -> None:
 
 def render() -> None:
     svc = services()
-    st.title("Note templates")
-    scope = scope_or_prompt("to see its templates")
+    scope = page_scope("Note templates", "to see its templates")
     if scope is None:
         return
     st.caption("Give each Upheal note template a name your team recognises. Preselected "

@@ -10,9 +10,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from components.deps import person_zone, scope_or_prompt, services
 from components.router import page_body
+from components.services import services
+from components.session import page_scope
 from components.signups import auto_refresh, last_checked_line
+from components.time_zone import person_zone
 from partner_console.signup import INVITED
 from partner_console.storage import HistoryFilter
 from partner_console.storage.clock import utcnow
@@ -24,14 +26,13 @@ WEEKS = 26
 
 def render() -> None:
     svc = services()
-    st.title("Overview")
-    scope = scope_or_prompt("to see how onboarding is going")
+    scope = page_scope("Overview", "to see how onboarding is going")
     if scope is None:
         return
     auto_refresh(svc, scope)
-    numbers = svc.history.overview(scope, weeks=WEEKS)
+    numbers = svc.reads.overview(scope, weeks=WEEKS)
     cutoff = invited_before(PENDING_DAYS, utcnow(), person_zone())
-    waiting = svc.history.count(scope, HistoryFilter(signups=(INVITED,),
+    waiting = svc.reads.count(scope, HistoryFilter(signups=(INVITED,),
                                                      invited_before=cutoff))
     running = sum(1 for job in svc.jobs.jobs(scope, limit=50) if job.live)
 

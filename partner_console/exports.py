@@ -24,7 +24,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from partner_console.api.models import FIELD_LABELS, NoteIdentifier
 from partner_console.signup import SIGNUP_FILTERS, SIGNUP_LABELS
 from partner_console.storage.activity import ACTION_LABELS, Activity, ActivityFilter
-from partner_console.storage.history import History, HistoryFilter, ProviderRow
+from partner_console.storage.history import ProviderRow
+from partner_console.storage.history_reads import HistoryFilter, HistoryReads
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import providers
 from partner_console.when import local, zone_label
@@ -251,7 +252,7 @@ def xlsx_bytes(headers: list[str], rows: Iterable[Sequence[str]], sheet: str = "
     return buffer.getvalue()
 
 
-def history_csv(history: History, scope: Scope, filters: HistoryFilter = HistoryFilter()
+def history_csv(history: HistoryReads, scope: Scope, filters: HistoryFilter = HistoryFilter()
                 ) -> bytes:
     """The organisation's providers matching `filters`, as a CSV file."""
     if history.engine.dialect.name == "postgresql":
@@ -259,7 +260,7 @@ def history_csv(history: History, scope: Scope, filters: HistoryFilter = History
     return csv_file(HEADERS, history.export_batches(scope, filters, _TEXT_CELLS))
 
 
-def _postgresql_csv(history: History, scope: Scope, filters: HistoryFilter) -> bytes:
+def _postgresql_csv(history: HistoryReads, scope: Scope, filters: HistoryFilter) -> bytes:
     """The same file, written by PostgreSQL itself (COPY ... TO STDOUT, in C), streamed into
     one buffer. The query is the export query, with its values bound by the driver."""
     compiled = history.export_query(scope, filters, _COPY_CELLS).compile(
@@ -327,7 +328,7 @@ def note_label(value: str) -> str:
         return value
 
 
-def history_xlsx(history: History, scope: Scope, filters: HistoryFilter = HistoryFilter(),
+def history_xlsx(history: HistoryReads, scope: Scope, filters: HistoryFilter = HistoryFilter(),
                  zone: tzinfo = UTC) -> bytes:
     """The providers matching `filters` as an Excel workbook: times in `zone` as real
     date-times, clickable links showing their address, labels rather than codes, a filter on
@@ -428,15 +429,19 @@ def sent_fields(row: ProviderRow, names: dict[str, str]) -> list[tuple[str, str]
     ]
 
 
+def _searched(text: str, date_from: object, date_to: object, dated: str = "") -> list[str]:
+    """The search and date range of a download's filters, in words."""
+    parts = [f"search “{text.strip()}”"] if text.strip() else []
+    if date_from:
+        parts.append(f"{dated}{date_from} to {date_to or date_from}")
+    return parts
+
+
 def describe_history(filters: HistoryFilter) -> str:
     """The filters of an export, in words, for the activity log."""
     if filters == HistoryFilter():
         return "every provider"
-    parts = []
-    if filters.text.strip():
-        parts.append(f"search “{filters.text.strip()}”")
-    if filters.date_from:
-        parts.append(f"created {filters.date_from} to {filters.date_to or filters.date_from}")
+    parts = _searched(filters.text, filters.date_from, filters.date_to, "created ")
     if filters.statuses:
         parts.append("status " + ", ".join(STATUS_LABELS.get(s, s) for s in filters.statuses))
     if filters.signups:
@@ -453,11 +458,7 @@ def describe_activity(filters: ActivityFilter) -> str:
     """The filters of an activity download, in words, for the activity log."""
     if filters == ActivityFilter():
         return "every entry"
-    parts = []
-    if filters.text.strip():
-        parts.append(f"search “{filters.text.strip()}”")
+    parts = _searched(filters.text, None, None)
     if filters.actions:
         parts.append(", ".join(ACTION_LABELS.get(a, a) for a in filters.actions))
-    if filters.date_from:
-        parts.append(f"{filters.date_from} to {filters.date_to or filters.date_from}")
-    return "; ".join(parts)
+    return "; ".join(parts + _searched("", filters.date_from, filters.date_to))

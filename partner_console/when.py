@@ -57,3 +57,10 @@ def invited_before(days: int, now: datetime, zone: tzinfo) -> datetime:
     local_today = now.replace(tzinfo=UTC).astimezone(zone).date()
     start = datetime.combine(local_today - timedelta(days=days - 1), time(), tzinfo=zone)
     return start.astimezone(UTC).replace(tzinfo=None)
+
+
+def in_minutes(minutes: float) -> str:
+    """How long something takes, as staff say it: 'under a minute', 'about 3 minutes'."""
+    if minutes < 1:
+        return "under a minute"
+    return f"about {minutes:.0f} minute{'s' if round(minutes) != 1 else ''}"

@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 from partner_console.api.client import UphealClient
-from partner_console.bulk.jobs import JobStore
-from partner_console.bulk.run import Pacer, build_runner
-from partner_console.storage import History, LinkJournal, fingerprint, make_engine
+from partner_console.api.pacing import Pacer
+from partner_console.jobs.store import JobStore
+from partner_console.storage import LinkJournal, fingerprint, make_engine
 from partner_console.storage.coordination import KeyPacing, Leases, RateBudget, lease_owner
+from tests.helpers import HistoryForTests, build_runner
 
 SECRET = b"bulk-test-secret"
 REPLICA = os.environ.get("JOB_CHILD_REPLICA", "bulk-child")
@@ -26,7 +27,7 @@ KEY = "sandbox-demo-key"
 def main() -> None:
     database_url, sandbox_url, job_id, rate, journal = sys.argv[1:6]
     engine = make_engine(database_url)
-    history = History(engine)
+    history = HistoryForTests(engine)
     scope = history.scope_for(fingerprint(SECRET, KEY))
     runner = build_runner(job_id=int(job_id), api_key=KEY, scope=scope, created_by="child",
                           store=JobStore(engine), history=history,

@@ -16,14 +16,15 @@ from pathlib import Path
 from partner_console.api.client import RetryPolicy, UphealClient
 from partner_console.api.models import validate_provider
 from partner_console.creation import ProviderCreator
-from partner_console.storage import History, LinkJournal, fingerprint, make_engine
+from partner_console.storage import LinkJournal, fingerprint, make_engine
 from partner_console.storage.tables import PENDING
 from tests.bulk_child import KEY, SECRET
+from tests.helpers import HistoryForTests
 
 
 def main() -> None:
     database_url, sandbox_url, journal, first, count = sys.argv[1:6]
-    history = History(make_engine(database_url))
+    history = HistoryForTests(make_engine(database_url))
     client = UphealClient(sandbox_url, timeout=5, retry=RetryPolicy(initial_backoff=0.05))
     creator = ProviderCreator(client, history, LinkJournal(Path(journal)), settle_after=0.5)
     print("ready", flush=True)

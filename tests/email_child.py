@@ -12,15 +12,16 @@ import os
 import sys
 from pathlib import Path
 
-from partner_console.bulk.emailing import build_email_runner
-from partner_console.bulk.jobs import JobStore
 from partner_console.config import load_settings
+from partner_console.jobs.store import JobStore
 from partner_console.mail.sender import Mailer, transport_for
-from partner_console.storage import History, fingerprint, make_engine
+from partner_console.startup import recover
+from partner_console.storage import LinkJournal, fingerprint, make_engine
 from partner_console.storage.catalog import Catalog
 from partner_console.storage.coordination import Leases, RateBudget, lease_owner
 from partner_console.storage.sends import Sends
 from tests.conftest import DEMO_KEY as KEY
+from tests.helpers import HistoryForTests, build_email_runner
 from tests.test_mail import SECRET
 
 REPLICA = os.environ.get("JOB_CHILD_REPLICA", "email-child")
@@ -33,11 +34,14 @@ def main() -> None:
                               "INVITE_EMAIL_FROM": "Onboarding <onboarding@partner.example>",
                               "UPHEAL_REQUEST_TIMEOUT_SECONDS": "3"}, Path("/nonexistent.toml"))
     engine = make_engine(database_url)
-    history = History(engine)
+    history = HistoryForTests(engine)
     scope = history.scope_for(fingerprint(SECRET, KEY))
     owner = lease_owner(REPLICA)
-    Leases(engine).release_replica(REPLICA, owner)
     sends = Sends(engine, REPLICA, owner)
+    # As a restarted console server does (startup.py): its earlier life's jobs are free again
+    # and its in-flight sends settled at once, whoever resumes the job.
+    recover(history=history, journal=LinkJournal(Path("/nonexistent/journal.jsonl")),
+            leases=Leases(engine), sends=sends, replica=REPLICA, owner=owner)
     mailer = Mailer(sends, settings.email_from, None, transport_for(settings),
                     RateBudget(engine, int(per_minute)), attempts=6, initial_backoff=0.05,
                     max_backoff=0.4)

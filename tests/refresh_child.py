@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from partner_console.api.client import UphealClient
-from partner_console.bulk.jobs import JobStore
-from partner_console.bulk.run import build_refresh_runner
-from partner_console.storage import History, LinkJournal, fingerprint, make_engine
+from partner_console.jobs.store import JobStore
+from partner_console.storage import LinkJournal, fingerprint, make_engine
 from partner_console.storage.coordination import KeyPacing, Leases, RateBudget, lease_owner
 from tests.bulk_child import KEY, SECRET
+from tests.helpers import HistoryForTests, build_refresh_runner
 
 REPLICA = os.environ.get("JOB_CHILD_REPLICA", "refresh-child")
 
@@ -25,7 +25,7 @@ REPLICA = os.environ.get("JOB_CHILD_REPLICA", "refresh-child")
 def main() -> None:
     database_url, sandbox_url, job_id, rate = sys.argv[1:5]
     engine = make_engine(database_url)
-    history = History(engine)
+    history = HistoryForTests(engine)
     scope = history.scope_for(fingerprint(SECRET, KEY))
     owner = lease_owner(REPLICA)
     Leases(engine).release_replica(REPLICA, owner)

@@ -23,7 +23,7 @@ from partner_console.identity import (
     provider_label,
     providers_of,
 )
-from partner_console.storage import History, fingerprint
+from partner_console.storage import fingerprint
 from partner_console.storage.activity import (
     CREATED,
     EXPORTED,
@@ -33,6 +33,7 @@ from partner_console.storage.activity import (
     logged,
 )
 from partner_console.storage.scope import Scope
+from tests.helpers import HistoryForTests
 from tests.workbooks import formulas
 
 SECRET = "x" * 40
@@ -172,7 +173,7 @@ def test_an_auth_section_is_checked_before_anyone_signs_in():
 
 # -- the activity log -----------------------------------------------------------------------------
 def scopes(engine):
-    history = History(engine)
+    history = HistoryForTests(engine)
     return (history, history.scope_for(fingerprint(b"s", "key-one")),
             history.scope_for(fingerprint(b"s", "key-two")))
 

@@ -14,24 +14,17 @@ import pytest
 
 from bench.harness import max_in_window
 from partner_console.api.client import RetryPolicy, UphealClient
+from partner_console.api.pacing import Pacer
 from partner_console.bulk.columns import auto_map
-from partner_console.bulk.jobs import (
-    CANCELLED,
-    CREATED_STATES,
-    DONE_CREATED,
-    DONE_SKIPPED,
-    FINISHED,
-    QUEUED,
-    SENDING,
-    JobStore,
-)
 from partner_console.bulk.prepare import prepare_rows
 from partner_console.bulk.read import read_file
-from partner_console.bulk.run import Pacer, build_runner
+from partner_console.jobs.kinds.imports import create_import
+from partner_console.jobs.store import CREATED_STATES, JobStatus, JobStore, RowState
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
-from partner_console.storage import History, LinkJournal, fingerprint
+from partner_console.storage import LinkJournal, fingerprint
 from partner_console.storage.coordination import CANCEL, Leases
 from tests.bulk_child import KEY, SECRET
+from tests.helpers import HistoryForTests, build_runner
 
 pytestmark = pytest.mark.xdist_group("bulk")
 RATE = 3000  # calls per minute for the job and the sandbox alike (50 a second)
@@ -53,14 +46,14 @@ def served():
     server.server_close()
 
 
-def new_job(engine, data: bytes, token: str = "start-1"):
-    history = History(engine)
+def new_job(engine, data: bytes, token: str = "start-1", send_invites: bool = False):
+    history = HistoryForTests(engine)
     scope = history.scope_for(fingerprint(SECRET, KEY))
     read = read_file(data, "practice.csv")
     rows = prepare_rows(read, auto_map(read.headers), [])
     store = JobStore(engine)
-    job_id, _ = store.create(scope, created_by="Ann", file_name="practice.csv", rows=rows,
-                             start_token=token)
+    job_id, _ = create_import(store, scope, created_by="Ann", file_name="practice.csv",
+                              rows=rows, start_token=token, send_invites=send_invites)
     return store, history, scope, job_id
 
 
@@ -85,7 +78,7 @@ def assert_guarantees(sandbox, store, history, scope, job_id, total):
     progress = store.progress(job_id)
     assert len(rows) == total
     assert progress.created + progress.failed + progress.not_sent == total
-    assert states[QUEUED] == 0 and states[SENDING] == 0
+    assert states[RowState.QUEUED] == 0 and states[RowState.SENDING] == 0
     users = {u["email"]: u for u in sandbox.users()}
     created = [r for r in rows if r.state in CREATED_STATES]
     assert len(users) == len(created)  # every user the sandbox made is a created row, once
@@ -94,7 +87,7 @@ def assert_guarantees(sandbox, store, history, scope, job_id, total):
         user = users[row.email]
         provider = history.get(scope, row.provider_id)
         assert provider.user_id == user["userId"]
-        if row.state == DONE_CREATED:  # every link that came back is stored, in both places
+        if row.state == RowState.CREATED:  # every link that came back is stored, in both places
             assert (row.invite_url, provider.invite_url) == (user["inviteUrl"],) * 2
             assert row.private_room_link == user["privateRoomLink"]
     return states
@@ -119,10 +112,10 @@ def test_300_rows_with_503s_lost_answers_and_a_429_storm(served, engine, tmp_pat
     threading.Thread(target=storm, daemon=True).start()
     runner.start()
     runner.join(120)
-    assert store.get(scope, job_id).status == FINISHED
+    assert store.get(scope, job_id).status == JobStatus.FINISHED
     states = assert_guarantees(sandbox, store, history, scope, job_id, 300)
     # Every lost answer's links were fetched again with get-user-by-id.
-    assert states[DONE_CREATED] > 150 and states["links_lost"] == 0
+    assert states[RowState.CREATED] > 150 and states["links_lost"] == 0
     assert sum(c.path.startswith("/users/") and c.method == "GET" for c in sandbox.calls) > 10
     statuses = Counter(c.status for c in sandbox.calls)
     assert statuses[429] > 0 and statuses[503] + statuses[500] > 0  # the faults really fired
@@ -158,7 +151,7 @@ def test_rerunning_the_same_file_creates_nobody_twice(served, engine, tmp_path):
     runner.start()
     runner.join(60)
     assert len(sandbox.users()) == 20
-    assert all(r.state == DONE_SKIPPED for r in store.rows(second))
+    assert all(r.state == RowState.SKIPPED for r in store.rows(second))
 
 
 def test_one_start_token_is_one_job(engine):
@@ -184,14 +177,14 @@ def test_pause_and_cancel(served, engine, tmp_path):
     runner.pause()
     runner.join(30)
     assert store.get(scope, job_id).status == "paused"
-    waiting = store.progress(job_id).counts.get(QUEUED, 0)
+    waiting = store.progress(job_id).counts.get(RowState.QUEUED, 0)
     assert 0 < waiting < 120
     runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
     runner.start()
-    until(lambda: store.progress(job_id).counts.get(QUEUED, 0) < waiting)
+    until(lambda: store.progress(job_id).counts.get(RowState.QUEUED, 0) < waiting)
     Leases(engine).ask(job_id, CANCEL)  # as from any replica: written to the job
     runner.join(30)
-    assert store.get(scope, job_id).status == CANCELLED
+    assert store.get(scope, job_id).status == JobStatus.CANCELLED
     assert_guarantees(sandbox, store, history, scope, job_id, 120)
     assert any(r.outcome == "Not sent: Import cancelled before this row."
                for r in store.rows(job_id))
@@ -218,7 +211,7 @@ def test_job_killed_mid_run_resumes_and_finishes_with_the_same_guarantees(
     runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
     runner.start()
     runner.join(120)
-    assert store.get(scope, job_id).status == FINISHED
+    assert store.get(scope, job_id).status == JobStatus.FINISHED
     assert_guarantees(sandbox, store, history, scope, job_id, 150)
     assert history.pending(scope) == []
 
@@ -230,7 +223,7 @@ def test_results_keep_every_uploaded_value_and_say_what_was_never_sent(served, e
     import pandas as pd
 
     from partner_console.bulk.files import results_csv, results_xlsx
-    from partner_console.bulk.jobs import DONE_FAILED, JobRow
+    from partner_console.jobs.store import JobRow, RowState
     from tests.workbooks import formulas, hyperlinks
 
     sandbox, server = served
@@ -270,7 +263,7 @@ def test_results_keep_every_uploaded_value_and_say_what_was_never_sent(served, e
         else:
             assert outcomes[0] == outcomes[2] == "Not sent: Already created (in History)."
     assert len(sandbox.users()) == 2
-    sent_and_refused = JobRow(1, 2, DONE_FAILED, "a@example.com", {}, {"firstName": "A"},
+    sent_and_refused = JobRow(1, 2, RowState.FAILED, "a@example.com", {}, {"firstName": "A"},
                               "Upheal refused it.", None, None, None, attempts=1)
     assert (sent_and_refused.outcome, sent_and_refused.details) == ("Failed",
                                                                     "Upheal refused it.")
@@ -297,7 +290,7 @@ def test_links_lost_during_an_import_are_asked_for_again_before_it_ends(served, 
     assert calls["n"] == 10  # five failed during the run, five asked again at its end
     users = {u["email"]: u for u in sandbox.users()}
     for row in store.rows(job_id):
-        assert row.state == DONE_CREATED and row.invite_url == users[row.email]["inviteUrl"]
+        assert row.state == RowState.CREATED and row.invite_url == users[row.email]["inviteUrl"]
         assert history.get(scope, row.provider_id).invite_url == row.invite_url
 
 
@@ -310,7 +303,7 @@ def test_an_import_that_runs_to_its_end_says_so_in_the_activity_log_once(served,
     runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
     runner.start()
     runner.join(60)
-    assert store.get(scope, job_id).status == FINISHED
+    assert store.get(scope, job_id).status == JobStatus.FINISHED
     entries = Activity(engine).page(scope).entries
     assert [(e.who, e.action) for e in entries] == [("Partner Console (automatic)", "imported")]
     assert entries[0].summary == ("The import of “practice.csv” (started by Ann) finished: "
@@ -325,22 +318,22 @@ def test_rows_put_back_in_the_queue_after_the_last_look_are_done_and_the_job_fin
     store, history, scope, job_id = new_job(engine, spreadsheet(6))
     runner = runner_for(engine, server, store, history, scope, job_id, tmp_path)
     came_back = []
-    before = runner._before_finish
+    before = runner.handler.before_finish
 
     def once_more() -> None:  # the last look found nothing; then a row is back in the queue
         if not came_back:
-            done = store.rows(job_id, (DONE_CREATED,))[0]
+            done = store.rows(job_id, (RowState.CREATED,))[0]
             with engine.begin() as conn:
                 from partner_console.storage.tables import bulk_job_rows
                 conn.execute(bulk_job_rows.update().where(bulk_job_rows.c.id == done.id)
-                             .values(state=QUEUED))
+                             .values(state=RowState.QUEUED))
             came_back.append(done.id)
         before()
 
-    runner._before_finish = once_more
+    runner.handler.before_finish = once_more
     assert runner.start()
     runner.join(60)
     assert came_back
-    assert store.get(scope, job_id).status == FINISHED  # not "paused" with a row waiting
-    assert store.row(came_back[0]).state in CREATED_STATES + (DONE_SKIPPED,)
-    assert not store.rows(job_id, (QUEUED, SENDING))
+    assert store.get(scope, job_id).status == JobStatus.FINISHED  # not "paused" with a row waiting
+    assert store.row(came_back[0]).state in CREATED_STATES + (RowState.SKIPPED,)
+    assert not store.rows(job_id, (RowState.QUEUED, RowState.SENDING))

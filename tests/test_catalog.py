@@ -7,13 +7,14 @@ import xlsxwriter
 
 from partner_console.catalog_file import CSV_HEADERS, catalog_rows, read_catalog_file
 from partner_console.exports import csv_bytes
-from partner_console.storage import History, fingerprint
+from partner_console.storage import fingerprint
 from partner_console.storage.catalog import (
     Catalog,
     CatalogError,
     NoteTemplate,
     check_templates,
 )
+from tests.helpers import HistoryForTests
 
 INTAKE = "2fb81b0a-611b-11ed-9b6a-0242ac120002"
 PROGRESS = "d290f1ee-6c54-4b01-90e6-d701748f0852"
@@ -59,7 +60,7 @@ def test_blank_lines_are_dropped():
 
 
 def test_catalog_is_saved_per_organisation(engine):
-    history = History(engine)
+    history = HistoryForTests(engine)
     catalog = Catalog(engine)
     a = history.scope_for(fingerprint(b"s", "key-a"))
     b = history.scope_for(fingerprint(b"s", "key-b"))

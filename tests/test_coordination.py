@@ -12,10 +12,10 @@ import pytest
 
 from partner_console.api.client import RetryPolicy, UphealClient
 from partner_console.api.models import validate_provider
-from partner_console.bulk.jobs import PAUSED, RUNNING
 from partner_console.creation import BUSY, DUPLICATE, ProviderCreator
+from partner_console.jobs.store import JobStatus
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
-from partner_console.storage import History, LinkJournal, fingerprint
+from partner_console.storage import LinkJournal, fingerprint
 from partner_console.storage.clock import utcnow
 from partner_console.storage.coordination import (
     CANCEL,
@@ -25,6 +25,7 @@ from partner_console.storage.coordination import (
     reservation_scope,
 )
 from tests.bulk_child import KEY, SECRET
+from tests.helpers import HistoryForTests
 from tests.test_bulk_job import new_job, spreadsheet
 
 FP = fingerprint(SECRET, KEY)
@@ -58,7 +59,7 @@ def test_eight_claims_at_once_give_the_job_to_one_runner(engine):
     store, _, scope, job_id = new_job(engine, spreadsheet(3))
     claims = at_once(8, lambda i: Leases(engine).claim(job_id, f"replica-{i}#boot"))
     assert claims.count(True) == 1
-    assert store.get(scope, job_id).status == RUNNING
+    assert store.get(scope, job_id).status == JobStatus.RUNNING
 
 
 def test_a_lease_taken_over_after_expiry_is_reported_lost_to_its_old_runner(engine):
@@ -69,7 +70,7 @@ def test_a_lease_taken_over_after_expiry_is_reported_lost_to_its_old_runner(engi
     time.sleep(0.3)  # a's renewals stopped (its server froze or died)
     assert Leases(engine).claim(job_id, "b#1")
     assert not old.renew(job_id, "a#1").held  # a stops at its next renewal
-    assert not old.release(job_id, "a#1", PAUSED)  # and cannot touch b's job
+    assert not old.release(job_id, "a#1", JobStatus.PAUSED)  # and cannot touch b's job
 
 
 def test_pause_and_cancel_asked_anywhere_reach_the_runner_or_apply_at_once(engine):
@@ -79,7 +80,7 @@ def test_pause_and_cancel_asked_anywhere_reach_the_runner_or_apply_at_once(engin
     assert leases.ask(job_id, PAUSE)  # a live runner: written for it
     assert leases.renew(job_id, "a#1").control == PAUSE
     assert leases.claim_row(job_id, "a#1") is None  # asked to stop: no new row
-    leases.release(job_id, "a#1", PAUSED)
+    leases.release(job_id, "a#1", JobStatus.PAUSED)
     assert not leases.ask(job_id, CANCEL)  # nobody runs it: cancelled here and now
     job = store.get(scope, job_id)
     assert job.status == "cancelled"
@@ -89,12 +90,12 @@ def test_pause_and_cancel_asked_anywhere_reach_the_runner_or_apply_at_once(engin
 def test_a_restarted_server_shows_its_interrupted_jobs_paused_at_once(engine):
     store, _, scope, job_id = new_job(engine, spreadsheet(3))
     assert Leases(engine, lease_seconds=600).claim(job_id, "host:8501#before")
-    assert store.get(scope, job_id).shown_status == RUNNING  # the lease has ten minutes left
+    assert store.get(scope, job_id).shown_status == JobStatus.RUNNING  # the lease has ten minutes left
     Leases(engine).release_replica("host:8502", "host:8502#after")  # another server: no effect
-    assert store.get(scope, job_id).shown_status == RUNNING
+    assert store.get(scope, job_id).shown_status == JobStatus.RUNNING
     assert Leases(engine).release_replica("host:8501", "host:8501#after") == 1
     job = store.get(scope, job_id)
-    assert (job.status, job.shown_status, job.live) == (PAUSED, PAUSED, False)
+    assert (job.status, job.shown_status, job.live) == (JobStatus.PAUSED, JobStatus.PAUSED, False)
 
 
 def test_rows_are_claimed_once_each_by_workers_racing_for_them(engine):
@@ -200,7 +201,7 @@ def slow_sandbox():
 def creator_for(engine, server, tmp_path, *, timeout=5.0, settle_after=60.0):
     client = UphealClient(server.base_url, timeout=timeout,
                           retry=RetryPolicy(initial_backoff=0.01, max_backoff=0.05))
-    return ProviderCreator(client, History(engine), LinkJournal(tmp_path / "j.jsonl"),
+    return ProviderCreator(client, HistoryForTests(engine), LinkJournal(tmp_path / "j.jsonl"),
                            settle_after=settle_after)
 
 
@@ -345,7 +346,7 @@ def test_the_lease_clock_is_naive_utc(engine):
 def test_only_the_lease_holder_puts_an_interrupted_row_back_in_the_queue(engine):
     """A Resume that lost the race (or a runner whose lease was taken) cannot queue rows
     behind the holder's back: that left imports paused half-way with rows waiting."""
-    from partner_console.bulk.jobs import QUEUED, SENDING
+    from partner_console.jobs.store import RowState
 
     store, _, _, job_id = new_job(engine, spreadsheet(3))
     leases = Leases(engine)
@@ -354,15 +355,15 @@ def test_only_the_lease_holder_puts_an_interrupted_row_back_in_the_queue(engine)
     assert leases.release_replica("dead", "dead#2") == 1
     assert leases.claim(job_id, "winner#1")
     with pytest.raises(ValueError):  # no back door around the lease
-        store.finish_row(row, QUEUED)
+        store.finish_row(row, RowState.QUEUED)
     assert not leases.requeue_row(job_id, "loser#1", row)  # the losing Resume: refused
-    assert [r.state for r in store.rows(job_id, (SENDING,))] == [SENDING]
+    assert [r.state for r in store.rows(job_id, (RowState.SENDING,))] == [RowState.SENDING]
     assert leases.requeue_row(job_id, "winner#1", row)
-    assert store.row(row.id).state == QUEUED
+    assert store.row(row.id).state == RowState.QUEUED
 
 
 def test_a_job_is_finished_only_by_its_holder_and_only_with_no_row_left(engine):
-    from partner_console.bulk.jobs import FINISHED, JobStore
+    from partner_console.jobs.store import JobStatus, JobStore
 
     store, _, scope, job_id = new_job(engine, spreadsheet(2))
     leases = Leases(engine)
@@ -376,12 +377,12 @@ def test_a_job_is_finished_only_by_its_holder_and_only_with_no_row_left(engine):
     assert not leases.finish(job_id, "b#1")  # not b's to end
     assert leases.finish(job_id, "a#1")
     job = store.get(scope, job_id)
-    assert job.status == FINISHED and not job.live
+    assert job.status == JobStatus.FINISHED and not job.live
     assert isinstance(store, JobStore)
 
 
 def test_a_row_that_keeps_coming_back_is_failed_instead_of_looping(engine):
-    from partner_console.bulk.jobs import JobStore
+    from partner_console.jobs.store import JobStore
     from partner_console.storage.coordination import GAVE_UP, MAX_ATTEMPTS
 
     store, _, _, job_id = new_job(engine, spreadsheet(1))

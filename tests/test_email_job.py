@@ -9,25 +9,15 @@ from collections import Counter
 
 import pytest
 
-from partner_console.bulk.emailing import build_email_runner
-from partner_console.bulk.jobs import (
-    DONE_EMAILED,
-    DONE_FAILED,
-    DONE_SKIPPED,
-    DONE_UNCERTAIN,
-    EMAILS,
-    FINISHED,
-    PAUSED,
-    QUEUED,
-    SENDING,
-    JobStore,
-)
+from partner_console.jobs.kinds.emails import create_email_job
+from partner_console.jobs.store import JobStatus, JobStore, RowState
 from partner_console.mail.sender import Mailer, transport_for
-from partner_console.storage import History, fingerprint
+from partner_console.storage import fingerprint
 from partner_console.storage.catalog import Catalog
 from partner_console.storage.coordination import Leases, RateBudget
 from partner_console.storage.sends import INVITE, SENT, UNCERTAIN, Sends
 from tests.conftest import DEMO_KEY as KEY
+from tests.helpers import HistoryForTests, build_email_runner
 from tests.smtp_server import Faults, SmtpServer
 from tests.test_mail import SECRET, provider, settings_for
 from tests.test_reliability_kill import run_child
@@ -43,14 +33,13 @@ def providers(engine, count: int, bounce_every: int = 0):
         history, scope, row = provider(engine, email=address, first=f"P{n}", last="Test",
                                        key=KEY)
         rows.append(row)
-    return history, History(engine).scope_for(fingerprint(SECRET, KEY)), rows
+    return history, HistoryForTests(engine).scope_for(fingerprint(SECRET, KEY)), rows
 
 
 def email_job(engine, scope, rows, token="emails-1", confirmed=0):
     store = JobStore(engine)
-    job_id, _ = store.create_for_providers(
-        scope, kind=EMAILS, created_by="Ann", start_token=token,
-        file_name=f"Invite emails to {len(rows)} provider(s)",
+    job_id, _ = create_email_job(
+        store, scope, email_kind=INVITE, created_by="Ann", start_token=token,
         providers=[(r.id, r.email, r.full_name, {"confirmed": confirmed}) for r in rows])
     return store, job_id
 
@@ -82,10 +71,10 @@ def test_an_email_job_sends_each_invite_once_with_per_row_results(engine, tmp_pa
         run = runner(engine, settings, store, history, scope, job_id)
         assert run.start()
         run.join(60)
-        assert store.get(scope, job_id).status == FINISHED
+        assert store.get(scope, job_id).status == JobStatus.FINISHED
         states = Counter(r.state for r in store.rows(job_id))
-        assert states == {DONE_EMAILED: 27, DONE_FAILED: 3}
-        failed = [r for r in store.rows(job_id) if r.state == DONE_FAILED]
+        assert states == {RowState.EMAILED: 27, RowState.FAILED: 3}
+        failed = [r for r in store.rows(job_id) if r.state == RowState.FAILED]
         assert all("refused the address bounce" in (r.message or "") for r in failed)
         assert server.count_by_recipient() == {r.email: 1 for r in rows
                                                if not r.email.startswith("bounce")}
@@ -100,7 +89,7 @@ def test_an_email_job_sends_each_invite_once_with_per_row_results(engine, tmp_pa
         assert run2.start()
         run2.join(60)
         skipped = Counter(r.state for r in store2.rows(again))
-        assert skipped[DONE_SKIPPED] == 27 and len(server.received) == 27
+        assert skipped[RowState.SKIPPED] == 27 and len(server.received) == 27
         assert "already emailed on" in store2.rows(again)[1].message
     finally:
         server.stop()
@@ -116,8 +105,8 @@ def test_a_refusing_password_pauses_the_job_and_says_why(engine, tmp_path):
         run = runner(engine, settings, store, history, scope, job_id)
         assert run.start()
         run.join(30)
-        assert store.get(scope, job_id).status == PAUSED
-        queued = store.rows(job_id, (QUEUED,))
+        assert store.get(scope, job_id).status == JobStatus.PAUSED
+        queued = store.rows(job_id, (RowState.QUEUED,))
         assert len(queued) == 5 and server.received == []
         assert any("did not accept the console's user name and password" in (r.message or "")
                    for r in queued)
@@ -140,27 +129,27 @@ def test_bulk_send_of_300_under_smtp_faults_and_kills_loses_none_and_doubles_non
         args = ["tests.email_child", database_url, server.url(), str(server.ca_file),
                 str(job_id), "6000"]
         for _ in range(30):
-            if store.get(scope, job_id).status == FINISHED:
+            if store.get(scope, job_id).status == JobStatus.FINISHED:
                 break
             kills += run_child(args, kill_after=rng.uniform(0.3, 1.2))
-        if store.get(scope, job_id).status != FINISHED:
+        if store.get(scope, job_id).status != JobStatus.FINISHED:
             run_child(args, kill_after=None)
         assert kills >= 3
-        assert store.get(scope, job_id).status == FINISHED
+        assert store.get(scope, job_id).status == JobStatus.FINISHED
         final = store.rows(job_id)
-        assert not [r for r in final if r.state in (QUEUED, SENDING)]  # nothing lost
+        assert not [r for r in final if r.state in (RowState.QUEUED, RowState.SENDING)]  # nothing lost
         received = server.count_by_recipient()
         assert max(received.values()) == 1  # nothing sent twice
         sends = Sends(engine).latest_for([r.id for r in rows], INVITE)
         for row in final:
             got = received.get(row.email, 0)
-            if row.state == DONE_EMAILED:
+            if row.state == RowState.EMAILED:
                 assert got == 1 and sends[row.provider_id].state == SENT
-            elif row.state == DONE_UNCERTAIN:
+            elif row.state == RowState.UNCERTAIN:
                 assert sends[row.provider_id].state == UNCERTAIN  # a person decides
             else:
-                assert row.state == DONE_FAILED and row.email.startswith("bounce") and got == 0
-        emailed = sum(r.state == DONE_EMAILED for r in final)
+                assert row.state == RowState.FAILED and row.email.startswith("bounce") and got == 0
+        emailed = sum(r.state == RowState.EMAILED for r in final)
         assert emailed >= 300 - 6 - 4 - kills  # (bounces, lost answers, a kill each at most)
     finally:
         server.stop()
@@ -185,26 +174,27 @@ def test_two_runners_racing_for_one_email_job_send_each_invite_once(engine, tmp_
 
 
 def test_an_import_can_email_each_invite_as_soon_as_its_provider_is_created(engine, tmp_path):
-    from partner_console.bulk.jobs import DONE_CREATED
-    from partner_console.bulk.run import Pacer, build_runner
+    from partner_console.api.pacing import Pacer
+    from partner_console.jobs.store import RowState
     from partner_console.sandbox import SandboxApp, SandboxServer
+    from tests.helpers import build_runner
     from tests.test_bulk_job import new_job, runner_for, spreadsheet
 
     sandbox = SandboxServer(SandboxApp(rate_per_minute=100_000, seed=3), hang_seconds=0.5)
     sandbox.start_in_thread()
     server = SmtpServer(tmp_path, "starttls").start()
     try:
-        store, history, scope, job_id = new_job(engine, spreadsheet(12))
-        plain = runner_for(engine, sandbox, store, history, scope, job_id, tmp_path)
+        store, history, scope, job_id = new_job(engine, spreadsheet(12), send_invites=True)
+        plain = runner_for(engine, sandbox, store, history, scope, job_id, tmp_path).handler
         settings = settings_for(tmp_path, server)
         mailer = Mailer(Sends(engine), settings.email_from, None, transport_for(settings))
         run = build_runner(job_id=job_id, api_key=KEY, scope=scope, created_by="Ann",
                            store=store, history=history, journal=plain.creator.journal,
-                           client=plain.client, pacing=Pacer(100_000), owner="import#1",
+                           client=plain.creator.client, pacing=Pacer(100_000), owner="import#1",
                            settle_after=1.0, mailer=mailer, catalog=Catalog(engine))
         assert run.start()
         run.join(60)
-        created = [r for r in store.rows(job_id) if r.state == DONE_CREATED]
+        created = [r for r in store.rows(job_id) if r.state == RowState.CREATED]
         assert len(created) == 12
         assert server.count_by_recipient() == {r.email: 1 for r in created}
         for row in created:
@@ -221,11 +211,11 @@ def test_an_import_can_email_each_invite_as_soon_as_its_provider_is_created(engi
 def test_cancelling_a_job_nobody_runs_words_its_rows_for_its_own_kind(engine):
     """Cancel pressed on a paused email job (no runner holds it): its rows say what was not
     sent, in the words of emails, not of an import."""
-    from partner_console.bulk.jobs import CANCELLED
-    from partner_console.storage.coordination import CANCEL
+    from partner_console.jobs.engine import Parts, cancel_job
+    from partner_console.jobs.store import JobStatus
 
     history, scope, rows = providers(engine, 3)
     store, job_id = email_job(engine, scope, rows, token="cancel-words")
-    assert Leases(engine).ask(job_id, CANCEL) is False  # nobody ran it: cancelled here
-    assert store.get(scope, job_id).status == CANCELLED
+    cancel_job(Parts(store, Leases(engine), "here#1"), scope, job_id)  # nobody ran it
+    assert store.get(scope, job_id).status == JobStatus.CANCELLED
     assert {r.message for r in store.rows(job_id)} == {"Cancelled before this email was sent."}

@@ -19,6 +19,7 @@ from partner_console.exports import (
     history_csv,
     history_xlsx,
 )
+from tests.helpers import HistoryForTests
 from tests.workbooks import formulas
 
 cell = st.one_of(st.none(), st.text(alphabet=st.sampled_from('ab ,"\r\n\té='), max_size=6),
@@ -95,9 +96,9 @@ _counter = itertools.count()
 
 def _history_with(engine, names: list[str]):
     from partner_console.api.models import CreatedProvider, validate_provider
-    from partner_console.storage import History, fingerprint
+    from partner_console.storage import fingerprint
 
-    history = History(engine)
+    history = HistoryForTests(engine)
     fp = fingerprint(b"s", "k")
     scope = history.scope_for(fp)
     for i, name in enumerate(names):
@@ -168,8 +169,8 @@ def test_import_results_fix_up_files_and_the_catalog_are_inert_too(texts):
     import pandas as pd
 
     from partner_console.bulk.files import fix_up_csv, results_csv, results_xlsx
-    from partner_console.bulk.jobs import JobRow
     from partner_console.catalog_file import catalog_rows
+    from partner_console.jobs.store import JobRow
     from partner_console.storage.catalog import NoteTemplate
 
     rows = [JobRow(i, i + 2, "failed", t, {"Name": t}, {"firstName": t, "lastName": t}, t, None,
@@ -226,8 +227,8 @@ def test_excel_columns_are_as_wide_as_their_content_and_row_numbers_are_numbers(
 
     from partner_console.api.models import validate_provider
     from partner_console.bulk.files import results_xlsx
-    from partner_console.bulk.jobs import JobRow
     from partner_console.exports import WIDEST
+    from partner_console.jobs.store import JobRow
     from tests.workbooks import column_widths
 
     long_email = "siobhan.oconnor-fitzgerald@northside-practice.example.com"

@@ -14,7 +14,7 @@ from partner_console.config import ConfigError, load_settings
 from partner_console.mail.message import build_message
 from partner_console.mail.sender import Mailer, compose, transport_for
 from partner_console.mail.transport import Outbox, SmtpTransport
-from partner_console.storage import History, fingerprint
+from partner_console.storage import fingerprint
 from partner_console.storage.catalog import Catalog
 from partner_console.storage.coordination import RateBudget
 from partner_console.storage.sends import (
@@ -31,6 +31,7 @@ from partner_console.storage.sends import (
     Sends,
 )
 from tests.conftest import DEMO_KEY, Sleeps
+from tests.helpers import HistoryForTests
 from tests.smtp_server import PASSWORD, Faults, SmtpServer
 
 SECRET = b"mail-test-secret"
@@ -48,7 +49,7 @@ def settings_for(tmp_path, server: SmtpServer | None = None, **extra):
 
 
 def provider(engine, email="zoe@example.com", first="Zoë", last="Müller", key=DEMO_KEY):
-    history = History(engine)
+    history = HistoryForTests(engine)
     scope = history.scope_for(fingerprint(SECRET, key))
     request = ProviderRequest(first_name=first, last_name=last, email=email)
     row_id, _ = history.record_pending(scope, request, created_by="Ann")

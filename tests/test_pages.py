@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from partner_console.jobs.kinds.emails import create_email_job
+from partner_console.jobs.kinds.imports import create_import
 from tests.conftest import DEMO_KEY, FORBIDDEN_KEY, SECOND_KEY
+from tests.helpers import find_by_email, pending
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["pages/create_provider.py", "pages/overview.py", "pages/bulk_import.py",
@@ -56,7 +59,7 @@ def fill(at: AppTest, first="Jane", last="Smith", email="jane@example.com", **ex
 
 
 def services_of(at: AppTest):
-    from components.deps import _services
+    from components.services import _services
     from partner_console.config import load_settings
 
     return _services(load_settings())
@@ -256,7 +259,7 @@ def test_timeout_leaves_outcome_unknown_and_check_with_upheal_settles_it_when_sa
     # Too early: Upheal may still be creating it. Nothing is asked, nothing changes.
     at.button(key="cp_settle_panel").click().run()
     assert any("may still be working on this create" in c.value for c in at.caption)
-    assert len(svc.history.pending(svc.history.scope_for(_fp(svc)))) == 1
+    assert len(pending(svc.history, svc.history.scope_for(_fp(svc)))) == 1
     svc.creator.settle_after = 0  # the safe wait has passed
     at.button(key="cp_settle_panel").click().run()
     assert any("it was not created" in i.value for i in at.info)
@@ -292,7 +295,7 @@ def test_links_that_cannot_be_fetched_offer_a_retry_that_recovers_them():
     user = svc.sandbox.users()[0]
     assert any("was created in Upheal" in s.value for s in at.success)
     assert user["inviteUrl"] in {c.value for c in at.code}
-    row = svc.history.find_by_email(svc.history.scope_for(_fp(svc)), "jane@example.com")[0]
+    row = find_by_email(svc.history, svc.history.scope_for(_fp(svc)), "jane@example.com")[0]
     assert (row.status, row.invite_url) == ("created", user["inviteUrl"])
 
 
@@ -329,7 +332,6 @@ def test_the_same_token_twice_shows_the_first_result_and_creates_one():
 def test_templates_catalog_feeds_the_picker_with_preselection():
     at = app(page="pages/note_templates.py")
     svc = services_of(at)
-    from components.deps import current_scope  # noqa: F401  (scope computed like the page)
     from partner_console.storage import fingerprint
     from partner_console.storage.catalog import NoteTemplate
 
@@ -479,18 +481,18 @@ def stored_job(at: AppTest, count: int) -> int:
         f"P{i},Test,p{i}@example.com\n" for i in range(count))
     read = read_file(data.encode(), "practice.csv")
     scope = svc.history.scope_for(fingerprint(svc.secret, DEMO_KEY))
-    job_id, _ = svc.jobs.create(scope, created_by="Ann", file_name="practice.csv",
-                                rows=prepare_rows(read, auto_map(read.headers), []),
-                                start_token="t")
-    svc.jobs.set_status(job_id, "running")  # as a server that died mid-import leaves it
+    job_id, _ = create_import(svc.jobs, scope, created_by="Ann", file_name="practice.csv",
+                              rows=prepare_rows(read, auto_map(read.headers), []),
+                              start_token="t")
     from datetime import timedelta
 
     from sqlalchemy import update
 
     from partner_console.storage.clock import utcnow
     from partner_console.storage.tables import bulk_jobs
-    with svc.history.engine.begin() as conn:
-        conn.execute(update(bulk_jobs).values(heartbeat_at=utcnow() - timedelta(minutes=5)))
+    with svc.history.engine.begin() as conn:  # as a server that died mid-import leaves it
+        conn.execute(update(bulk_jobs).values(
+            status="running", heartbeat_at=utcnow() - timedelta(minutes=5)))
     return job_id
 
 
@@ -500,7 +502,7 @@ def test_an_interrupted_import_shows_paused_and_resumes_with_the_key():
     at.run()
     assert any(f"Import {job_id}: Paused" in h.value for h in at.header)
     assert any("The console server running this job stopped" in i.value for i in at.info)
-    at.button(key="bi_resume").click().run()
+    at.button(key="jp_import_resume").click().run()
     runner = services_of(at).runners.get(job_id)
     runner.join(30)
     at.run()
@@ -557,14 +559,14 @@ def _leftovers(at: AppTest) -> AppTest:
     svc = services_of(at)
     scope = svc.history.scope_for(_fp(svc))
     from partner_console.bulk.columns import auto_map
-    from partner_console.bulk.jobs import JobStore
     from partner_console.bulk.prepare import prepare_rows
     from partner_console.bulk.read import read_file
+    from partner_console.jobs.store import JobStore
 
     read = read_file(b"First name,Last name,Email\nA,B,left@example.com\n", "left.csv")
-    job_id, _ = JobStore(svc.history.engine).create(
-        scope, created_by="Ann", file_name="left.csv",
-        rows=prepare_rows(read, auto_map(read.headers), []), start_token="leftover")
+    job_id, _ = create_import(JobStore(svc.history.engine), scope, created_by="Ann",
+                              file_name="left.csv", start_token="leftover",
+                              rows=prepare_rows(read, auto_map(read.headers), []))
     at.session_state["bi_job"] = job_id
     at.session_state["hi_page"] = 3
     from partner_console.storage.catalog import NoteTemplate
@@ -579,7 +581,7 @@ def _leftovers(at: AppTest) -> AppTest:
 @pytest.mark.parametrize("change", ["forget, then another organisation", "another organisation",
                                     "a wrong key", "forget"])
 def test_changing_the_key_never_leaves_a_dead_end_on_any_page(change):
-    from components.deps import forget_key
+    from components.session import forget_key
 
     at = _leftovers(app())
     # What the sidebar's Forget key and key box do (AppTest loses the sidebar's widgets after
@@ -608,7 +610,7 @@ def test_a_page_that_fails_shows_a_sentence_and_stays_usable(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(type(svc.history), "search", broken)
+    monkeypatch.setattr(type(svc.reads), "search", broken)
     at.run()
     assert not at.exception
     assert any("Something went wrong on this page" in e.value for e in at.error)
@@ -713,7 +715,7 @@ def test_follow_up_lists_who_waits_with_a_reminder_and_records_it():
         at.button(key="cp_dismiss").click().run()
     svc = services_of(at)
     scope = svc.history.scope_for(_fp(svc))
-    rows = {r.first_name: r for r in svc.history.search(scope).rows}
+    rows = {r.first_name: r for r in svc.reads.search(scope).rows}
     from partner_console.storage.clock import utcnow
 
     with svc.history.engine.begin() as conn:
@@ -760,7 +762,7 @@ def test_overview_shows_the_numbers_and_a_chart():
                                   "pages/history.py"])
 def test_sign_ups_are_checked_by_themselves_on_the_pages_that_show_them_once_a_visit(page):
     from components.signups import AUTO_SETTING
-    from partner_console.bulk.jobs import REFRESH
+    from partner_console.jobs.store import JobKind
 
     at = app()
     fill(at).button(key="cp_submit").click().run()
@@ -770,21 +772,21 @@ def test_sign_ups_are_checked_by_themselves_on_the_pages_that_show_them_once_a_v
     # (the in-process sandbox may answer before the page draws the line: either is true)
     assert any(re.search(r"Sign-up status: (not checked with Upheal yet|last checked with "
                          r"Upheal)", shown(c.value)) for c in at.caption)
-    jobs = svc.jobs.jobs(scope, kind=REFRESH)  # on by default
+    jobs = svc.jobs.jobs(scope, kind=JobKind.REFRESH)  # on by default
     assert len(jobs) == 1 and jobs[0].total == 1
     svc.runners.get(jobs[0].id).join(30)
-    assert svc.history.search(scope).rows[0].signup_checked_at is not None
+    assert svc.reads.search(scope).rows[0].signup_checked_at is not None
     at.run()  # the same visit: nothing more; and the provider was just checked anyway
     assert any("Sign-up status: last checked with Upheal" in shown(c.value) for c in at.caption)
     at.session_state["hi_auto_started"] = False
     at.run()
-    assert len(svc.jobs.jobs(scope, kind=REFRESH)) == 1  # checked within the last hour
+    assert len(svc.jobs.jobs(scope, kind=JobKind.REFRESH)) == 1  # checked within the last hour
     svc.catalog.set_setting(scope, AUTO_SETTING, "0")  # turned off: never by itself
     fill(at.switch_page("pages/create_provider.py").run(), email="two@example.com")
     at.button(key="cp_submit").click().run()
     at.session_state["hi_auto_started"] = False
     at.switch_page(page).run()
-    assert len(svc.jobs.jobs(scope, kind=REFRESH)) == 1
+    assert len(svc.jobs.jobs(scope, kind=JobKind.REFRESH)) == 1
     assert any("Automatic checks are off" in c.value for c in at.caption)
 
 
@@ -839,9 +841,8 @@ def test_an_invite_emailed_after_a_create_lands_in_the_outbox_once():
     at.button(key="es_send_panel").click().run()
     assert any("Emailed to zoe" in shown(s.value) for s in at.success)
     svc = services_of(at)
-    from components.deps import current_scope  # noqa: F401  (the scope as the page had it)
 
-    [kept] = svc.sends.recent(svc.history.scope_for(svc.history.search(
+    [kept] = svc.sends.recent(svc.history.scope_for(svc.reads.search(
         svc.history.scope_for(_fingerprint(svc))).rows[0].__class__ and _fingerprint(svc)))
     assert kept.subject == "Welcome, Zoë" and kept.transport == "outbox" and kept.state == "sent"
     # a second send asks first: the button waits for "Send it again"
@@ -887,17 +888,17 @@ def test_history_offers_to_email_the_invites_and_shows_an_unfinished_job():
     svc.runners.get(job.id).join(30)
     assert svc.sends.count(scope, ("sent",)) == 2
     # a new session (a restart, another tab) sees a paused job without touching the toggle
-    from partner_console.bulk.jobs import JobStore
+    from partner_console.jobs.store import JobStore
     from partner_console.storage.coordination import Leases
 
-    second = svc.jobs.create_for_providers(
-        scope, kind="emails", created_by="Ann", file_name="Invites to 1 provider(s)",
+    second = create_email_job(
+        svc.jobs, scope, email_kind="invite", created_by="Ann",
         start_token="paused-one", providers=[(1, "zoe@example.com", "Zoë Müller", {})])[0]
     assert Leases(svc.jobs.engine).claim(second, "gone#1")  # a runner that then died
     Leases(svc.jobs.engine).release(second, "gone#1", "paused")
     assert JobStore(svc.jobs.engine).get(scope, second).status == "paused"
     other = app(page="pages/history.py")
-    assert other.button(key="ej_resume_history").label == "Resume"
+    assert other.button(key="jp_history_resume").label == "Resume"
 
 
 # -- sign-in (st.login) and the activity log -----------------------------------------------------

@@ -108,10 +108,10 @@ def test_hostile_names_are_refused_or_shown_inert_and_exports_stay_safe(name):
     assert not at.exception and not UNSAFE_LINK.search(everything_shown(at))
     svc = services_of(at)
     scope = svc.history.scope_for(fingerprint(svc.secret, DEMO_KEY))
-    frame = pd.read_csv(io.BytesIO(history_csv(svc.history, scope)), dtype=str,
+    frame = pd.read_csv(io.BytesIO(history_csv(svc.reads, scope)), dtype=str,
                         keep_default_na=False, encoding="utf-8-sig")
     assert not any(str(c).startswith(FORMULA_PREFIXES) for c in frame.to_numpy().ravel())
-    assert formulas(history_xlsx(svc.history, scope)) == []  # strings, never formulas
+    assert formulas(history_xlsx(svc.reads, scope)) == []  # strings, never formulas
 
 
 form_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)

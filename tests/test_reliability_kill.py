@@ -15,9 +15,10 @@ import pytest
 from partner_console.api.client import UphealClient
 from partner_console.creation import ProviderCreator
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
-from partner_console.storage import History, LinkJournal, fingerprint
+from partner_console.storage import LinkJournal, fingerprint
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
 from tests.bulk_child import KEY, SECRET
+from tests.helpers import HistoryForTests
 from tests.report import record
 from tests.test_bulk_job import RATE, assert_guarantees, new_job, runner_for, spreadsheet
 
@@ -71,7 +72,7 @@ def test_single_creates_killed_at_random_moments_lose_nothing_and_make_nothing_t
     run_child(args, kill_after=None)  # the last pass completes whatever is left
     assert kills >= KILLS
 
-    history = History(engine)
+    history = HistoryForTests(engine)
     scope = history.scope_for(fingerprint(SECRET, KEY))
     client = UphealClient(server.base_url, timeout=5)
     # Every child is dead and the sandbox answers in milliseconds: Upheal can tell at once.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from partner_console.bulk.jobs import FINISHED, PAUSED
+from partner_console.jobs.store import JobStatus
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from partner_console.storage.coordination import Leases
 from tests.report import record
@@ -48,7 +48,7 @@ def test_two_servers_resuming_one_interrupted_job_send_every_row_once(
     # Interrupted: a runner on a third server took it and died (its lease ran out).
     assert Leases(engine, lease_seconds=0.01).claim(job_id, "gone#1")
     time.sleep(0.05)
-    assert store.get(scope, job_id).shown_status == PAUSED
+    assert store.get(scope, job_id).shown_status == JobStatus.PAUSED
     first = child(database_url, server, job_id, 1200, tmp_path, "replica-a")
     time.sleep(gap)
     second = child(database_url, server, job_id, 1200, tmp_path, "replica-b")
@@ -56,7 +56,7 @@ def test_two_servers_resuming_one_interrupted_job_send_every_row_once(
     assert said == ["refused", "started"]  # one runner, across processes
     for process in (first, second):
         process.wait(120)
-    assert store.get(scope, job_id).status == FINISHED
+    assert store.get(scope, job_id).status == JobStatus.FINISHED
     assert_guarantees(sandbox, store, history, scope, job_id, 40)
     creates = [c for c in sandbox.calls if c.method == "POST" and c.path == "/users/providers"]
     assert len(creates) == len(sandbox.users()) == 40  # no email sent twice
@@ -84,7 +84,7 @@ def test_two_imports_on_two_servers_keep_to_one_key_budget(served, database_url,
     busiest_second = max_calls_in_any_window(sandbox, 1.0)
     assert busiest_second <= rate / 60 + 3  # scheduling may bunch a call or two
     for job in (first_job, second_job):
-        assert store.get(scope, job).status == FINISHED
+        assert store.get(scope, job).status == JobStatus.FINISHED
     record(f"two replicas, one key ({engine.dialect.name})", calls=calls, refused_429=refused,
            seconds=round(elapsed, 1), share_of_limit=round(calls / (rate * elapsed / 60), 3),
            busiest_second=busiest_second)

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from partner_console.bulk.jobs import FINISHED, JobStore
+from partner_console.jobs.kinds.refresh import create_refresh
+from partner_console.jobs.store import JobStatus, JobStore
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
-from partner_console.storage import History, fingerprint, make_engine, migrate
+from partner_console.storage import fingerprint, make_engine, migrate
+from tests.helpers import HistoryForTests
 from tests.report import record
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("race")]
@@ -93,7 +95,7 @@ def test_imports_killed_then_resumed_twice_at_once_always_finish(database, sandb
         said.append(kill_then_resume_twice(
             args, lambda store=store, job_id=job_id: store.progress(job_id).done >= 5, GAPS[trial % len(GAPS)]))
         status, states = outcome(engine, scope, job_id)
-        assert status == FINISHED, (trial, said[-1], states)
+        assert status == JobStatus.FINISHED, (trial, said[-1], states)
         assert sorted(said[-1]) in (["refused", "started"], ["started", "started"])
         made = Counter(u["email"] for u in app.users()
                        if int(u["email"][1:].split("@")[0]) // 100 == trial)
@@ -110,7 +112,7 @@ def test_refreshes_killed_then_resumed_twice_at_once_always_finish(database, san
 
     url, engine = database
     app, server = sandbox
-    history = History(engine)
+    history = HistoryForTests(engine)
     scope = history.scope_for(fingerprint(SECRET, KEY))
     providers = []
     for i in range(30):
@@ -128,13 +130,13 @@ def test_refreshes_killed_then_resumed_twice_at_once_always_finish(database, san
     scope = history.scope_for(scope.key_fingerprint)
     store = JobStore(engine)
     for trial in range(TRIALS):
-        job_id, _ = store.create_refresh(scope, created_by="Ann", providers=providers,
-                                         start_token=f"refresh-{trial}")
+        job_id, _ = create_refresh(store, scope, created_by="Ann", providers=providers,
+                                   start_token=f"refresh-{trial}")
         args = ["tests.refresh_child", url, server.base_url, str(job_id), str(RATE)]
         said = kill_then_resume_twice(args, lambda store=store, job_id=job_id: store.progress(job_id).done >= 5,
                                       GAPS[trial % len(GAPS)])
         status, states = outcome(engine, scope, job_id)
-        assert status == FINISHED, (trial, said, states)
+        assert status == JobStatus.FINISHED, (trial, said, states)
         assert states == {"checked": 30}, (trial, states)
     statuses = Counter(r.signup_status for r in history.search(scope).rows)
     assert statuses == Counter({SIGNED_UP: 15, INVITED: 15})
@@ -161,7 +163,7 @@ def test_email_jobs_killed_then_resumed_twice_at_once_always_finish(database, tm
             said = kill_then_resume_twice(args, lambda store=store, job_id=job_id: store.progress(job_id).done >= 5,
                                           GAPS[trial % len(GAPS)])
             status, states = outcome(engine, scope, job_id)
-            assert status == FINISHED, (trial, said, states)
+            assert status == JobStatus.FINISHED, (trial, said, states)
             assert set(states) <= {"emailed", "uncertain"}, (trial, states)
             got = Counter(r for m in server.received[before:] for r in m.recipients)
             assert max(got.values()) == 1, (trial, got)  # nobody emailed twice in a trial

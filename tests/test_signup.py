@@ -10,14 +10,16 @@ import pytest
 
 from partner_console.api.client import RetryPolicy, UphealClient
 from partner_console.api.models import UserCheck
-from partner_console.bulk.jobs import DONE_CHECKED, DONE_FAILED, FINISHED, QUEUED, JobStore
-from partner_console.bulk.run import Pacer, build_refresh_runner
+from partner_console.api.pacing import Pacer
 from partner_console.creation import ProviderCreator
+from partner_console.jobs.kinds.refresh import create_refresh
+from partner_console.jobs.store import JobStatus, JobStore, RowState
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from partner_console.signup import GONE, INVITED, SIGNED_UP, label, status_from_check
-from partner_console.storage import History, HistoryFilter, LinkJournal, fingerprint
+from partner_console.storage import HistoryFilter, LinkJournal, fingerprint
 from partner_console.storage.coordination import Leases
 from tests.bulk_child import KEY, SECRET
+from tests.helpers import HistoryForTests, build_refresh_runner
 
 pytestmark = pytest.mark.xdist_group("bulk")
 ORG = "5a4d0b7e-0000-4000-8000-00000000c11c"  # sandbox-demo-key's organisation
@@ -80,7 +82,7 @@ def _client(server, timeout=2.0):
 
 
 def created_providers(engine, server, tmp_path, count):
-    history = History(engine)
+    history = HistoryForTests(engine)
     scope = history.scope_for(fingerprint(SECRET, KEY))
     creator = ProviderCreator(_client(server), history, LinkJournal(tmp_path / "j.jsonl"), 0.5)
     from partner_console.api.models import validate_provider
@@ -97,7 +99,7 @@ def created_providers(engine, server, tmp_path, count):
 def refresh(engine, server, history, scope, tmp_path, rows, token="r1", owner="test#1",
             start=True, per_minute=3000):
     store = JobStore(engine)
-    job_id, _ = store.create_refresh(scope, created_by="Ann", providers=[
+    job_id, _ = create_refresh(store, scope, created_by="Ann", providers=[
         (r.id, r.email, r.full_name) for r in rows], start_token=token)
     runner = build_refresh_runner(
         job_id=job_id, api_key=KEY, scope=scope, created_by="Ann", store=store, history=history,
@@ -117,8 +119,8 @@ def test_a_refresh_records_each_providers_sign_up_status(served, engine, tmp_pat
     sandbox.remove_user("p3@example.com")
     store, job_id, runner = refresh(engine, server, history, scope, tmp_path, rows)
     runner.join(60)
-    assert store.get(scope, job_id).status == FINISHED
-    assert {r.state for r in store.rows(job_id)} == {DONE_CHECKED}
+    assert store.get(scope, job_id).status == JobStatus.FINISHED
+    assert {r.state for r in store.rows(job_id)} == {RowState.CHECKED}
     by_email = {r.email: r for r in history.search(scope).rows}
     assert {e: r.signup_status for e, r in by_email.items()} == {
         "p0@example.com": INVITED, "p1@example.com": SIGNED_UP, "p2@example.com": SIGNED_UP,
@@ -155,14 +157,14 @@ def test_a_refresh_under_429_storms_and_lost_answers_checks_everyone(served, eng
     time.sleep(1.0)
     sandbox.faults.rate_limit_storm = False
     runner.join(120)
-    assert store.get(scope, job_id).status == FINISHED
+    assert store.get(scope, job_id).status == JobStatus.FINISHED
     states = [r.state for r in store.rows(job_id)]
-    assert states.count(DONE_CHECKED) + states.count(DONE_FAILED) == 40
-    assert states.count(DONE_CHECKED) >= 36  # reads are asked again; a few may give up
+    assert states.count(RowState.CHECKED) + states.count(RowState.FAILED) == 40
+    assert states.count(RowState.CHECKED) >= 36  # reads are asked again; a few may give up
     assert any(c.status == 429 for c in sandbox.calls)
     signed = history.search(scope, HistoryFilter(signups=(SIGNED_UP,))).rows
     assert [r.email for r in signed] in ([], ["p7@example.com"])  # never anyone else
-    failed = [r for r in store.rows(job_id) if r.state == DONE_FAILED]
+    failed = [r for r in store.rows(job_id) if r.state == RowState.FAILED]
     for row in failed:  # a check that could not be made leaves the status as it was
         assert history.get(scope, row.provider_id).signup_status is None
 
@@ -184,7 +186,7 @@ def test_one_refresh_has_one_runner_and_pause_and_resume_finish_it(served, engin
         time.sleep(0.02)
     first.pause()
     first.join(30)
-    left = len(store.rows(job_id, (QUEUED,)))
+    left = len(store.rows(job_id, (RowState.QUEUED,)))
     assert 0 < left < 30
     Leases(engine).release_replica("replica-a", "replica-a#1")
     _, _, resumed = refresh(engine, server, history, scope, tmp_path, [], owner="replica-b#2",
@@ -192,14 +194,14 @@ def test_one_refresh_has_one_runner_and_pause_and_resume_finish_it(served, engin
     resumed.job_id = job_id
     assert resumed.start()
     resumed.join(60)
-    assert store.get(scope, job_id).status == FINISHED
+    assert store.get(scope, job_id).status == JobStatus.FINISHED
     assert len([c for c in sandbox.calls if c.path == "/users/check"]) >= 30
-    checked = [r for r in store.rows(job_id) if r.state == DONE_CHECKED]
+    checked = [r for r in store.rows(job_id) if r.state == RowState.CHECKED]
     assert len(checked) == 30
 
 
 def test_the_pending_filter_edges_and_reminders(engine):
-    history = History(engine)
+    history = HistoryForTests(engine)
     fp = fingerprint(SECRET, KEY)
     scope = history.scope_for(fp)
     from partner_console.api.models import CreatedProvider, validate_provider
@@ -240,7 +242,7 @@ def test_overview_numbers_match_a_hand_computed_history(engine, monkeypatch):
     from partner_console.storage import onboarding
     from partner_console.storage.tables import providers
 
-    history = History(engine)
+    history = HistoryForTests(engine)
     fp = fingerprint(SECRET, KEY)
     scope = history.scope_for(fp)
     monday = datetime(2026, 11, 2, 9, 0)  # a Monday
@@ -313,8 +315,8 @@ def test_a_refresh_whose_runner_died_mid_check_finishes_on_another(served, engin
     runner.job_id = job_id
     assert runner.start()
     runner.join(60)
-    assert store.get(scope, job_id).status == FINISHED
-    assert [r.state for r in store.rows(job_id)] == [DONE_CHECKED] * 12
+    assert store.get(scope, job_id).status == JobStatus.FINISHED
+    assert [r.state for r in store.rows(job_id)] == [RowState.CHECKED] * 12
     assert all(r.signup_checked_at for r in history.search(scope).rows)
 
 
@@ -333,7 +335,7 @@ def test_invited_n_days_ago_is_counted_by_the_persons_own_calendar():
 
 
 def test_a_refresh_asks_about_created_providers_not_yet_signed_up_unless_asked(engine):
-    history = History(engine)
+    history = HistoryForTests(engine)
     fp = fingerprint(SECRET, KEY)
     scope = history.scope_for(fp)
     from partner_console.api.models import CreatedProvider, validate_provider

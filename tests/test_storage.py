@@ -16,7 +16,6 @@ from partner_console.creation import ProviderCreator, replay_journal
 from partner_console.exports import HEADERS, history_csv, history_xlsx, links_text
 from partner_console.sandbox import SandboxTransport
 from partner_console.storage import (
-    History,
     HistoryFilter,
     LinkJournal,
     NotFoundError,
@@ -25,10 +24,11 @@ from partner_console.storage import (
     make_engine,
     migrate,
 )
-from partner_console.storage.history import COUNT_CAP
+from partner_console.storage.history_reads import COUNT_CAP
 from partner_console.storage.migrations import LATEST, current_version
 from partner_console.storage.tables import providers
 from tests.conftest import DEMO_KEY, SECOND_KEY
+from tests.helpers import HistoryForTests
 
 SECRET = b"test-secret"
 FP_A = fingerprint(SECRET, DEMO_KEY)
@@ -50,7 +50,7 @@ def created(i=0, org="org-a"):
 
 @pytest.fixture
 def history(engine):
-    return History(engine)
+    return HistoryForTests(engine)
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_migration_upgrades_an_old_database_with_rows_in_it(database_url):
     assert migrate(engine) == LATEST
     assert {"note_templates", "organisation_settings", "bulk_jobs"} <= set(
         inspect(engine).get_table_names())
-    history = History(engine)
+    history = HistoryForTests(engine)
     scope = history.scope_for(FP_A)
     (row,) = history.search(scope).rows
     assert row.invite_url == "https://sandbox.invalid/invite/0" and row.created_by == "Ann"
@@ -398,7 +398,7 @@ def _export_sample(url: str) -> bytes:
     """A history holding every status and cells that need quoting, exported as CSV."""
     engine = make_engine(url)
     migrate(engine)
-    history = History(engine)
+    history = HistoryForTests(engine)
     scope = history.scope_for(FP_A)
     templates = ["3f2504e0-4f89-41d3-9a0c-0305e82c3301", "7c9e6679-7425-40de-944b-e07fc1f90ae7"]
     for i in range(7):
@@ -438,7 +438,7 @@ def test_the_csv_export_is_the_same_file_from_sqlite_and_postgresql(
 
 def _writer(url: str, worker: int, count: int) -> None:
     engine = make_engine(url)
-    history = History(engine)
+    history = HistoryForTests(engine)
     fp = fingerprint(SECRET, DEMO_KEY)
     for i in range(count):
         row_id, _ = history.record_pending(history.scope_for(fp), req(worker * 1000 + i),
@@ -470,9 +470,9 @@ def test_statistics_are_refreshed_when_the_history_has_grown(engine):
     seed_history(engine, 3000, FP_A, "org-a")
     assert refresh_statistics(engine) is True
     assert refresh_statistics(engine) is False  # nothing changed since
-    scope = History(engine).scope_for(FP_A)
-    assert History(engine).search(scope).more_than_cap is False
-    assert History(engine).search(scope, HistoryFilter(text="jane")).total > 0
+    scope = HistoryForTests(engine).scope_for(FP_A)
+    assert HistoryForTests(engine).search(scope).more_than_cap is False
+    assert HistoryForTests(engine).search(scope, HistoryFilter(text="jane")).total > 0
 
 
 def test_both_exports_carry_the_sign_up_status_and_when_it_was_checked(history):
@@ -509,7 +509,7 @@ def test_history_read_from_eight_threads_for_two_organisations_never_errs_or_mix
     "FROM providers, providers", no error, and never a row of the other organisation."""
     import threading
 
-    from partner_console.storage.history import HistoryFilter
+    from partner_console.storage.history_reads import HistoryFilter
 
     seed(history, 40, FP_A)
     scope_b = history.scope_for(FP_B)

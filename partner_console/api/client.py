@@ -27,7 +27,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -93,7 +93,6 @@ class CreateResult:
     user_id: str
     provider: CreatedProvider | None
     attempts: int = 1
-    rate_limited_waits: float = 0.0
 
     @property
     def links_lost(self) -> bool:
@@ -140,6 +139,11 @@ class UphealClient:
     def close(self) -> None:
         self._http.close()
 
+    def paced(self, pacing: Pacing | None) -> UphealClient:
+        """A copy (its own connections) whose every request takes a slot through `pacing`,
+        and whose 429 waits hold the whole key."""
+        return replace(self, pacing=pacing)
+
     # -- public calls ----------------------------------------------------------------------------
     def check_user(self, api_key: str, email_address: str) -> UserCheck:
         return self._with_retries(
@@ -178,14 +182,13 @@ class UphealClient:
         the budget is taken (it stamps the write-ahead row, and may raise to stop a create that
         has not left yet)."""
         body = request.to_json()
-        waited = 0.0
         attempt = 0
         while True:
             attempt += 1
             try:
                 created = self._call(api_key, "POST", "users/providers", body, CreatedProvider,
                                      before_send)
-                return CreateResult(created.user_id, created, attempt, waited)
+                return CreateResult(created.user_id, created, attempt)
             except RateLimitError as exc:
                 if attempt >= self.retry.max_attempts:
                     raise
@@ -194,27 +197,26 @@ class UphealClient:
                     self.pacing.rate_limited(api_key, pause)
             except ApiConnectionError as exc:
                 if exc.request_sent:
-                    return self._after_unknown(api_key, request, exc, attempt, waited)
+                    return self._after_unknown(api_key, request, exc, attempt)
                 if attempt >= self.retry.max_attempts:
                     raise
                 pause = self.retry.wait_for(exc, attempt)
             except InvalidResponseError as exc:
-                return self._after_unknown(api_key, request, exc, attempt, waited)
+                return self._after_unknown(api_key, request, exc, attempt)
             except ServerError as exc:  # Upheal answered: it can tell whether it created
                 try:
                     check = self.check_user(api_key, request.email)
                 except ApiError as check_error:
                     raise OutcomeUnknownError(request.email, check_error) from exc
                 if check.is_user_exists:
-                    return self._found(api_key, check, attempt, waited)
+                    return self._found(api_key, check, attempt)
                 if attempt >= self.retry.max_attempts:
                     raise
                 pause = self.retry.wait_for(exc, attempt)
-            waited += pause
             self.sleep(pause)
 
     def _after_unknown(self, api_key: str, request: ProviderRequest, cause: ApiError,
-                       attempt: int, waited: float) -> CreateResult:
+                       attempt: int) -> CreateResult:
         """The create may be under way at Upheal: ask once, never send it again from here."""
         try:
             check = self.check_user(api_key, request.email)
@@ -222,12 +224,11 @@ class UphealClient:
             raise OutcomeUnknownError(request.email, check_error) from cause
         if not check.is_user_exists:
             raise OutcomeUnknownError(request.email, cause) from cause
-        return self._found(api_key, check, attempt, waited)
+        return self._found(api_key, check, attempt)
 
-    def _found(self, api_key: str, check: UserCheck, attempt: int,
-               waited: float) -> CreateResult:
+    def _found(self, api_key: str, check: UserCheck, attempt: int) -> CreateResult:
         user_id = check.user_id or ""
-        return CreateResult(user_id, self.recover(api_key, user_id), attempt, waited)
+        return CreateResult(user_id, self.recover(api_key, user_id), attempt)
 
     # -- plumbing --------------------------------------------------------------------------------
     def _with_retries(self, call: Callable[[], ModelT], api_key: str) -> tuple[ModelT, int]:

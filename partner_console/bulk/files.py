@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from partner_console.bulk.columns import COLUMNS, HEADERS
-from partner_console.bulk.jobs import JobRow
 from partner_console.exports import csv_bytes, neutralise, xlsx_bytes
+from partner_console.jobs.store import JobRow
 
 PROBLEM = "Problem"
 RESULT_HEADERS = ["Row", "Outcome", "Invite link", "Room link", "Details"]

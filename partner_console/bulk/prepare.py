@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
+from partner_console.api.client import Pacing, UphealClient
 from partner_console.api.models import (
     FIELD_LABELS,
     ProviderRequest,
@@ -14,6 +17,8 @@ from partner_console.api.models import (
 )
 from partner_console.bulk.read import ReadResult
 from partner_console.storage.catalog import NoteTemplate
+from partner_console.storage.history import History
+from partner_console.storage.scope import Scope
 
 READY = "ready"
 INVALID = "invalid"
@@ -167,3 +172,34 @@ def classify(rows: list[PreparedRow], earlier: dict[str, Earlier], in_upheal: se
             continue
         classified.append(replace(row, status=status, note=note))
     return classified
+
+
+def classify_with_history(history: History, scope: Scope, rows: list[PreparedRow],
+                          in_upheal: set[str], keep_example: bool,
+                          day: Callable[[datetime], str]) -> list[PreparedRow]:
+    """`classify`, with the rows already created in this organisation's History looked up
+    (each shown with its day, as `day` writes it, and its invite link)."""
+    known = history.latest_by_email(
+        scope, [r.request.email for r in rows if r.request is not None and r.status == READY])
+    earlier = {email: Earlier(day(row.created_at), row.invite_url)
+               for email, row in known.items()}
+    return classify(rows, earlier, in_upheal, keep_example)
+
+
+def emails_in_upheal(client: UphealClient, api_key: str, emails: list[str],
+                     pacing: Pacing | None,
+                     on_progress: Callable[[int, int], object] | None = None) -> set[str]:
+    """Which of `emails` already have an Upheal account, asked one by one at the key's pace
+    (the preview's optional check). Raises ApiError when Upheal cannot answer;
+    `on_progress(done, total)` after each."""
+    paced = client.paced(pacing)
+    found: set[str] = set()
+    try:
+        for number, email in enumerate(emails, start=1):
+            if paced.check_user(api_key, email).is_user_exists:
+                found.add(email.lower())
+            if on_progress is not None:
+                on_progress(number, len(emails))
+    finally:
+        paced.close()
+    return found

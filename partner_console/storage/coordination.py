@@ -46,7 +46,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    and_,
     delete,
     exists,
     func,
@@ -54,11 +53,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from partner_console.jobs.states import JobStatus, RowState
 from partner_console.storage.clock import utcnow
-from partner_console.storage.job_states import CANCELLED_BEFORE, JobStatus, RowState
+from partner_console.storage.engine import insert_ignore
 from partner_console.storage.scope import Scope, fingerprint
 from partner_console.storage.tables import (
     bulk_job_rows,
@@ -83,15 +81,6 @@ CANCEL = "cancel"
 
 def _greatest(conn: Connection, *values: Any) -> Any:
     return func.greatest(*values) if conn.dialect.name == "postgresql" else func.max(*values)
-
-
-def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
-    """Insert unless the key is taken; True when inserted. (RETURNING, not rowcount: psycopg
-    reports -1 for an INSERT ... ON CONFLICT DO NOTHING.)"""
-    statement = (postgresql_insert(table) if conn.dialect.name == "postgresql"
-                 else sqlite_insert(table)).values(**values).on_conflict_do_nothing()
-    key = next(iter(table.primary_key.columns))
-    return conn.execute(statement.returning(key)).first() is not None
 
 
 _RUNNING, _PAUSED = JobStatus.RUNNING.value, JobStatus.PAUSED.value
@@ -241,9 +230,10 @@ class Leases:
             ).values(lease_owner=None, lease_expires_at=None, control=None, status=status,
                      heartbeat_at=now, updated_at=now)).rowcount)
 
-    def ask(self, job_id: int, control: str) -> bool:
+    def ask(self, job_id: int, control: str, cancelled_message: str = "") -> bool:
         """Pause or cancel, from any replica. With a live runner the request is written for it
-        to obey (True); without one it takes effect here and now (False)."""
+        to obey (True); without one it takes effect here and now (False), a cancel leaving
+        `cancelled_message` (its kind's words) on the rows that never had their turn."""
         c = bulk_jobs.c
         now = self.now()
         with self.engine.begin() as conn:
@@ -258,9 +248,7 @@ class Leases:
             ).values(status=final, lease_owner=None, lease_expires_at=None, control=None,
                      updated_at=now))
             if control == CANCEL:
-                kind = conn.execute(select(c.kind).where(c.id == job_id)).scalar_one_or_none()
-                skip_queued_rows(conn, job_id, CANCELLED_BEFORE.get(
-                    kind or "", "Cancelled before this row."))
+                skip_queued_rows(conn, job_id, cancelled_message)
         return False
 
     def release_replica(self, replica: str, owner: str) -> int:
@@ -384,13 +372,3 @@ def release_email(conn: Connection, provider_id: int) -> None:
     """The create written as `provider_id` is settled (or was never sent): free its email."""
     conn.execute(delete(email_reservations).where(
         email_reservations.c.provider_id == provider_id))
-
-
-def rows_done_recently(engine: Engine, job_id: int, seconds: float = 60.0) -> int:
-    """How many of a job's rows were finished in the last `seconds` (its pace, on any replica)."""
-    r = bulk_job_rows.c
-    since = utcnow() - timedelta(seconds=seconds)
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).where(
-            r.job_id == job_id, r.updated_at >= since,
-            and_(r.state != _QUEUED, r.state != _SENDING))).scalar_one())

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 
@@ -55,3 +58,12 @@ def refresh_statistics(engine: Engine) -> bool:
             return False
         conn.execute(text("ANALYZE"))
         return True
+
+
+def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """Insert unless the key is taken; True when inserted. (RETURNING, not rowcount: psycopg
+    reports -1 for an INSERT ... ON CONFLICT DO NOTHING.)"""
+    statement = (postgresql_insert(table) if conn.dialect.name == "postgresql"
+                 else sqlite_insert(table)).values(**values).on_conflict_do_nothing()
+    key = next(iter(table.primary_key.columns))
+    return conn.execute(statement.returning(key)).first() is not None

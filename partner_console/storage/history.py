@@ -1,29 +1,22 @@
-"""The history of providers created: write-ahead records, completion, search, export rows."""
+"""A provider's life in History: the write-ahead create and its email's reservation, its links
+(or why it has none), the journal's way back in, and its sign-up. Searching and exporting are
+history_reads.py's; Follow up's questions are follow_up.py's."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
-    Integer,
-    and_,
-    column,
     delete,
-    func,
     insert,
-    or_,
     select,
     update,
-)
-from sqlalchemy import (
-    table as sql_table,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -36,26 +29,18 @@ from partner_console.storage.coordination import (
     release_email,
     reserve_email,
 )
-from partner_console.storage.errors import NotFoundError, StorageError
+from partner_console.storage.errors import EmailReservedError, NotFoundError
 from partner_console.storage.scope import Scope
 from partner_console.storage.search import (
-    TRIGRAM,
-    folded,
-    fts_phrase,
-    normalise,
     search_columns,
-    starts_with,
 )
 from partner_console.storage.tables import (
     CREATED,
     FAILED,
-    GONE,
-    INVITED,
     LINKS_LOST,
     PENDING,
     SIGNED_UP,
     activity,
-    built,
     bulk_jobs,
     email_sends,
     key_organisations,
@@ -114,18 +99,10 @@ class ProviderRow:
         return cls(**values)
 
 
-_ROW_COLUMNS = [providers.c[f.name] for f in fields(ProviderRow)]
+ROW_COLUMNS = [providers.c[f.name] for f in fields(ProviderRow)]
 
 
 NEW, REPEATED, BUSY, DUPLICATE = "new", "repeated", "busy", "duplicate"
-
-
-class EmailReservedError(StorageError):
-    """Another create of this email is in flight, or its outcome is not settled yet."""
-
-    def __init__(self, holder: Holder) -> None:
-        super().__init__("This email is being created by someone else right now.")
-        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -134,111 +111,6 @@ class Reserved:
     row_id: int  # the new row, the earlier click's, the holder's, or the earlier provider's
     holder: Holder | None = None
     earlier: ProviderRow | None = None
-
-
-@dataclass(frozen=True)
-class HistoryFilter:
-    text: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
-    statuses: tuple[str, ...] = ()
-    note_identifiers: tuple[str, ...] = ()
-    created_by: tuple[str, ...] = ()
-    signups: tuple[str, ...] = ()  # signup.py statuses; "invited" includes never checked
-    invited_before: datetime | None = None  # created before this (naive UTC)
-
-    @property
-    def substring(self) -> str:
-        """The folded search, when it is long enough for the trigram indexes (search.py)."""
-        text = folded(self.text)
-        return text if len(text) >= TRIGRAM else ""
-
-    def conditions(self, dialect: str) -> list[Any]:
-        found: list[Any] = []
-        c = providers.c
-        if self.substring:
-            if dialect == "sqlite":  # FTS5 reads the matches, newest first (see _matching)
-                found.append(_FTS.c.providers_search.op("MATCH")(fts_phrase(self.substring)))
-            else:  # pg_trgm's GIN index serves LIKE '%…%'
-                found.append(c.search_text.like(f"%{self.substring}%"))
-        elif words := normalise(self.text):  # one or two characters: the start of a field
-            found.append(or_(*(starts_with(column, words, dialect) for column in (
-                c.name_normalized, c.last_name_normalized, c.email_normalized,
-                c.partner_user_id_normalized))))
-        if self.date_from:
-            found.append(providers.c.created_at >= datetime.combine(self.date_from,
-                                                                    datetime.min.time()))
-        if self.date_to:
-            found.append(providers.c.created_at < datetime.combine(
-                self.date_to + timedelta(days=1), datetime.min.time()))
-        if self.statuses:
-            found.append(providers.c.status.in_(self.statuses))
-        if self.note_identifiers:
-            found.append(providers.c.note_identifier.in_(self.note_identifiers))
-        if self.created_by:
-            found.append(providers.c.created_by.in_(self.created_by))
-        if self.signups:
-            wanted = [c.signup_status.in_(self.signups)]
-            if INVITED in self.signups:
-                wanted.append(c.signup_status.is_(None))
-            found.append(and_(c.status.in_((CREATED, LINKS_LOST)), or_(*wanted)))
-        if self.invited_before is not None:
-            found.append(c.created_at < self.invited_before)
-        return found
-
-
-COUNT_CAP = 10_000  # beyond this, "10,000+": an exact count would cost a scan of every row
-# A search counts its matches no further than this ("1,000+ providers"): counting is reading
-# every match, and a search that finds more is refined, not paged through.
-SEARCH_COUNT_CAP = 1_000
-
-
-def count_cap(filters: HistoryFilter) -> int:
-    return SEARCH_COUNT_CAP if filters.text.strip() else COUNT_CAP
-
-
-@dataclass(frozen=True)
-class HistoryPage:
-    rows: list[ProviderRow]
-    total: int  # exact up to cap; cap + 1 means "more than cap"
-    page: int
-    page_size: int
-    cap: int = COUNT_CAP
-
-    @property
-    def more_than_cap(self) -> bool:
-        return self.total > self.cap
-
-    @property
-    def total_text(self) -> str:
-        return f"{self.cap:,}+" if self.more_than_cap else f"{self.total:,}"
-
-    @property
-    def page_count(self) -> int:
-        return max(1, -(-min(self.total, self.cap) // self.page_size))
-
-
-# SQLite's FTS5 trigram index of search_text (migration 6): its rowid is the provider's id.
-_FTS = sql_table("providers_search", column("rowid", Integer), column("providers_search"))
-built(_FTS)
-
-
-def _fts_search(filters: HistoryFilter, dialect: str) -> bool:
-    return dialect == "sqlite" and bool(filters.substring)
-
-
-def _newest_first(filters: HistoryFilter, matches: int, dialect: str) -> Any:
-    """Newest first. On SQLite a substring search reads FTS5's matches in descending rowid
-    order, which is the index's own order: a page costs the same at any size. Elsewhere, for
-    a search with at most its count cap of matches, "id + 0" keeps the planner from walking the
-    primary key hoping for early matches (a scan of every row when the matches are old): the
-    indexes find them and they are sorted. With more matches they are dense, and walking
-    newest-first finds a page at once."""
-    if _fts_search(filters, dialect):
-        return _FTS.c.rowid.desc()
-    if filters.text.strip() and matches <= count_cap(filters):
-        return (providers.c.id + 0).desc()
-    return providers.c.id.desc()
 
 
 @dataclass
@@ -272,18 +144,6 @@ class History:
         onboarding.move_to_organisation(conn, key_fingerprint, organization_id)
 
     # -- write-ahead -----------------------------------------------------------------------------
-    def record_pending(self, scope: Scope, request: ProviderRequest, *, created_by: str,
-                       source: str = "form", token: str | None = None) -> tuple[int, bool]:
-        """Record a create before it is sent, reserving its email. Returns (row id, True) or,
-        when this token was recorded already (a double click), (that row's id, False). Raises
-        EmailReservedError while another create of the same email is in flight."""
-        reserved = self.reserve(scope, request, created_by=created_by, source=source,
-                                token=token)
-        if reserved.holder is not None:
-            raise EmailReservedError(reserved.holder)
-        assert reserved.row_id is not None
-        return reserved.row_id, reserved.state == NEW
-
     def reserve(self, scope: Scope, request: ProviderRequest, *, created_by: str,
                 source: str = "form", token: str | None = None,
                 refuse_duplicate: bool = False) -> Reserved:
@@ -329,7 +189,7 @@ class History:
                         continue
                     if refuse_duplicate:
                         # After the reservation: a create settled a moment ago is seen here.
-                        found = conn.execute(select(*_ROW_COLUMNS).where(
+                        found = conn.execute(select(*ROW_COLUMNS).where(
                             providers.c.email_normalized == email, providers.c.id != row_id,
                             providers.c.status.in_((CREATED, LINKS_LOST)),
                             scope.visible(providers)).order_by(providers.c.id.desc()).limit(1)
@@ -454,7 +314,7 @@ class History:
     # -- reading ---------------------------------------------------------------------------------
     def get(self, scope: Scope, row_id: int) -> ProviderRow:
         with self.engine.connect() as conn:
-            row = conn.execute(select(*_ROW_COLUMNS).where(
+            row = conn.execute(select(*ROW_COLUMNS).where(
                 providers.c.id == row_id, scope.visible(providers))).mappings().first()
         if row is None:
             raise NotFoundError(f"No provider {row_id} in this organisation's history.")
@@ -463,14 +323,14 @@ class History:
     def attempts(self, scope: Scope, token_prefix: str) -> list[ProviderRow]:
         """Rows whose request token starts with `token_prefix` (one bulk row's attempts)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(*_ROW_COLUMNS).where(
+            rows = conn.execute(select(*ROW_COLUMNS).where(
                 providers.c.request_token.startswith(token_prefix, autoescape=True),
                 scope.visible(providers)).order_by(providers.c.id)).mappings().all()
         return [ProviderRow.from_mapping(r) for r in rows]
 
     def find_by_token(self, scope: Scope, token: str) -> ProviderRow | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(*_ROW_COLUMNS).where(
+            row = conn.execute(select(*ROW_COLUMNS).where(
                 providers.c.request_token == token, scope.visible(providers))).mappings().first()
         return ProviderRow.from_mapping(row) if row else None
 
@@ -480,107 +340,13 @@ class History:
         found: dict[str, ProviderRow] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), 500):
-                rows = conn.execute(select(*_ROW_COLUMNS).where(
+                rows = conn.execute(select(*ROW_COLUMNS).where(
                     providers.c.email_normalized.in_(wanted[start:start + 500]),
                     providers.c.status != FAILED, scope.visible(providers)
                 ).order_by(providers.c.id)).mappings().all()
                 for row in rows:
                     found[row["email"].lower()] = ProviderRow.from_mapping(row)
         return found
-
-    def find_by_email(self, scope: Scope, email: str) -> list[ProviderRow]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(*_ROW_COLUMNS).where(
-                providers.c.email_normalized == email.strip().lower(),
-                providers.c.status != FAILED, scope.visible(providers)
-            ).order_by(providers.c.id.desc())).mappings().all()
-        return [ProviderRow.from_mapping(r) for r in rows]
-
-    def _matching(self, columns: list[Any], scope: Scope, filters: HistoryFilter) -> Any:
-        """SELECT `columns` of the rows in `scope` matching `filters` (unordered)."""
-        dialect = self.engine.dialect.name
-        query = select(*columns)
-        if _fts_search(filters, dialect):  # FTS5 drives: its matches, joined to their rows
-            query = query.select_from(_FTS.join(providers, providers.c.id == _FTS.c.rowid))
-        return query.where(scope.visible(providers), *filters.conditions(dialect))
-
-    def overview(self, scope: Scope, weeks: int = 26) -> onboarding.Overview:
-        """Overview's numbers for the organisation (onboarding.py's aggregates)."""
-        return onboarding.overview(self.engine, scope, weeks=weeks)
-
-    def search(self, scope: Scope, filters: HistoryFilter = HistoryFilter(), page: int = 1,
-               page_size: int = 50) -> HistoryPage:
-        """One page, newest first (ids grow with time, so the newest are read straight off the
-        primary key), and a count that stops one past its cap (count_cap)."""
-        total = self.count(scope, filters)
-        with self.engine.connect() as conn:
-            cap = count_cap(filters)
-            pages = max(1, -(-min(total, cap) // page_size))
-            page = min(max(1, page), pages)
-            rows = conn.execute(self._matching(_ROW_COLUMNS, scope, filters).order_by(
-                _newest_first(filters, total, self.engine.dialect.name)).limit(
-                page_size).offset((page - 1) * page_size)).mappings().all()
-        return HistoryPage([ProviderRow.from_mapping(r) for r in rows], total, page, page_size,
-                           cap)
-
-    def count(self, scope: Scope, filters: HistoryFilter, cap: int | None = None) -> int:
-        """How many rows match, counting no further than cap + 1 (so it costs the same at a
-        thousand rows or a million)."""
-        cap = count_cap(filters) if cap is None else cap
-        capped = self._matching([providers.c.id], scope, filters).limit(cap + 1)
-        if filters == HistoryFilter():  # read at most cap + 1 entries, newest first
-            capped = capped.order_by(providers.c.id.desc())
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(capped.subquery())
-                                    ).scalar_one())
-
-    def iter_rows(self, scope: Scope, filters: HistoryFilter = HistoryFilter(),
-                  batch_size: int = 2000) -> Iterator[ProviderRow]:
-        """Every matching row, newest first, fetched in batches (exports stay flat in memory)."""
-        query = self._matching(_ROW_COLUMNS, scope, filters).order_by(
-            _newest_first(filters, 0, self.engine.dialect.name))
-        with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=batch_size).execute(query).mappings()
-            for row in result:
-                yield ProviderRow.from_mapping(row)
-
-    def export_query(self, scope: Scope, filters: HistoryFilter, cells: list[Any]) -> Any:
-        """The query behind an export: `cells` (column expressions) of every matching row,
-        newest first."""
-        return self._matching(cells, scope, filters).order_by(
-            _newest_first(filters, 0, self.engine.dialect.name))
-
-    def export_batches(self, scope: Scope, filters: HistoryFilter, cells: list[Any],
-                       batch_size: int = 5000) -> Iterator[Sequence[Sequence[Any]]]:
-        """Every matching row as a plain tuple of the values of `cells`, in batches: no
-        per-row objects, so a 100k-row export stays quick and flat in memory. The cells must
-        need no conversion from the driver's values (exports ask for text)."""
-        query = self.export_query(scope, filters, cells)
-        with self.engine.connect() as conn:
-            if self.engine.dialect.name == "sqlite":
-                # sqlite3 steps the statement as rows are fetched, and nothing has been
-                # read ahead of its cursor: read the tuples straight from it.
-                cursor = conn.execute(query).cursor
-                while batch := cursor.fetchmany(batch_size):
-                    yield batch
-            else:  # a server-side cursor, read through SQLAlchemy
-                result = conn.execution_options(yield_per=batch_size).execute(query)
-                yield from result.partitions()
-
-    def creators(self, scope: Scope, limit: int = 200) -> list[str]:
-        """Who created rows here: one index probe per distinct name (a loose index scan),
-        not a pass over every row."""
-        names: list[str] = []
-        with self.engine.connect() as conn:
-            while len(names) < limit:
-                query = select(func.min(providers.c.created_by)).where(scope.visible(providers))
-                if names:
-                    query = query.where(providers.c.created_by > names[-1])
-                name = conn.execute(query).scalar()
-                if name is None:
-                    break
-                names.append(name)
-        return names
 
     # -- after the invite ---------------------------------------------------------------------
     def record_signup(self, row_id: int, status: str) -> None:
@@ -611,56 +377,3 @@ class History:
                 scope.visible(providers), providers.c.id.in_(row_ids)).values(
                 reminded_at=utcnow(), reminded_by=by.strip()[:200])).rowcount or 0)
 
-    def to_refresh(self, scope: Scope, filters: HistoryFilter, *, include_signed_up: bool,
-                   checked_before: datetime | None = None, limit: int = 5_000
-                   ) -> list[tuple[int, str, str]]:
-        """(row id, email, name) of the providers a sign-up refresh of `filters` asks about:
-        created ones; not those already signed up unless asked; not those checked since
-        `checked_before`. Newest first."""
-        c = providers.c
-        wanted = replace(filters, signups=filters.signups or (
-            () if include_signed_up else (INVITED, GONE)))
-        query = self._matching([c.id, c.email, c.first_name, c.last_name], scope, wanted).where(
-            c.status.in_((CREATED, LINKS_LOST)))
-        if not include_signed_up:
-            query = query.where(or_(c.signup_status.is_(None), c.signup_status != SIGNED_UP))
-        if checked_before is not None:
-            query = query.where(or_(c.signup_checked_at.is_(None),
-                                    c.signup_checked_at < checked_before))
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(_newest_first(wanted, 0, self.engine.dialect.name)
-                                               ).limit(limit)).all()
-        return [(r.id, r.email, f"{r.first_name} {r.last_name}") for r in rows]
-
-    def with_invite_links(self, scope: Scope, filters: HistoryFilter, limit: int = 5_000
-                          ) -> list[tuple[int, str, str]]:
-        """(row id, email, name) of the matching providers that have an invite link to email,
-        newest first."""
-        c = providers.c
-        query = self._matching([c.id, c.email, c.first_name, c.last_name], scope, filters).where(
-            c.status == CREATED, c.invite_url.is_not(None))
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(_newest_first(
-                filters, 0, self.engine.dialect.name)).limit(limit)).all()
-        return [(r.id, r.email, f"{r.first_name} {r.last_name}") for r in rows]
-
-    def last_signup_check(self, scope: Scope) -> datetime | None:
-        """When Upheal was last asked about any of the scope's providers' sign-up."""
-        with self.engine.connect() as conn:
-            return conn.execute(self._matching(
-                [func.max(providers.c.signup_checked_at)], scope, HistoryFilter())).scalar()
-
-    def oldest_first(self, scope: Scope, filters: HistoryFilter, limit: int = 200
-                     ) -> list[ProviderRow]:
-        """Matching rows, oldest first (the pending list: who has waited longest)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(self._matching(_ROW_COLUMNS, scope, filters).order_by(
-                providers.c.created_at, providers.c.id).limit(limit)).mappings().all()
-        return [ProviderRow.from_mapping(r) for r in rows]
-
-    def pending(self, scope: Scope) -> list[ProviderRow]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(*_ROW_COLUMNS).where(
-                scope.visible(providers), providers.c.status == PENDING
-            ).order_by(providers.c.id)).mappings().all()
-        return [ProviderRow.from_mapping(r) for r in rows]

@@ -38,7 +38,7 @@ def _add(conn: Connection, table: Table, keys: dict[str, Any], **amounts: int) -
     values = {k: table.c[k] + v for k, v in amounts.items()}
     if conn.execute(update(table).where(*where).values(**values)).rowcount:
         return
-    from partner_console.storage.coordination import insert_ignore  # (no import cycle)
+    from partner_console.storage.engine import insert_ignore
 
     if not insert_ignore(conn, table, {**keys, **amounts}):
         conn.execute(update(table).where(*where).values(**values))

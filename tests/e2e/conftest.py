@@ -106,7 +106,7 @@ def start_app(tmp_path: Path, env_extra: dict[str, str], port: int | None = None
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **env_extra}
     env.pop("UPHEAL_API_BASE_URL", None) if "UPHEAL_API_BASE_URL" not in env_extra else None
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
          "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
         stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from partner_console.bulk.jobs import DONE_EMAILED, DONE_UNCERTAIN, EMAILS, FINISHED, JobStore
+from partner_console.jobs.store import JobKind, JobStatus, JobStore, RowState
 from tests.e2e.conftest import kill_and_restart, start_app, stop_app, wait_for_app_run
 from tests.e2e.steps import create_provider, enter_key, go, textbox
 from tests.e2e.test_replicas_browser import (
@@ -120,21 +120,21 @@ def test_the_real_server_killed_mid_bulk_send_resumes_on_the_other_replica_and_d
         page.context.close()  # the tab is closed: the sending goes on, on the server
         a = kill_and_restart(a)
         store = JobStore(engine)
-        [job] = store.jobs(scope, kind=EMAILS)
+        [job] = store.jobs(scope, kind=JobKind.EMAILS)
         assert len(smtp.received) < 60  # killed mid-way
         other = open_console(browser, b, "History", "provider(s) · page")
         other.get_by_role("button", name="Resume").wait_for(timeout=30_000)  # shown at once
         other.get_by_role("button", name="Resume").click()
-        wait_for_status(engine, job.id, (FINISHED,), timeout=120)
+        wait_for_status(engine, job.id, (JobStatus.FINISHED,), timeout=120)
         rows = store.rows(job.id)
         received = smtp.count_by_recipient()
         assert max(received.values()) == 1  # none twice
-        assert {r.state for r in rows} <= {DONE_EMAILED, DONE_UNCERTAIN}  # none lost
-        assert sum(r.state == DONE_EMAILED for r in rows) >= 59
-        assert all(received.get(r.email) == 1 for r in rows if r.state == DONE_EMAILED)
+        assert {r.state for r in rows} <= {RowState.EMAILED, RowState.UNCERTAIN}  # none lost
+        assert sum(r.state == RowState.EMAILED for r in rows) >= 59
+        assert all(received.get(r.email) == 1 for r in rows if r.state == RowState.EMAILED)
         other.get_by_text("of 60 done").first.wait_for(timeout=30_000)
         other.context.close()
-        assert len(store.jobs(scope, kind=EMAILS)) == 1
+        assert len(store.jobs(scope, kind=JobKind.EMAILS)) == 1
     finally:
         engine.dispose()
         for app in (a, b):

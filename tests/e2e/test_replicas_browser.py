@@ -10,13 +10,15 @@ from collections import Counter
 import pytest
 
 from partner_console.bulk.columns import auto_map
-from partner_console.bulk.jobs import CANCELLED, FINISHED, PAUSED, JobStore
 from partner_console.bulk.prepare import prepare_rows
 from partner_console.bulk.read import read_file
+from partner_console.jobs.kinds.imports import create_import
+from partner_console.jobs.store import JobStatus, JobStore
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
-from partner_console.storage import History, fingerprint, make_engine, migrate
+from partner_console.storage import fingerprint, make_engine, migrate
 from tests.e2e.conftest import kill_and_restart, start_app, stop_app, wait_for_app_run
 from tests.e2e.steps import enter_key, go, textbox
+from tests.helpers import HistoryForTests
 from tests.report import record
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.xdist_group("replicas")]
@@ -61,7 +63,7 @@ def automatic_checks(engine, hours: str) -> None:
 
 
 def scope_of(engine):
-    history = History(engine)
+    history = HistoryForTests(engine)
     return history, history.scope_for(fingerprint(SECRET.encode(), DEMO))
 
 
@@ -71,9 +73,10 @@ def paused_job(engine, prefix: str, count: int) -> int:
     data = "First name,Last name,Email\n" + "".join(
         f"{prefix}{i},Replica,{prefix.lower()}{i}@example.com\n" for i in range(count))
     read = read_file(data.encode(), f"{prefix}.csv")
-    job_id, _ = JobStore(engine).create(scope, created_by="Setup", file_name=f"{prefix}.csv",
-                                        rows=prepare_rows(read, auto_map(read.headers), []),
-                                        start_token=prefix)
+    job_id, _ = create_import(JobStore(engine), scope, created_by="Setup",
+                              file_name=f"{prefix}.csv",
+                              rows=prepare_rows(read, auto_map(read.headers), []),
+                              start_token=prefix)
     return job_id
 
 
@@ -108,7 +111,7 @@ def asked_at(engine, job_id: int, clicked: float) -> float:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         job = store.get(scope, job_id)
-        if job.control or job.status in (PAUSED, CANCELLED):
+        if job.control or job.status in (JobStatus.PAUSED, JobStatus.CANCELLED):
             return time.time()
         time.sleep(0.05)
     raise AssertionError(f"the request of {clicked} never reached the database")
@@ -143,8 +146,8 @@ def test_resume_pressed_on_two_replicas_at_gaps_0_to_8_s_sends_no_email_twice(
                     for p in pages]
             time.sleep(0.2)
         refused_here += told.count(True)
-        job = wait_for_status(engine, job_id, (FINISHED,))
-        assert job.status == FINISHED
+        job = wait_for_status(engine, job_id, (JobStatus.FINISHED,))
+        assert job.status == JobStatus.FINISHED
         made = creates_for(sandbox, prefix.lower())
         assert len(made) == 24 and max(made.values()) == 1
         assert create_posts(sandbox) - posts_before == 24  # no create sent twice, at any gap
@@ -169,7 +172,7 @@ def test_pause_and_cancel_from_the_other_replica_stop_creates_within_two_seconds
     page_b.get_by_role("button", name="Pause").click()
     clicked = time.time()
     asked = asked_at(engine, job_id, clicked)
-    wait_for_status(engine, job_id, (PAUSED,), timeout=10)
+    wait_for_status(engine, job_id, (JobStatus.PAUSED,), timeout=10)
     late = [c for c in sandbox.app.calls
             if c.path == "/users/providers" and c.at > asked + 2.0]
     assert late == []
@@ -186,8 +189,8 @@ def test_pause_and_cancel_from_the_other_replica_stop_creates_within_two_seconds
     page_a.get_by_role("button", name="Yes, cancel the import").click()
     clicked = time.time()
     asked = asked_at(engine, job_id, clicked)
-    job = wait_for_status(engine, job_id, (CANCELLED,), timeout=10)
-    assert job.status == CANCELLED
+    job = wait_for_status(engine, job_id, (JobStatus.CANCELLED,), timeout=10)
+    assert job.status == JobStatus.CANCELLED
     late = [c for c in sandbox.app.calls
             if c.path == "/users/providers" and c.at > asked + 2.0]
     assert late == []
@@ -299,8 +302,8 @@ def test_the_real_server_killed_mid_import_shows_paused_at_once_and_resumes(
         body = page.inner_text("main")
         assert "Paused" in body and "Importing…" not in body  # at once, not after a lease ran out
         page.get_by_role("button", name="Resume").click()
-    job = wait_for_status(engine, job_id, (FINISHED,), timeout=120)
-    assert job.status == FINISHED
+    job = wait_for_status(engine, job_id, (JobStatus.FINISHED,), timeout=120)
+    assert job.status == JobStatus.FINISHED
     made = creates_for(sandbox, "ki")
     rows = store.rows(job_id)
     assert len(made) == total and max(made.values()) == 1  # 0 duplicates
@@ -377,7 +380,7 @@ def test_the_real_server_killed_mid_refresh_shows_paused_and_resumes(browser, de
     page = open_console(browser, a, "History", "provider(s) · page")
     page.get_by_text("(paused)").wait_for()  # at once: the restarted server let go of it
     page.get_by_role("button", name="Resume").click()
-    wait_for_status(engine, jobs[0].id, (FINISHED,), timeout=120)
+    wait_for_status(engine, jobs[0].id, (JobStatus.FINISHED,), timeout=120)
     assert all(r.state == "checked" for r in store.rows(jobs[0].id))
     statuses = Counter(r.signup_status for r in history.search(scope).rows)
     assert statuses == Counter({SIGNED_UP: 20, INVITED: 20})
@@ -402,7 +405,7 @@ def test_a_sign_up_refresh_runs_once_across_two_replicas(browser, deployment, sa
     second.get_by_text("of 40 checked").first.wait_for()  # the same job's progress
     jobs = JobStore(engine).jobs(scope, kind="refresh")
     assert len(jobs) == 1
-    wait_for_status(engine, jobs[0].id, (FINISHED,), timeout=120)
+    wait_for_status(engine, jobs[0].id, (JobStatus.FINISHED,), timeout=120)
     asked = Counter(c.path for c in sandbox.app.calls if c.path == "/users/check")
     checks = [c for c in sandbox.app.calls if c.path == "/users/check"]
     assert asked["/users/check"] >= 40 and len(checks) <= 40 + 6  # key checks, not repeats
@@ -430,7 +433,7 @@ def test_the_automatic_sign_up_check_runs_once_when_both_replicas_open_history(
         page.get_by_text("of 40 checked").first.wait_for(timeout=30_000)
     jobs = JobStore(engine).jobs(scope, kind="refresh")
     assert len(jobs) == 1 and jobs[0].created_by != "Setup"
-    wait_for_status(engine, jobs[0].id, (FINISHED,), timeout=120)
+    wait_for_status(engine, jobs[0].id, (JobStatus.FINISHED,), timeout=120)
     checks = [c for c in sandbox.app.calls if c.path == "/users/check"]
     assert 40 <= len(checks) <= 40 + 6  # (key checks on sign-in), never a provider twice
     statuses = Counter(r.signup_status for r in history.search(scope).rows)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from partner_console.bulk.jobs import FINISHED, JobStore
+from partner_console.jobs.store import JobStatus, JobStore
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from tests.e2e.conftest import kill_and_restart, start_app, stop_app
 from tests.e2e.test_replicas_browser import (
@@ -78,21 +78,40 @@ def resume_on_both(browser, apps, link: str, wait_text: str, gap: float):
     return pages
 
 
+TRAIL: list[tuple] = []  # what the job went through in the last trial (shown on a failure)
+
+
 def finished_by_itself(engine, job_id: int, timeout: float = 60) -> str:
     """The job's status once no runner holds it: it must be "finished" with nobody's help."""
     store = JobStore(engine)
     _, scope = scope_of(engine)
     deadline = time.monotonic() + timeout
     claimed = False  # until a Resume's run reaches the server, the job is still "paused"
+    TRAIL.clear()
+    started = time.monotonic()
     while time.monotonic() < deadline:
         job = store.get(scope, job_id)
+        seen = _lease_of(engine, job_id) + (job.live, store.progress(job_id).done)
+        if not TRAIL or TRAIL[-1][1:] != seen:
+            TRAIL.append((round(time.monotonic() - started, 2), *seen))
         claimed = claimed or job.live
-        if job.status == FINISHED:
+        if job.status == JobStatus.FINISHED:
             return job.status
         if claimed and not job.live:
             return job.shown_status  # stopped without finishing: the failure this test is about
         time.sleep(0.1)
     return store.get(scope, job_id).shown_status
+
+
+def _lease_of(engine, job_id: int) -> tuple:
+    from sqlalchemy import select
+
+    from partner_console.storage.tables import bulk_jobs
+
+    with engine.connect() as conn:
+        row = conn.execute(select(bulk_jobs.c.status, bulk_jobs.c.lease_owner,
+                                  bulk_jobs.c.control).where(bulk_jobs.c.id == job_id)).one()
+    return tuple(row)
 
 
 def test_an_import_killed_then_resumed_twice_at_once_always_finishes(
@@ -114,12 +133,12 @@ def test_an_import_killed_then_resumed_twice_at_once_always_finishes(
         made = creates_for(sandbox, prefix.lower())
         rows = store.rows(job_id)
         outcomes.append((gap, status))
-        assert status == FINISHED, (trial, gap, status, store.progress(job_id).counts)
+        assert status == JobStatus.FINISHED, (trial, gap, status, store.progress(job_id).counts, TRAIL)
         assert len(made) == 30 and max(made.values()) == 1, (trial, made)
         assert all(r.state == "created" for r in rows), [(r.row_number, r.state) for r in rows]
         for p in pages:
             p.context.close()
     record("kill + double Resume: imports", trials=len(outcomes),
            gaps_ms=sorted({int(g * 1000) for g, _ in outcomes}),
-           finished_by_itself=sum(s == FINISHED for _, s in outcomes), third_resume=0,
+           finished_by_itself=sum(s == JobStatus.FINISHED for _, s in outcomes), third_resume=0,
            created_twice=0)

@@ -1,0 +1,1 @@
+"""Background jobs: the engine (engine.py), their storage (store.py) and each kind (kinds/)."""
