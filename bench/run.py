@@ -19,6 +19,7 @@ from bench import (
     mail_bench,
     refresh_bench,
     replica_bench,
+    roster_bench,
     server_bench,
 )
 from bench.harness import Result, save, table
@@ -28,11 +29,13 @@ SIZES: dict[str, dict[str, Any]] = {
              "b4_repeat": 5, "b5": 100_000, "b6": 5000, "b7": 5, "b8_rows": 100_000,
              "b8_sessions": 5, "b9_rows": 150, "b9_rate": 300,
              "b11": (300, 120.0, 3.0),  # rate per minute, seconds, a person's call every
-             "b12": (300, 600), "b13": [10_000, 1_000_000]},  # messages, the limit per minute
+             "b12": (300, 600), "b13": [10_000, 1_000_000],  # messages, the limit per minute
+             # history, roster rows, changed, repeat, rate, seconds, a person's call every
+             "b14": (10_000, 1000, 100, 5, 300, 120.0, 3.0)},
     "smoke": {"b1": 5, "b2": 10, "b3": 4, "b4": [60, 120, 240], "b4_repeat": 1, "b5": 200,
               "b6": 50, "b7": 1, "b8_rows": 50, "b8_sessions": 1, "b9_rows": 8,
               "b9_rate": 1200, "b11": (1200, 3.0, 0.5),
-              "b12": (20, 1200), "b13": [400, 2000]},
+              "b12": (20, 1200), "b13": [400, 2000], "b14": (300, 60, 40, 1, 1200, 20.0, 0.5)},
 }
 
 
@@ -63,7 +66,7 @@ def _open_history(page: object) -> None:
 def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=list(SIZES), default="full")
-    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8,B9,B10,B11,B12,B13",
+    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8,B9,B10,B11,B12,B13,B14",
                         help="which benchmarks (B3 runs with B2)")
     parser.add_argument("--databases", default="sqlite,postgres")
     args = parser.parse_args(argv)
@@ -100,6 +103,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
             results += refresh_bench.b11(*size["b11"])
         if "B12" in only:
             results += mail_bench.b12(*size["b12"])
+        if "B14" in only:
+            results += roster_bench.b14(*size["b14"])
         if "B9" in only:  # on PostgreSQL when there is one: replicas share one server
             make_url = makers.get("postgresql") or next(iter(makers.values()))
             results += replica_bench.b9(make_url, size["b9_rows"], size["b9_rate"])

@@ -24,6 +24,7 @@ PAGES = [
     ("create_provider", "Create provider", "person_add"),
     ("overview", "Overview", "monitoring"),
     ("bulk_import", "Bulk import", "upload_file"),
+    ("roster_sync", "Roster sync", "sync"),
     ("history", "History", "history"),
     ("follow_up", "Follow up", "notifications"),
     ("emails", "Emails", "outgoing_mail"),

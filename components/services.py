@@ -13,6 +13,7 @@ import streamlit as st
 
 from components.text import safe
 from partner_console.api.client import UphealClient
+from partner_console.changes import ProviderChanger
 from partner_console.config import ConfigError, Settings, load_settings
 from partner_console.connection import build_client
 from partner_console.creation import ProviderCreator
@@ -41,6 +42,7 @@ from partner_console.storage.coordination import (
 )
 from partner_console.storage.engine import refresh_statistics
 from partner_console.storage.history_reads import HistoryReads
+from partner_console.storage.provider_actions import ProviderActions
 from partner_console.storage.sends import Sends
 
 
@@ -65,6 +67,7 @@ class Services:
     sends: Sends
     mailer: Mailer  # a person's sends; jobs take Mailer.for_jobs()
     activity: Activity
+    changer: ProviderChanger  # after the invite: change, deactivate, reactivate, replace
 
     def background_pacing(self) -> KeyPacing:
         """Pacing for jobs and preview checks: they give way to people's own calls."""
@@ -97,10 +100,12 @@ def _services(settings: Settings) -> Services:
                     budget_key="mail:" + (settings.smtp.host if settings.smtp and not
                                           settings.uses_outbox else "outbox"))
     reads = HistoryReads(engine)
+    creator = ProviderCreator(client, history, journal, settings.settle_after_seconds)
+    activity = Activity(engine)
+    changer = ProviderChanger(client, history, ProviderActions(engine), activity, creator, owner)
     return Services(settings, history, reads, FollowUp(reads), Catalog(engine), journal, client,
-                    ProviderCreator(client, history, journal, settings.settle_after_seconds),
-                    sandbox, secret, waiting, JobStore(engine), Registry(), budget, leases,
-                    owner, sends, mailer, Activity(engine))
+                    creator, sandbox, secret, waiting, JobStore(engine), Registry(), budget,
+                    leases, owner, sends, mailer, activity, changer)
 
 
 def services() -> Services:

@@ -67,10 +67,11 @@ KEY_BOUND_STATE = ("cp_duplicate", "cp_busy", "cp_outcome", "cp_notice", "cp_err
                    "bi_keep_example", "bi_confirm",
                    "bi_in_upheal", "bi_check_error", "bi_check_done",
                    "bi_start_token", "hi_refresh_job", "hi_auto_started",
+                   "rs_job", "rs_plan", "rs_read", "rs_confirm", "rs_start_token", "rs_typed",
                    "hi_notice", "hi_page",
                    "nt_editing", "nt_removing", "nt_add_errors", "nt_edit_errors", "nt_notice",
                    "nt_draft_name", "nt_draft_id", "nt_draft_pre")
-KEY_BOUND_PREFIXES = ("es_", "ej_", "jp_")
+KEY_BOUND_PREFIXES = ("es_", "ej_", "jp_", "pa_")
 
 
 def drop_key_bound(target: MutableMapping[str, Any]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -18,8 +17,15 @@ from components.services import Services, services
 from components.session import api_key, current_scope, scope_or_prompt, session_lock
 from components.text import safe
 from components.time_zone import when
+from components.upload import (
+    KINDS,
+    column_mapping,
+    detected,
+    file_error,
+    phone_country,
+    read_upload,
+)
 from partner_console.api.errors import ApiError
-from partner_console.bulk.columns import COLUMNS, auto_map, missing_required
 from partner_console.bulk.files import (
     fix_up_csv,
     results_csv,
@@ -27,7 +33,6 @@ from partner_console.bulk.files import (
     template_csv,
     template_xlsx,
 )
-from partner_console.bulk.isolated import read_file_isolated
 from partner_console.bulk.prepare import (
     EXAMPLE,
     IN_HISTORY,
@@ -41,8 +46,7 @@ from partner_console.bulk.prepare import (
     emails_in_upheal,
     prepare_rows,
 )
-from partner_console.bulk.read import ImportFileError, ReadResult
-from partner_console.choices import calling_code, choice_for_region, country_choices
+from partner_console.bulk.read import ReadResult
 from partner_console.jobs.engine import start_job
 from partner_console.jobs.kinds.imports import create_import
 from partner_console.jobs.store import Job, JobKind, JobStatus, RowState
@@ -52,10 +56,7 @@ from partner_console.storage.activity import IMPORTED
 from partner_console.storage.sends import FAILED, INVITE, SENT, Send
 from partner_console.when import in_minutes
 
-IGNORE = "(ignore this column)"
-COUNTRIES = dict(country_choices())
 PREVIEW_CHECK_LIMIT = 200  # larger files are checked row by row during the import
-FIELD_NAMES = {c.field: c.header for c in COLUMNS}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WORDS = PanelWords(
     "rows done", (Metric("Created", lambda p: p.created),
@@ -68,50 +69,6 @@ WORDS = PanelWords(
     elsewhere="This import is already running on another console server (or in another tab). "
               "Its progress is shown here as it goes.", activity=IMPORTED,
     last_rows="Waiting for Upheal to confirm the last rows (nothing is sent twice).")
-
-
-def _read_upload(upload: Any) -> ReadResult | str:
-    """The uploaded file, read once per file (kept in the session); or a message."""
-    cache = st.session_state.get("bi_read")
-    if cache and cache[0] == upload.file_id:
-        return cache[1]
-    try:
-        # In a child process with a memory cap and a time limit: a hostile file slows only
-        # the person who uploaded it.
-        with st.spinner("Reading the file…"):
-            result: ReadResult | str = read_file_isolated(upload.getvalue(), upload.name)
-    except ImportFileError as exc:
-        result = str(exc)
-    st.session_state["bi_read"] = (upload.file_id, result)
-    return result
-
-
-def _mapping(read: ReadResult) -> dict[str, str | None]:
-    guessed = auto_map(read.headers)
-    options = [IGNORE, *FIELD_NAMES]
-    mapping: dict[str, str | None] = {}
-    columns = st.columns(3)
-    for index, header in enumerate(read.headers):
-        key = f"bi_map_{index}"
-        if key not in st.session_state or st.session_state.get("bi_map_for") != read.headers:
-            st.session_state[key] = guessed[header] or IGNORE
-        choice = columns[index % 3].selectbox(
-            f"“{header}”", options, key=key,
-            format_func=lambda f: f if f == IGNORE else FIELD_NAMES[f])
-        mapping[header] = None if choice == IGNORE else choice
-    st.session_state["bi_map_for"] = read.headers
-    return mapping
-
-
-def _phone_country(svc: Services) -> str | None:
-    """The country numbers without a country code are read in, for this file."""
-    if "bi_phone_country" not in st.session_state:
-        st.session_state["bi_phone_country"] = choice_for_region(
-            svc.settings.default_phone_country)
-    st.selectbox("Phone numbers without a country code are read as", list(COUNTRIES),
-                 key="bi_phone_country", format_func=lambda c: COUNTRIES.get(c, c),
-                 help="Numbers written with + and their country code keep their own country.")
-    return calling_code(st.session_state.get("bi_phone_country"))
 
 
 def _prepare(svc: Services, scope: Scope, read: ReadResult,
@@ -353,27 +310,22 @@ def render() -> None:
     st.header("2. Upload your file")
     generation = st.session_state.get("bi_uploader_generation", 0)
     upload = st.file_uploader("Spreadsheet (Excel .xlsx or CSV), up to 5,000 providers",
-                              type=["xlsx", "csv", "tsv", "txt"], key=f"bi_upload_{generation}")
+                              type=KINDS, key=f"bi_upload_{generation}")
     if upload is None:
         return
-    read = _read_upload(upload)
+    read = read_upload(upload, "bi")
     if isinstance(read, str):
-        st.error(safe(read))
+        file_error(read)
         return
-    detected = "an Excel" if read.file_format == "xlsx" else (
-        f"a CSV ({read.encoding}, separated by "
-        f"{ {',': 'commas', ';': 'semicolons', chr(9): 'tabs'}[read.delimiter or ','] })")
-    st.caption(f"Read {len(read.rows)} row(s) from {detected} file. " + " ".join(read.notes))
+    st.caption(detected(read))
 
     st.header("3. Match the columns")
-    mapping = _mapping(read)
-    missing = missing_required(mapping)
-    if missing:
-        st.error("Choose which column holds: " + ", ".join(missing) + ".")
+    mapping = column_mapping(read, "bi")
+    if mapping is None:
         return
 
     st.header("4. Check the rows")
-    phone_code = _phone_country(svc) if "phone_number" in mapping.values() else None
+    phone_code = phone_country(svc, "bi", mapping)
     _preview(_prepare(svc, scope, read, mapping, phone_code), read, upload.name)
 
 

@@ -12,6 +12,7 @@ from components.email_jobs import offer as email_offer
 from components.email_send import send_panel
 from components.identity import person, sender_name
 from components.links import copy_box, invite_email_box
+from components.provider_actions import after_invite
 from components.router import page_body
 from components.services import services
 from components.session import current_scope, page_scope
@@ -27,6 +28,7 @@ from partner_console.exports import (
     history_xlsx,
     links_text,
     sent_fields,
+    status_label,
 )
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
 from partner_console.jobs.store import JobKind
@@ -71,7 +73,7 @@ def history_table(rows: list[ProviderRow]) -> pd.DataFrame:
         "Name": r.full_name, "Email": r.email,
         "Sign-up": signup_label(r.signup_status) if r.status in (CREATED, LINKS_LOST) else "",
         "Invite emailed": when(r.invite_emailed_at, "%Y-%m-%d") if r.invite_emailed_at else "",
-        "Invite link": r.invite_url, "Status": STATUS_LABELS.get(r.status, r.status),
+        "Invite link": r.invite_url if r.active else None, "Status": status_label(r),
         "Created": when(r.created_at), FIELD_LABELS["partner_user_id"]: r.partner_user_id or "",
         "Created by": r.created_by,
     } for r in rows], columns=list(TABLE_COLUMNS))
@@ -193,7 +195,7 @@ def _details(row_id: int) -> None:
         return
     with st.container(border=True, key="hi_details"):
         st.markdown(f"## {safe(row.full_name)}")
-        st.caption(f"{safe(row.email)} · {STATUS_LABELS.get(row.status, row.status)} · added "
+        st.caption(f"{safe(row.email)} · {status_label(row)} · added "
                    f"on {when(row.created_at)} {zone_name()} by "
                    f"{safe(row.created_by) or '(no name)'}")
         if row.status in (CREATED, LINKS_LOST):
@@ -211,13 +213,14 @@ def _details(row_id: int) -> None:
                                      for label, value in sent_fields(row, {
                                          t.template_id: t.name
                                          for t in svc.catalog.templates(scope)})))
+        after_invite(row)
         if row.status == PENDING:
             st.button("Check with Upheal", key="hi_settle", on_click=_settle, args=(row.id,),
                       type="primary")
         if row.status == LINKS_LOST:
             st.button("Fetch the links again", key="hi_fetch_links", on_click=_settle,
                       args=(row.id,), type="primary")
-        if row.status == CREATED:
+        if row.status == CREATED and row.active:
             left, right = st.columns(2)
             with left:
                 copy_box("Invite link", row.invite_url, "invite", "history")

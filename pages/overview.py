@@ -18,6 +18,7 @@ from components.time_zone import person_zone
 from partner_console.signup import INVITED
 from partner_console.storage import HistoryFilter
 from partner_console.storage.clock import utcnow
+from partner_console.storage.tables import DEACTIVATED
 from partner_console.when import invited_before
 
 PENDING_DAYS = 3
@@ -35,6 +36,7 @@ def render() -> None:
     waiting = svc.reads.count(scope, HistoryFilter(signups=(INVITED,),
                                                      invited_before=cutoff))
     running = sum(1 for job in svc.jobs.jobs(scope, limit=50) if job.live)
+    deactivated = svc.reads.count(scope, HistoryFilter(statuses=(DEACTIVATED,)))
 
     created, signed, rate = st.columns(3)
     median, pending, imports = st.columns(3)
@@ -49,6 +51,9 @@ def render() -> None:
                    f"{waiting:,}" if waiting <= 10_000 else "10,000+",
                    help="Invited at least this long ago and not signed up: see Follow up.")
     imports.metric("Imports running", running)
+    if deactivated:
+        st.caption(f"{deactivated:,} provider(s) deactivated since (they count as created, "
+                   "and Follow up leaves them out).")
     last_checked_line(svc, scope)
     st.caption("Counts include every key of your organisation.")
 

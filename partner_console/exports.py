@@ -39,7 +39,15 @@ STATUS_LABELS = {
     "pending": "Outcome unknown",
     "failed": "Failed",
     "links_lost": "Created, link not returned",
+    "deactivated": "Deactivated",
 }
+
+
+def status_label(row: ProviderRow) -> str:
+    """A provider's status as staff read it: "Deactivated" once it is."""
+    if row.deactivated_at is not None:
+        return STATUS_LABELS["deactivated"]
+    return STATUS_LABELS.get(row.status, row.status)
 
 class first_code(FunctionElement[int]):  # noqa: N801  (an SQL function's name)
     """The code point of a text's first character (SQLite unicode(), PostgreSQL ascii())."""
@@ -81,6 +89,8 @@ _c = providers.c
 # nothing for providers that were not created.
 _SIGNUP_LABEL = case((_c.status.in_(("created", "links_lost")), case(
     SIGNUP_FILTERS, value=_c.signup_status, else_=SIGNUP_LABELS[None])), else_="")
+# The status as shown: "deactivated" once a created provider is (status_label's rule).
+_STATUS = case((_c.deactivated_at.is_not(None), "deactivated"), else_=_c.status)
 # (header, cell) for each exported column, in order; each cell is computed by the database as
 # export-ready text, so rows go straight from the cursor to the writer. Free text gets the
 # formula guard; columns whose values were checked to be links, digits, tags or one of a
@@ -91,12 +101,14 @@ COLUMNS: list[tuple[str, Any]] = [
     ("First name", _guarded(_c.first_name)),
     ("Last name", _guarded(_c.last_name)),
     ("Email", _guarded(_c.email)),
-    ("Status", case(STATUS_LABELS, value=_c.status, else_=_c.status)),
+    ("Status", case(STATUS_LABELS, value=_STATUS, else_=_c.status)),
     ("Sign-up", _SIGNUP_LABEL),
     ("Sign-up checked at (UTC)", func.substr(cast(_c.signup_checked_at, String), 1, 19)),
     ("Reminded at (UTC)", func.substr(cast(_c.reminded_at, String), 1, 19)),
     ("Reminded by", _guarded(_c.reminded_by)),
     ("Invite emailed at (UTC)", func.substr(cast(_c.invite_emailed_at, String), 1, 19)),
+    ("Deactivated at (UTC)", func.substr(cast(_c.deactivated_at, String), 1, 19)),
+    ("Deactivated by", _guarded(_c.deactivated_by)),
     ("Invite link", _c.invite_url),  # checked http(s) links
     ("Room link", _c.private_room_link),
     ("Your own ID", _guarded(_c.partner_user_id)),
@@ -286,12 +298,14 @@ _XLSX_COLUMNS: list[tuple[str, Any, str]] = [  # (header, cell, kind)
     ("First name", _c.first_name, "text"),
     ("Last name", _c.last_name, "text"),
     ("Email", _c.email, "text"),
-    ("Status", _c.status, "status"),
+    ("Status", _STATUS, "status"),
     ("Sign-up", _SIGNUP_LABEL, "text"),
     ("Sign-up checked", _c.signup_checked_at, "time"),
     ("Reminded", _c.reminded_at, "time"),
     ("Reminded by", _c.reminded_by, "text"),
     ("Invite emailed", _c.invite_emailed_at, "time"),
+    ("Deactivated", _c.deactivated_at, "time"),
+    ("Deactivated by", _c.deactivated_by, "text"),
     ("Invite link", _c.invite_url, "link"),
     ("Room link", _c.private_room_link, "link"),
     ("Your own ID", _c.partner_user_id, "text"),
@@ -381,7 +395,7 @@ def history_xlsx(history: HistoryReads, scope: Scope, filters: HistoryFilter = H
 
 def links_text(rows: Iterable[ProviderRow]) -> str:
     """'email<TAB>invite link' lines, for pasting into a mail merge."""
-    return "\n".join(f"{r.email}\t{r.invite_url}" for r in rows if r.invite_url)
+    return "\n".join(f"{r.email}\t{r.invite_url}" for r in rows if r.invite_url and r.active)
 
 
 # -- the activity log -------------------------------------------------------------------------

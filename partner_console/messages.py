@@ -51,3 +51,19 @@ def explain(error: ApiError) -> str:
         return ("Upheal answered in a way we did not understand, so nothing was saved from it. "
                 "Try again, and tell your administrator if it keeps happening.")
     return "Something went wrong talking to Upheal. Try again in a few minutes."
+
+
+def explain_action(error: ApiError, what: str) -> str:
+    """Upheal's answer to a change, deactivation or activation of a provider created earlier
+    (`what`: "change", "deactivate", "reactivate"), as a sentence."""
+    said = error.upheal_message if isinstance(error, ApiStatusError) else ""
+    if isinstance(error, BadRequestError) and "deactivated" in said.lower():
+        return ("Upheal does not change a deactivated provider: reactivate them first, then "
+                "change their details.")
+    if isinstance(error, NotFoundError):
+        return ("Upheal no longer has this provider (they were removed in Upheal), so nothing "
+                "was changed there.")
+    if isinstance(error, PermissionDeniedError):
+        return (f"This API key is not allowed to {what} this provider. Ask your administrator "
+                "what the key may do." + (f" Upheal said: “{said}”" if said else ""))
+    return explain(error)

@@ -67,6 +67,14 @@ def main() -> None:
             wait_for_app_run(page)
             page.locator(".st-key-hi_details").scroll_into_view_if_needed()
             page.screenshot(path=str(out / "history-details.png"))
+            page.get_by_role("button", name="Change details").click()
+            page.get_by_role("button", name="Save changes").wait_for()
+            page.get_by_role("textbox", name="NPI").fill("1234567893")
+            page.get_by_role("textbox", name="Therapy licence").fill("LCSW")
+            page.get_by_role("textbox", name="Therapy licence").press("Tab")
+            wait_for_app_run(page)
+            page.locator("[class*='st-key-pa_change_']").scroll_into_view_if_needed()
+            page.screenshot(path=str(out / "change-details.png"))
             page.get_by_role("link", name="Bulk import").click()
             page.get_by_text("2. Upload your file").wait_for()
             sample = Path(tempfile.mkdtemp()) / "practice.csv"
@@ -84,6 +92,17 @@ def main() -> None:
             wait_for_app_run(page)
             page.wait_for_timeout(800)  # let the progress bar finish its animation
             page.screenshot(path=str(out / "bulk-results.png"))
+            page.get_by_role("link", name="Roster sync").click()
+            page.get_by_text("1. Upload the roster").wait_for()
+            roster = Path(tempfile.mkdtemp()) / "roster.csv"
+            roster.write_text("First Name;Surname;E-mail;Licence\n" + "".join(
+                f"Provider{i};Example;provider{i}@example.com;{'PsyD' if i < 2 else ''}\n"
+                for i in range(6)) + "Nina;New;nina.new@example.com;LCSW\n", encoding="utf-8")
+            page.locator("input[type=file]").set_input_files(str(roster))
+            page.get_by_text("3. Check the changes").wait_for()
+            wait_for_app_run(page)
+            page.get_by_text("3. Check the changes").scroll_into_view_if_needed()
+            page.screenshot(path=str(out / "roster-preview.png"))
             page.get_by_role("link", name="Note templates").click()
             page.get_by_text("Add a template").first.wait_for()
             wait_for_app_run(page)

@@ -97,3 +97,20 @@ def engine(database_url):
     migrate(eng)
     yield eng
     eng.dispose()
+
+
+# The longest tests first, so that neither worker is left with one of them at the end while
+# the other idles (xdist hands tests out in collection order).
+LONGEST_FIRST = ("tests/e2e/test_resume_race_browser.py", "tests/e2e/test_replicas_browser.py",
+                 "tests/test_resume_race.py", "tests/e2e/test_security_browser.py",
+                 "tests/e2e/test_bench_smoke.py", "tests/e2e/test_signin_browser.py",
+                 "tests/e2e/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((n for n, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)),
+                    len(LONGEST_FIRST))
+
+    items.sort(key=rank)

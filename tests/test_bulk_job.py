@@ -26,7 +26,6 @@ from partner_console.storage.coordination import CANCEL, Leases
 from tests.bulk_child import KEY, SECRET
 from tests.helpers import HistoryForTests, build_runner
 
-pytestmark = pytest.mark.xdist_group("bulk")
 RATE = 3000  # calls per minute for the job and the sandbox alike (50 a second)
 
 

@@ -7,8 +7,6 @@ import random
 import time
 from collections import Counter
 
-import pytest
-
 from partner_console.jobs.kinds.emails import create_email_job
 from partner_console.jobs.store import JobStatus, JobStore, RowState
 from partner_console.mail.sender import Mailer, transport_for
@@ -21,8 +19,6 @@ from tests.helpers import HistoryForTests, build_email_runner
 from tests.smtp_server import Faults, SmtpServer
 from tests.test_mail import SECRET, provider, settings_for
 from tests.test_reliability_kill import run_child
-
-pytestmark = pytest.mark.xdist_group("bulk")
 
 
 def providers(engine, count: int, bounce_every: int = 0):

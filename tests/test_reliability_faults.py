@@ -20,7 +20,6 @@ from tests.report import record
 from tests.test_pages import app, fill, isolated_console, services_of  # noqa: F401
 from tests.workbooks import formulas
 
-pytestmark = pytest.mark.xdist_group("apptest")
 UNSAFE_LINK = re.compile(r"(?<!\\)\]\(\s*(javascript|data|vbscript):|(?<!\\)<a\s|(?<!\\)<script",
                          re.IGNORECASE)  # unescaped only: an escaped \<script is inert text
 STATUS_ALONE = re.compile(r"\b(40[0-9]|42[0-9]|5[0-9][0-9])\b")

@@ -17,7 +17,6 @@ from partner_console.storage.coordination import Leases
 from tests.report import record
 from tests.test_bulk_job import assert_guarantees, max_calls_in_any_window, new_job, spreadsheet
 
-pytestmark = pytest.mark.xdist_group("bulk")
 ROOT = Path(__file__).resolve().parent.parent
 
 

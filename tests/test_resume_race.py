@@ -24,7 +24,7 @@ from partner_console.storage import fingerprint, make_engine, migrate
 from tests.helpers import HistoryForTests
 from tests.report import record
 
-pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("race")]
+pytestmark = [pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parent.parent
 SOAK = os.environ.get("SOAK", "") not in ("", "0")
 TRIALS = 100 if SOAK else 10

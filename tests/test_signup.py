@@ -21,7 +21,6 @@ from partner_console.storage.coordination import Leases
 from tests.bulk_child import KEY, SECRET
 from tests.helpers import HistoryForTests, build_refresh_runner
 
-pytestmark = pytest.mark.xdist_group("bulk")
 ORG = "5a4d0b7e-0000-4000-8000-00000000c11c"  # sandbox-demo-key's organisation
 
 

@@ -45,6 +45,7 @@ from partner_console.api.errors import (
     make_status_error,
 )
 from partner_console.api.models import (
+    PROVIDER_UPDATE_FIELDS,
     CreatedProvider,
     ProviderDetails,
     ProviderRequest,
@@ -54,9 +55,15 @@ from partner_console.api.models import (
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_RESPONSE_BYTES = 1_000_000
-# Assumption (api-contract.md): v1 "get user by id" is GET /users/{userId}, the resource of the
-# documented DELETE /users/{userId}. This is the one place that says so.
-USER_BY_ID_PATH = "users/{user_id}"
+# Methods and paths (api-contract.md). The facts: POST users/providers (create v2), POST
+# users/check, GET users/providers/{id} (get v2), DELETE users/{userId} (deactivate). The
+# **assumptions** (the method or path is not in our copy of Upheal's reference) are written
+# here and nowhere else:
+USER_BY_ID_PATH = "users/{user_id}"  # GET: v1 "get user by id" (the DELETE's resource)
+UPDATE_USER = ("PATCH", "users/{user_id}")  # update user by id: names
+UPDATE_PROVIDER = ("PATCH", "users/providers/{user_id}")  # update provider v2: four fields
+DEACTIVATE_USER = ("DELETE", "users/{user_id}")  # fact
+ACTIVATE_USER = ("POST", "users/{user_id}/activate")  # activate user by id: answers 202
 
 
 class Pacing(Protocol):
@@ -160,6 +167,34 @@ class UphealClient:
         return self._with_retries(
             lambda: self._call(api_key, "GET", path, None, UserDetails), api_key)[0]
 
+    def update_user(self, api_key: str, user_id: str, body: dict[str, Any]) -> UserDetails:
+        """Change a user's names (`firstName`, `lastName`); Upheal answers with the user, links
+        included. Sending the same values again is harmless, so it is retried like a read."""
+        return self._change(api_key, UPDATE_USER, user_id, body, UserDetails)
+
+    def update_provider(self, api_key: str, user_id: str, body: dict[str, Any]
+                        ) -> ProviderDetails:
+        """Change a provider's note templates, NPI, licence or note identifier (only those)."""
+        unknown = set(body) - PROVIDER_UPDATE_FIELDS
+        if unknown:
+            raise ValueError(f"update-provider takes no {sorted(unknown)}")
+        return self._change(api_key, UPDATE_PROVIDER, user_id, body, ProviderDetails)
+
+    def deactivate(self, api_key: str, user_id: str) -> None:
+        """Deactivate a user (reversible: `activate`)."""
+        self._change(api_key, DEACTIVATE_USER, user_id, None, None)
+
+    def activate(self, api_key: str, user_id: str) -> None:
+        """Activate a user deactivated earlier."""
+        self._change(api_key, ACTIVATE_USER, user_id, {}, None)
+
+    def _change(self, api_key: str, route: tuple[str, str], user_id: str,
+                body: dict[str, Any] | None, model: type[ModelT] | None) -> Any:
+        method, template = route
+        path = template.format(user_id=httpx.URL(user_id).raw_path.decode())
+        return self._with_retries(
+            lambda: self._call(api_key, method, path, body, model), api_key)[0]
+
     def recover(self, api_key: str, user_id: str,
                 organization_id: str | None = None) -> CreatedProvider | None:
         """The links of a provider whose create answer was lost, asked again of Upheal; None
@@ -251,8 +286,8 @@ class UphealClient:
 
     def _call(
         self, api_key: str, method: str, path: str, body: dict[str, Any] | None,
-        model: type[ModelT], before_send: Callable[[], None] | None = None,
-    ) -> ModelT:
+        model: type[ModelT] | None, before_send: Callable[[], None] | None = None,
+    ) -> Any:
         if self.pacing is not None:
             self.pacing.before_call(api_key)
         if before_send is not None:
@@ -276,6 +311,8 @@ class UphealClient:
         text = content.decode("utf-8", errors="replace")
         if status >= 400:
             raise make_status_error(status, text, parse_retry_after(retry_after))
+        if model is None:  # (an answer with nothing to read: 202 "User activated.", 204)
+            return None
         if len(content) > MAX_RESPONSE_BYTES:
             raise InvalidResponseError("Upheal's answer was far larger than expected, so it was "
                                        "not used.")

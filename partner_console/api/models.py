@@ -316,6 +316,15 @@ class ProviderRequest(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
+# After the create (api-contract.md): what each endpoint can change, by field name. Names go
+# through update-user, these four through update-provider v2; email, phone, language and the
+# partner's own id through none.
+USER_UPDATE_FIELDS = frozenset({"firstName", "lastName"})
+PROVIDER_UPDATE_FIELDS = frozenset({"defaultNoteTemplateIds", "nationalProviderIdentifier",
+                                    "therapyLicence", "noteIdentifier"})
+FIXED_FIELDS = ("email", "phone_number", "phone_country_code", "locale", "partner_user_id")
+
+
 class PhoneError(ValueError):
     """Raised inside the model validator so the message can be placed on the phone field."""
 

@@ -12,6 +12,7 @@ class JobKind(StrEnum):
     REFRESH = "refresh"  # sign-up statuses checked with Upheal (kinds/refresh.py)
     EMAILS = "emails"  # invite emails (kinds/emails.py)
     REMINDERS = "reminders"  # reminder emails, the same way
+    SYNC = "sync"  # a roster sync: creates, changes, deactivations (kinds/sync.py)
 
 
 class JobStatus(StrEnum):
@@ -31,3 +32,6 @@ class RowState(StrEnum):
     CHECKED = "checked"  # a sign-up refresh asked Upheal about this provider
     EMAILED = "emailed"  # an email job handed this provider's email over
     UNCERTAIN = "uncertain"  # ... and then got no answer: it may have been sent
+    UPDATED = "updated"  # a roster sync changed this provider's details
+    DEACTIVATED = "deactivated"  # ... or deactivated them
+    LINKED = "linked"  # ... or found them in Upheal already, and linked them to History

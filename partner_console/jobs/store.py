@@ -30,7 +30,8 @@ ROW_STATE_LABELS = {
     RowState.QUEUED: "Waiting", RowState.SENDING: "Sending", RowState.CREATED: "Created",
     RowState.LINKS_LOST: "Created, link not returned", RowState.FAILED: "Failed",
     RowState.SKIPPED: "Skipped", RowState.CHECKED: "Checked", RowState.EMAILED: "Emailed",
-    RowState.UNCERTAIN: "May have been sent",
+    RowState.UNCERTAIN: "May have been sent", RowState.UPDATED: "Changed",
+    RowState.DEACTIVATED: "Deactivated", RowState.LINKED: "Linked (already in Upheal)",
 }
 CREATED_STATES = (RowState.CREATED, RowState.LINKS_LOST)
 NOT_SENT = "not_sent"  # a count in Progress, not a state

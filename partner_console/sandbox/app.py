@@ -140,6 +140,13 @@ class SandboxApp:
             return False
         return self._clock() - self._born.get(key, float("inf")) >= self.signup_after
 
+    def forget_calls(self) -> None:
+        """For tests and benchmarks: the call log and the rate windows start afresh (the
+        users stay)."""
+        with self._lock:
+            self._windows.clear()
+            self.calls.clear()
+
     def reset(self) -> None:
         with self._lock:
             self._users.clear()
@@ -184,7 +191,7 @@ class SandboxApp:
             status, headers, answer = self.faults.create_answer
             return SandboxResponse(status, answer, dict(headers))
         payload: Any = None
-        if method == "POST":
+        if method in ("POST", "PATCH"):
             try:
                 payload = json.loads(body.decode("utf-8") or "null")
             except (ValueError, UnicodeDecodeError):
@@ -199,6 +206,17 @@ class SandboxApp:
             return self._check(org, payload)
         if name == "user":
             return self._get_user(org, argument)
+        if name in ("update_user", "update_provider", "deactivate", "activate") and \
+                not org.may_create:
+            return _json(403, {"message": "Given API key is not allowed to change this user."})
+        if name == "update_user":
+            return self._update_user(org, argument, payload)
+        if name == "update_provider":
+            return self._update_provider(org, argument, payload)
+        if name == "deactivate":
+            return self._set_active(org, argument, False)
+        if name == "activate":
+            return self._set_active(org, argument, True)
         return self._get(org, argument)
 
     def _rate_limited(self, key: str) -> SandboxResponse | None:
@@ -279,8 +297,8 @@ class SandboxApp:
                                                                         "required."}]})
         with self._lock:
             user = self._users.get(org.organization_id, {}).get(email.strip().lower())
-            active = user is not None and self._is_active(org.organization_id,
-                                                          email.strip().lower())
+            active = user is not None and not user.get("deactivated") and self._is_active(
+                org.organization_id, email.strip().lower())
         if user is None:
             return _json(200, {"isUserExists": False, "email": email})
         return _json(200, {"isUserExists": True, "userId": user["userId"],
@@ -299,27 +317,119 @@ class SandboxApp:
                     return _json(200, {k: v for k, v in details.items() if v is not None})
         return _json(404, {"message": "User not found."})
 
+    def _find(self, org: SandboxOrganisation, user_id: str) -> dict[str, Any] | None:
+        """A user by Upheal id or partner user id (under the lock)."""
+        for user in self._users.get(org.organization_id, {}).values():
+            if user_id in (user["userId"], user.get("partnerUserId")):
+                return user
+        return None
+
+    def _update_user(self, org: SandboxOrganisation, user_id: str,
+                     payload: dict[str, Any]) -> SandboxResponse:
+        """Update user by id: names (pronoun and date of birth are taken and ignored)."""
+        unknown = set(payload) - {"firstName", "lastName", "pronoun", "dateOfBirth"}
+        if unknown:
+            return _json(400, {"message": "Invalid request parameters.", "errors": [
+                {"field": name, "message": "This field cannot be updated."}
+                for name in sorted(unknown)]})
+        names = {k: v for k, v in payload.items() if k in ("firstName", "lastName")}
+        for name, value in names.items():
+            if not isinstance(value, str) or not value.strip():
+                return _json(400, {"message": "Invalid request parameters.", "errors": [
+                    {"field": name, "message": "This field is required."}]})
+        with self._lock:
+            user = self._find(org, user_id)
+            if user is None:
+                return _json(404, {"message": "User not found."})
+            if user.get("deactivated"):
+                return _json(400, {"message": "Deactivated users cannot be updated."})
+            user.update({k: v.strip() for k, v in names.items()})
+            answer = {k: user.get(k) for k in ("userId", "firstName", "lastName", "email",
+                                               "inviteUrl", "privateRoomLink", "partnerUserId",
+                                               "organizationId")}
+        return _json(200, {k: v for k, v in answer.items() if v is not None})
+
+    def _update_provider(self, org: SandboxOrganisation, user_id: str,
+                         payload: dict[str, Any]) -> SandboxResponse:
+        """Update provider v2: only its four fields; anything else is a 400."""
+        allowed = {"defaultNoteTemplateIds", "nationalProviderIdentifier", "therapyLicence",
+                   "noteIdentifier"}
+        unknown = set(payload) - allowed
+        if unknown:
+            return _json(400, {"message": "Invalid request parameters.", "errors": [
+                {"field": name, "message": "This field cannot be updated."}
+                for name in sorted(unknown)]})
+        with self._lock:
+            user = self._find(org, user_id)
+            if user is None:
+                return _json(404, {"message": "Provider not found."})
+            if user.get("deactivated"):
+                return _json(400, {"message": "Deactivated users cannot be updated."})
+            merged = {k: v for k, v in user.items() if k in (
+                "firstName", "lastName", "email")}
+            try:
+                checked = ProviderRequest.model_validate({**merged, **payload}).to_json()
+            except ValidationError as exc:
+                errors = [{"field": _camel(name), "message": message}
+                          for name, message in plain_errors(exc).items()]
+                return _json(400, {"message": "Invalid request parameters.", "errors": errors})
+            for name in payload:
+                if name in checked:
+                    user[name] = checked[name]
+                else:
+                    user.pop(name, None)
+            details = {k: v for k, v in user.items()
+                       if k not in ("inviteUrl", "privateRoomLink", "locale", "deactivated")}
+        return _json(200, details)
+
+    def _set_active(self, org: SandboxOrganisation, user_id: str,
+                    active: bool) -> SandboxResponse:
+        """DELETE /users/{id} deactivates; POST /users/{id}/activate undoes it (202)."""
+        with self._lock:
+            user = self._find(org, user_id)
+            if user is None:
+                return _json(404, {"message": "User not found."})
+            if active:
+                user.pop("deactivated", None)
+                return _json(202, {"message": "User activated."})
+            user["deactivated"] = True
+        return _json(200, {"message": "User deactivated."})
+
+    def is_deactivated(self, email: str) -> bool:
+        """For tests: whether the sandbox's user of this email is deactivated."""
+        with self._lock:
+            return any(users.get(email.lower(), {}).get("deactivated")
+                       for users in self._users.values())
+
     def _get(self, org: SandboxOrganisation, provider_id: str) -> SandboxResponse:
         with self._lock:
             for user in self._users.get(org.organization_id, {}).values():
                 if provider_id in (user["userId"], user.get("partnerUserId")):
                     details = {k: v for k, v in user.items()
-                               if k not in ("inviteUrl", "privateRoomLink", "locale")}
+                               if k not in ("inviteUrl", "privateRoomLink", "locale",
+                                            "deactivated")}
                     return _json(200, details)
         return _json(404, {"message": "Provider not found."})
 
 
 def _route(method: str, path: str) -> tuple[str, str] | None:
+    """The sandbox's routes: api-contract.md's facts, and its assumptions as the client has
+    them (api/client.py is where they are written; these follow it)."""
     if method == "POST" and path == "/users/providers":
         return "create", ""
     if method == "POST" and path == "/users/check":
         return "check", ""
     match = re.fullmatch(r"/users/providers/([^/]+)", path)
-    if method == "GET" and match:
-        return "get", match.group(1)
+    if match:
+        return {"GET": ("get", match.group(1)), "PATCH": ("update_provider", match.group(1))
+                }.get(method)
+    match = re.fullmatch(r"/users/([^/]+)/activate", path)
+    if method == "POST" and match:
+        return "activate", match.group(1)
     match = re.fullmatch(r"/users/([^/]+)", path)
-    if method == "GET" and match and match.group(1) not in ("providers", "check"):
-        return "user", match.group(1)
+    if match and match.group(1) not in ("providers", "check"):
+        return {"GET": ("user", match.group(1)), "PATCH": ("update_user", match.group(1)),
+                "DELETE": ("deactivate", match.group(1))}.get(method)
     return None
 
 

@@ -65,3 +65,5 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _serve
     do_POST = _serve
+    do_PATCH = _serve
+    do_DELETE = _serve

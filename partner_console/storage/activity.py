@@ -27,6 +27,7 @@ from partner_console.storage.tables import activity, built
 CREATED, IMPORTED, EXPORTED, SETTLED = "created", "imported", "exported", "settled"
 EMAILED, REMINDED, TEMPLATES, EMAIL_TEXTS = "emailed", "reminded", "templates", "email_texts"
 SIGN_IN_REFUSED = "signin_refused"
+CHANGED, DEACTIVATED, REACTIVATED, SYNCED = "changed", "deactivated", "reactivated", "synced"
 # Entries of the deployment rather than of an organisation (a refused sign-in happens before
 # any key): written under this fingerprint, which no key's HMAC can be (it is not hex), and
 # shown in every organisation's log on the deployment.
@@ -41,6 +42,10 @@ ACTION_LABELS = {
     TEMPLATES: "Templates",
     EMAIL_TEXTS: "Email texts",
     SIGN_IN_REFUSED: "Sign-in refused",
+    CHANGED: "Changed a provider",
+    DEACTIVATED: "Deactivated",
+    REACTIVATED: "Reactivated",
+    SYNCED: "Roster sync",
 }
 SUMMARY_LIMIT = 2000
 T = TypeVar("T")

@@ -28,7 +28,8 @@ class FollowUp:
         wanted = replace(filters, signups=filters.signups or (
             () if include_signed_up else (INVITED, GONE)))
         query = self.reads.matching([c.id, c.email, c.first_name, c.last_name], scope,
-                                    wanted).where(c.status.in_((CREATED, LINKS_LOST)))
+                                    wanted).where(c.status.in_((CREATED, LINKS_LOST)),
+                                                  c.deactivated_at.is_(None))
         if not include_signed_up:
             query = query.where(or_(c.signup_status.is_(None), c.signup_status != SIGNED_UP))
         if checked_before is not None:
@@ -45,7 +46,8 @@ class FollowUp:
         newest first."""
         c = providers.c
         query = self.reads.matching([c.id, c.email, c.first_name, c.last_name], scope,
-                                    filters).where(c.status == CREATED, c.invite_url.is_not(None))
+                                    filters).where(c.status == CREATED, c.invite_url.is_not(None),
+                                                   c.deactivated_at.is_(None))
         with self.reads.engine.connect() as conn:
             rows = conn.execute(query.order_by(newest_first(
                 filters, 0, self.reads.engine.dialect.name)).limit(limit)).all()

@@ -46,6 +46,7 @@ from partner_console.storage.tables import (
     key_organisations,
     note_templates,
     organisation_settings,
+    provider_actions,
     providers,
 )
 
@@ -54,7 +55,7 @@ LINKS_LOST_TEXT = ("Upheal created this provider, but the invite link could not 
                    "Upheal yet. Press “Fetch the links again”; if that keeps failing, ask Upheal "
                    "to resend the invite.")
 SCOPED_TABLES = (providers, note_templates, organisation_settings, bulk_jobs, email_sends,
-                 activity)
+                 activity, provider_actions)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,15 @@ class ProviderRow:
     reminded_at: datetime | None = None
     reminded_by: str | None = None
     invite_emailed_at: datetime | None = None  # the last invite email handed over
+    deactivated_at: datetime | None = None  # deactivated in Upheal (None: active)
+    deactivated_by: str | None = None
+    changed_at: datetime | None = None
+    replaced_by: int | None = None  # the row created with the right email
+    replaces: int | None = None  # (on that row: the one it replaces)
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
 
     @property
     def full_name(self) -> str:
@@ -367,6 +377,42 @@ class History:
                     providers.c.created_at).where(providers.c.id == row_id)).one()
                 onboarding.count_signed_up(conn, row.key_fingerprint, row.organization_id,
                                            row.created_at, now)
+
+    def apply_change(self, row_id: int, values: dict[str, Any]) -> None:
+        """Upheal took these new details (field -> value, as ProviderRequest names them): the
+        row shows them, and is found by its new name."""
+        stored = {k: (json.dumps(v or []) if k == "default_note_template_ids" else
+                      v.value if hasattr(v, "value") else v) for k, v in values.items()}
+        with self.engine.begin() as conn:
+            row = conn.execute(select(providers.c.first_name, providers.c.last_name,
+                                      providers.c.email, providers.c.partner_user_id).where(
+                providers.c.id == row_id)).one()
+            names = {"first_name": row.first_name, "last_name": row.last_name,
+                     **{k: v for k, v in stored.items() if k in ("first_name", "last_name")}}
+            conn.execute(update(providers).where(providers.c.id == row_id).values(
+                **stored, changed_at=utcnow(), updated_at=utcnow(),
+                **search_columns(names["first_name"], names["last_name"], row.email,
+                                 row.partner_user_id)))
+
+    def mark_deactivated(self, row_id: int, by: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(providers).where(
+                providers.c.id == row_id, providers.c.deactivated_at.is_(None)).values(
+                deactivated_at=utcnow(), deactivated_by=by.strip()[:200], updated_at=utcnow()))
+
+    def mark_reactivated(self, row_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(providers).where(providers.c.id == row_id).values(
+                deactivated_at=None, deactivated_by=None, updated_at=utcnow()))
+
+    def link_replacement(self, old_id: int, new_id: int) -> None:
+        """The provider created with the right email replaces the one with the wrong one: each
+        row points at the other."""
+        with self.engine.begin() as conn:
+            conn.execute(update(providers).where(providers.c.id == old_id).values(
+                replaced_by=new_id))
+            conn.execute(update(providers).where(providers.c.id == new_id).values(
+                replaces=old_id))
 
     def mark_reminded(self, scope: Scope, row_ids: list[int], by: str) -> int:
         """Staff say they sent these providers a reminder; how many were recorded."""

@@ -19,7 +19,14 @@ from partner_console.storage import onboarding
 from partner_console.storage.history import ROW_COLUMNS, ProviderRow
 from partner_console.storage.scope import Scope
 from partner_console.storage.search import TRIGRAM, folded, fts_phrase, normalise, starts_with
-from partner_console.storage.tables import CREATED, INVITED, LINKS_LOST, built, providers
+from partner_console.storage.tables import (
+    CREATED,
+    DEACTIVATED,
+    INVITED,
+    LINKS_LOST,
+    built,
+    providers,
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,14 @@ class HistoryFilter:
         if self.date_to:
             found.append(providers.c.created_at < datetime.combine(
                 self.date_to + timedelta(days=1), datetime.min.time()))
-        if self.statuses:
-            found.append(providers.c.status.in_(self.statuses))
+        if self.statuses:  # "deactivated" is a created provider deactivated since
+            stored = [s for s in self.statuses if s != DEACTIVATED]
+            shown = [and_(c.status.in_(stored), or_(c.status != CREATED,
+                                                     c.deactivated_at.is_(None)))] \
+                if stored else []
+            if DEACTIVATED in self.statuses:
+                shown.append(c.deactivated_at.is_not(None))
+            found.append(or_(*shown))
         if self.note_identifiers:
             found.append(providers.c.note_identifier.in_(self.note_identifiers))
         if self.created_by:
@@ -67,7 +80,9 @@ class HistoryFilter:
             wanted = [c.signup_status.in_(self.signups)]
             if INVITED in self.signups:
                 wanted.append(c.signup_status.is_(None))
-            found.append(and_(c.status.in_((CREATED, LINKS_LOST)), or_(*wanted)))
+            # (a deactivated provider is no longer waiting to sign up: Follow up leaves them)
+            found.append(and_(c.status.in_((CREATED, LINKS_LOST)), c.deactivated_at.is_(None),
+                              or_(*wanted)))
         if self.invited_before is not None:
             found.append(c.created_at < self.invited_before)
         return found

@@ -434,6 +434,41 @@ def _v11_activity(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
+def _v12_provider_actions(conn: Connection) -> None:
+    """After the create: a provider deactivated (and by whom), replaced by the right email, or
+    changed; and one action at a time per provider (a running action holds its provider: a
+    partial unique index, on both databases)."""
+    for statement in (
+        "ALTER TABLE providers ADD COLUMN deactivated_at TIMESTAMP",
+        "ALTER TABLE providers ADD COLUMN deactivated_by VARCHAR(200)",
+        "ALTER TABLE providers ADD COLUMN changed_at TIMESTAMP",
+        "ALTER TABLE providers ADD COLUMN replaced_by INTEGER",
+        "ALTER TABLE providers ADD COLUMN replaces INTEGER",
+    ):
+        conn.execute(text(statement))
+    meta = MetaData()
+    actions = Table(
+        "provider_actions", meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        *_scoped_columns(),
+        Column("provider_id", Integer, nullable=False),
+        Column("kind", String(20), nullable=False),
+        Column("token", String(64), nullable=False, unique=True),
+        Column("state", String(20), nullable=False),
+        Column("owner", String(120), nullable=False),
+        Column("created_by", String(200), nullable=False),
+        Column("created_at", DateTime, nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+        Column("summary", Text),
+        Column("error_text", Text),
+    )
+    Index("ix_provider_actions_running", actions.c.provider_id, unique=True,
+          sqlite_where=actions.c.state == "running",
+          postgresql_where=actions.c.state == "running")
+    Index("ix_provider_actions_provider", actions.c.provider_id, actions.c.id)
+    meta.create_all(conn)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_providers),
     (2, _v2_templates_and_settings),
@@ -446,6 +481,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (9, _v9_onboarding_aggregates),
     (10, _v10_email_sends),
     (11, _v11_activity),
+    (12, _v12_provider_actions),
 ]
 LATEST = MIGRATIONS[-1][0]
 

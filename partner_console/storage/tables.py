@@ -25,6 +25,7 @@ PENDING = "pending"
 CREATED = "created"
 FAILED = "failed"
 LINKS_LOST = "links_lost"
+DEACTIVATED = "deactivated"  # shown, not stored: a created provider with deactivated_at set
 # Sign-up statuses as stored (providers.signup_status; what they mean is signup.py's).
 INVITED = "invited"  # exists in Upheal, not active yet
 SIGNED_UP = "signed_up"  # active
@@ -68,6 +69,11 @@ providers = Table(
     Column("reminded_at", DateTime),
     Column("reminded_by", String(200)),
     Column("invite_emailed_at", DateTime),  # the last invite email handed over (sends.py)
+    Column("deactivated_at", DateTime),  # deactivated in Upheal (NULL: active)
+    Column("deactivated_by", String(200)),
+    Column("changed_at", DateTime),  # details last changed through the console
+    Column("replaced_by", Integer),  # the row created with the right email (and back)
+    Column("replaces", Integer),
 )
 
 key_organisations = Table(
@@ -166,6 +172,32 @@ email_sends = Table(
     Column("claimed_by", String(120)),  # the server sending it (coordination.lease_owner)
     Column("job_id", Integer),
 )
+
+# What a person does to one provider after its create (actions.py): change, deactivate,
+# reactivate, replace. One running action per provider (the partial unique index), so a double
+# click, two tabs or two replicas do it once.
+ACTION_RUNNING = "running"
+provider_actions = Table(
+    "provider_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_fingerprint", String(64), nullable=False),
+    Column("organization_id", String(100)),
+    Column("provider_id", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),  # change, deactivate, reactivate, replace
+    Column("token", String(64), nullable=False, unique=True),  # one click, one action
+    Column("state", String(20), nullable=False),  # running, done, failed
+    Column("owner", String(120), nullable=False),  # the server doing it
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("summary", Text),  # what it did, in words
+    Column("error_text", Text),
+)
+Index("ix_provider_actions_running", provider_actions.c.provider_id, unique=True,
+      sqlite_where=provider_actions.c.state == ACTION_RUNNING,
+      postgresql_where=provider_actions.c.state == ACTION_RUNNING)
+Index("ix_provider_actions_provider", provider_actions.c.provider_id, provider_actions.c.id)
 
 rate_budgets = Table(
     "rate_budgets",

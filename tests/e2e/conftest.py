@@ -77,6 +77,18 @@ def browser(chromium_path):
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def _pages_closed_after_each_test(request):
+    """A page left open keeps its session's fragments running on a server the next test may
+    share: every context a test opened is closed when it ends (after a failure's screenshots)."""
+    yield
+    if "browser" in request.fixturenames:
+        browser = request.getfixturevalue("browser")
+        for context in list(browser.contexts):
+            with contextlib.suppress(PlaywrightError):
+                context.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
 from tests.e2e.steps import result_seen
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture

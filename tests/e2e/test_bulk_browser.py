@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
 from tests.e2e.steps import create_provider, enter_key, go, result_seen
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from tests.e2e.test_replicas_browser import (
 )
 from tests.smtp_server import SmtpServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("replicas")]
+pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from tests.e2e.a11y import violations
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
 from tests.e2e.steps import create_provider, enter_key, go, result_seen, textbox
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser]
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 

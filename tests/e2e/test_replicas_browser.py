@@ -3,7 +3,9 @@ and the real server killed (SIGKILL of its process group) mid-create and mid-imp
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import time
 from collections import Counter
 
@@ -16,6 +18,7 @@ from partner_console.jobs.kinds.imports import create_import
 from partner_console.jobs.store import JobStatus, JobStore
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from partner_console.storage import fingerprint, make_engine, migrate
+from partner_console.storage.coordination import CANCEL, Leases
 from tests.e2e.conftest import kill_and_restart, start_app, stop_app, wait_for_app_run
 from tests.e2e.steps import enter_key, go, textbox
 from tests.helpers import HistoryForTests
@@ -28,8 +31,8 @@ SOAK = os.environ.get("SOAK", "") not in ("", "0")
 RATE = 300  # Upheal's own limit, in the sandbox and in the console
 
 
-@pytest.fixture
-def sandbox():
+@pytest.fixture(scope="module")
+def module_sandbox():
     server = SandboxServer(SandboxApp(rate_per_minute=RATE, seed=17), hang_seconds=1)
     server.start_in_thread()
     yield server
@@ -37,21 +40,84 @@ def sandbox():
     server.server_close()
 
 
-@pytest.fixture
-def deployment(postgres_server, sandbox, tmp_path):
-    """Two replicas of the console on one PostgreSQL, as the README deploys it."""
-    url = postgres_server.create_database(f"rep_{tmp_path.name[-14:].lower()}")
-    env = {"UPHEAL_API_BASE_URL": sandbox.base_url, "DATABASE_URL": url,
+@pytest.fixture(scope="module")
+def module_deployment(postgres_server, module_sandbox, tmp_path_factory):
+    """Two replicas of the console on one PostgreSQL, as the README deploys it: started once
+    for the module (as Streamlit's own e2e tests share a server); each test works on rows and
+    emails of its own, and counts only what it did."""
+    folder = tmp_path_factory.mktemp("replicas")
+    url = postgres_server.create_database(f"rep_{folder.name[-14:].lower()}")
+    env = {"UPHEAL_API_BASE_URL": module_sandbox.base_url, "DATABASE_URL": url,
            "UPHEAL_RATE_LIMIT_PER_MINUTE": str(RATE), "PARTNER_CONSOLE_SECRET": SECRET,
            "UPHEAL_SETTLE_AFTER_SECONDS": "3"}
-    apps = [start_app(tmp_path / "a", env), start_app(tmp_path / "b", env)]
     engine = make_engine(url)
-    migrate(engine)  # (the apps migrate on their first visitor; the test writes before that)
+    migrate(engine)
     automatic_checks(engine, "0")  # these tests press Refresh themselves, and share the budget
+    apps = [start_app(folder / "a", env), start_app(folder / "b", env)]
     yield apps, engine
     engine.dispose()
     for app in apps:
         stop_app(app)
+
+
+@pytest.fixture
+def sandbox(module_sandbox):
+    """The module's sandbox, without the faults an earlier test left."""
+    module_sandbox.app.faults = Faults()
+    return module_sandbox
+
+
+@pytest.fixture
+def deployment(module_deployment, sandbox, tmp_path):
+    """The module's two replicas, quiet: no job of an earlier test still running, automatic
+    checks off. A failure's report gets their logs (copied into tmp_path)."""
+    _, engine = module_deployment
+    yield module_deployment
+    automatic_checks(engine, "0")
+    for job_id in live_jobs(engine):  # (a test may leave an import going: it is not ours)
+        Leases(engine).ask(job_id, CANCEL, "Cancelled by the test's end.")
+    deadline = time.monotonic() + 30
+    while live_jobs(engine) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for name, app in zip("ab", module_deployment[0], strict=True):
+        (tmp_path / name).mkdir(exist_ok=True)
+        (tmp_path / name / "streamlit.log").write_bytes(app.log.read_bytes()[-20_000:])
+
+
+def live_jobs(engine) -> list[int]:
+    from sqlalchemy import select
+
+    from partner_console.storage.clock import utcnow
+    from partner_console.storage.tables import bulk_jobs
+
+    with engine.connect() as conn:
+        return list(conn.execute(select(bulk_jobs.c.id).where(
+            bulk_jobs.c.lease_expires_at >= utcnow())).scalars())
+
+
+def newest_job_id(engine) -> int:
+    from sqlalchemy import func, select
+
+    from partner_console.storage.tables import bulk_jobs
+
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.coalesce(func.max(bulk_jobs.c.id), 0))).scalar_one())
+
+
+def calls_since(sandbox, before: int, path: str) -> list:
+    return [c for c in sandbox.app.calls[before:] if c.path == path]
+
+
+def search(page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Search")
+    box.fill(text)
+    box.press("Enter")
+    wait_for_app_run(page)
+
+
+def statuses_of(history, scope, prefix: str) -> Counter:
+    return Counter(r.signup_status for r in history.iter_rows(scope)
+                   if r.email.startswith(prefix))
 
 
 def automatic_checks(engine, hours: str) -> None:
@@ -78,6 +144,16 @@ def paused_job(engine, prefix: str, count: int) -> int:
                               rows=prepare_rows(read, auto_map(read.headers), []),
                               start_token=prefix)
     return job_id
+
+
+def show_job(page, job_id: int) -> None:
+    """The Bulk import page, showing job `job_id` ("Start a new import" moves a page kept
+    from an earlier trial on to it)."""
+    new = page.get_by_role("button", name="Start a new import")
+    if new.count():
+        new.click()
+    page.get_by_text(f"Import {job_id}:").first.wait_for(timeout=30_000)
+    wait_for_app_run(page)
 
 
 def open_console(browser, app, page_link: str | None = None, wait_text: str = ""):
@@ -118,8 +194,10 @@ def asked_at(engine, job_id: int, clicked: float) -> float:
 
 
 def creates_for(sandbox, prefix: str) -> Counter:
-    """How many creates Upheal received for each email of `prefix` (from the bodies)."""
-    return Counter(u["email"] for u in sandbox.app.users() if u["email"].startswith(prefix))
+    """How many creates Upheal received for each email of `prefix` (paused_job's emails:
+    the prefix and a number, so that "ki" does not count "killed0")."""
+    pattern = re.compile(re.escape(prefix) + r"\d+@example\.com")
+    return Counter(u["email"] for u in sandbox.app.users() if pattern.fullmatch(u["email"]))
 
 
 def create_posts(sandbox) -> int:
@@ -131,10 +209,17 @@ def test_resume_pressed_on_two_replicas_at_gaps_0_to_8_s_sends_no_email_twice(
     (a, b), engine = deployment
     gaps = [0.0, 0.01, 0.05, 0.2, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0]
     refused_here = 0
+    pages: list = []
     for trial, gap in enumerate(gaps):
         prefix = f"T{trial}x"
-        job_id = paused_job(engine, prefix, 24)  # about 10 s of calls at Upheal's pace
-        pages = [open_console(browser, app, "Bulk import", "Paused") for app in (a, b)]
+        # Long enough to still run when the later click comes (2.5 rows a second at Upheal's
+        # pace), and no longer: 6 rows for the shortest gaps, 26 for 8 s.
+        rows = 6 + math.ceil(2.5 * gap)
+        job_id = paused_job(engine, prefix, rows)
+        if not pages:  # one page per server, moved on to each trial's import
+            pages = [open_console(browser, app, "Bulk import", "Paused") for app in (a, b)]
+        for page in pages:
+            show_job(page, job_id)
         posts_before = create_posts(sandbox)
         pages[0].get_by_role("button", name="Resume").click()
         time.sleep(gap)
@@ -149,10 +234,8 @@ def test_resume_pressed_on_two_replicas_at_gaps_0_to_8_s_sends_no_email_twice(
         job = wait_for_status(engine, job_id, (JobStatus.FINISHED,))
         assert job.status == JobStatus.FINISHED
         made = creates_for(sandbox, prefix.lower())
-        assert len(made) == 24 and max(made.values()) == 1
-        assert create_posts(sandbox) - posts_before == 24  # no create sent twice, at any gap
-        for page in pages:
-            page.context.close()
+        assert len(made) == rows and max(made.values()) == 1
+        assert create_posts(sandbox) - posts_before == rows  # no create sent twice, at any gap
     # The later Resume was told the import runs elsewhere (at the longest gaps the import may
     # have finished first: then there was nothing to refuse).
     assert refused_here >= len(gaps) - 2
@@ -208,6 +291,7 @@ def test_two_tabs_on_two_replicas_creating_one_email_make_one_provider(
         browser, deployment, sandbox, gap):
     (a, b), engine = deployment
     sandbox.app.faults = Faults(create_latency_ms=1000)
+    before = len(sandbox.app.calls)
     pages = [open_console(browser, app) for app in (a, b)]
     email = f"tabs{int(gap * 10)}@example.com"
     for page in pages:
@@ -228,7 +312,8 @@ def test_two_tabs_on_two_replicas_creating_one_email_make_one_provider(
             user = users[0] if users else None
             time.sleep(0.2)
     assert [u["email"] for u in sandbox.app.users()].count(email) == 1
-    assert create_posts(sandbox) == 1
+    assert len([c for c in calls_since(sandbox, before, "/users/providers")
+                if c.method == "POST"]) == 1
     body = pages[1].inner_text("body")
     assert "right now" in body or "already created" in body or "was created" in body
     history, scope = scope_of(engine)
@@ -367,12 +452,14 @@ def test_the_real_server_killed_mid_refresh_shows_paused_and_resumes(browser, de
     (a, _), engine = deployment
     history, scope = invited_providers(engine, sandbox, 40, "kr")
     sandbox.app.faults.latency_ms = 150
+    earlier = newest_job_id(engine)
     page = open_console(browser, a, "History", "provider(s) · page")
+    search(page, "kr")  # (the module's other tests' providers are not this one's)
     page.get_by_role("button", name="Refresh sign-up status").click()
     store = JobStore(engine)
     deadline = time.monotonic() + 60
-    while not (jobs := store.jobs(scope, kind="refresh")) or store.progress(
-            jobs[0].id).done < 10:
+    while not (jobs := [j for j in store.jobs(scope, kind="refresh") if j.id > earlier]) or \
+            store.progress(jobs[0].id).done < 10:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     a = kill_and_restart(a)
@@ -382,8 +469,8 @@ def test_the_real_server_killed_mid_refresh_shows_paused_and_resumes(browser, de
     page.get_by_role("button", name="Resume").click()
     wait_for_status(engine, jobs[0].id, (JobStatus.FINISHED,), timeout=120)
     assert all(r.state == "checked" for r in store.rows(jobs[0].id))
-    statuses = Counter(r.signup_status for r in history.search(scope).rows)
-    assert statuses == Counter({SIGNED_UP: 20, INVITED: 20})
+    assert len(store.rows(jobs[0].id)) == 40
+    assert statuses_of(history, scope, "kr") == Counter({SIGNED_UP: 20, INVITED: 20})
     page.context.close()
 
 
@@ -395,34 +482,54 @@ def test_a_sign_up_refresh_runs_once_across_two_replicas(browser, deployment, sa
     (a, b), engine = deployment
     history, scope = invited_providers(engine, sandbox, 40)
     sandbox.app.faults.latency_ms = 150
+    earlier, before = newest_job_id(engine), len(sandbox.app.calls)
     first = open_console(browser, a, "History", "provider(s) · page")
     second = open_console(browser, b, "History", "provider(s) · page")
+    for page in (first, second):
+        search(page, "signup")  # (the module's other tests' providers are not this one's)
     first.get_by_role("button", name="Refresh sign-up status").click()
     first.get_by_text("checked").first.wait_for(timeout=30_000)
     wait_for_app_run(second)
     second.get_by_role("button", name="Refresh sign-up status").click()
     second.get_by_text("A refresh is already running").wait_for(timeout=30_000)
     second.get_by_text("of 40 checked").first.wait_for()  # the same job's progress
-    jobs = JobStore(engine).jobs(scope, kind="refresh")
+    jobs = [j for j in JobStore(engine).jobs(scope, kind="refresh") if j.id > earlier]
     assert len(jobs) == 1
     wait_for_status(engine, jobs[0].id, (JobStatus.FINISHED,), timeout=120)
-    asked = Counter(c.path for c in sandbox.app.calls if c.path == "/users/check")
-    checks = [c for c in sandbox.app.calls if c.path == "/users/check"]
-    assert asked["/users/check"] >= 40 and len(checks) <= 40 + 6  # key checks, not repeats
-    statuses = Counter(r.signup_status for r in history.search(scope).rows)
-    assert statuses == Counter({SIGNED_UP: 20, INVITED: 20})
+    checks = calls_since(sandbox, before, "/users/check")
+    assert 40 <= len(checks) <= 40 + 6  # (key checks on sign-in), never a provider twice
+    assert statuses_of(history, scope, "signup") == Counter({SIGNED_UP: 20, INVITED: 20})
     for page in (first, second):
         page.context.close()
 
 
+@pytest.fixture
+def own_deployment(postgres_server, tmp_path):
+    """Two replicas with a database of their own (for a test that counts everything)."""
+    server = SandboxServer(SandboxApp(rate_per_minute=RATE, seed=19), hang_seconds=1)
+    server.start_in_thread()
+    url = postgres_server.create_database(f"own_{tmp_path.name[-14:].lower()}")
+    env = {"UPHEAL_API_BASE_URL": server.base_url, "DATABASE_URL": url,
+           "UPHEAL_RATE_LIMIT_PER_MINUTE": str(RATE), "PARTNER_CONSOLE_SECRET": SECRET}
+    engine = make_engine(url)
+    migrate(engine)
+    apps = [start_app(tmp_path / "a", env), start_app(tmp_path / "b", env)]
+    yield apps, engine, server
+    engine.dispose()
+    for app in apps:
+        stop_app(app)
+    server.shutdown()
+    server.server_close()
+
+
 def test_the_automatic_sign_up_check_runs_once_when_both_replicas_open_history(
-        browser, deployment, sandbox):
+        browser, own_deployment):
     """Sign-ups checked by themselves (the default): two people open History on two replicas
     at once; the database lets one automatic refresh start, and each provider is asked about
     once."""
     from partner_console.signup import INVITED, SIGNED_UP
 
-    (a, b), engine = deployment
+    (a, b), engine, sandbox = own_deployment
     automatic_checks(engine, "1")
     history, scope = invited_providers(engine, sandbox, 40, "au")
     sandbox.app.faults.latency_ms = 150
@@ -436,8 +543,7 @@ def test_the_automatic_sign_up_check_runs_once_when_both_replicas_open_history(
     wait_for_status(engine, jobs[0].id, (JobStatus.FINISHED,), timeout=120)
     checks = [c for c in sandbox.app.calls if c.path == "/users/check"]
     assert 40 <= len(checks) <= 40 + 6  # (key checks on sign-in), never a provider twice
-    statuses = Counter(r.signup_status for r in history.search(scope).rows)
-    assert statuses == Counter({SIGNED_UP: 20, INVITED: 20})
+    assert statuses_of(history, scope, "au") == Counter({SIGNED_UP: 20, INVITED: 20})
     assert len(JobStore(engine).rows(jobs[0].id)) == 40
     assert all(r.state == "checked" for r in JobStore(engine).rows(jobs[0].id))
     for page in pages:

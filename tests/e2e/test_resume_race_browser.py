@@ -19,16 +19,18 @@ from tests.e2e.test_replicas_browser import (
     open_console,
     paused_job,
     scope_of,
+    show_job,
 )
 from tests.report import record
 
 SOAK = os.environ.get("SOAK", "") not in ("", "0")
 # Ten trials of a kill, a restart and two browsers take 3-5 minutes on two busy cores.
-pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.xdist_group("race"),
+pytestmark = [pytest.mark.browser, pytest.mark.postgres,
               pytest.mark.timeout(900 if not SOAK else 9000)]
 TRIALS = 100 if SOAK else 10
 RATE = 1200  # 20 calls a second: a trial's rows are done in seconds, some always in flight
 GAPS = [0.0, 0.03, 0.06, 0.09, 0.12, 0.15, 0.2, 0.25, 0.3, 0.01]
+ROWS = 20  # a second of calls at RATE: killed with some done and some in flight
 
 
 @pytest.fixture
@@ -66,16 +68,14 @@ def wait_until(condition, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def resume_on_both(browser, apps, link: str, wait_text: str, gap: float):
-    """Both replicas' pages, showing the job paused; Resume pressed on each, `gap` apart."""
-    pages = [open_console(browser, app, link, wait_text) for app in apps]
+def resume_on_both(pages, gap: float) -> None:
+    """Resume pressed on both replicas' pages, `gap` apart."""
     buttons = [p.get_by_role("button", name="Resume") for p in pages]
     for button in buttons:
         button.wait_for()
     buttons[0].click()
     time.sleep(gap)
     buttons[1].click()
-    return pages
 
 
 TRAIL: list[tuple] = []  # what the job went through in the last trial (shown on a failure)
@@ -119,25 +119,30 @@ def test_an_import_killed_then_resumed_twice_at_once_always_finishes(
     (a, b), engine = deployment
     store = JobStore(engine)
     outcomes = []
+    page_a = page_b = None
     for trial in range(TRIALS):
         gap = GAPS[trial % len(GAPS)]
         prefix = f"R{trial}x"
-        job_id = paused_job(engine, prefix, 30)
-        page = open_console(browser, a, "Bulk import", "Paused")
-        page.get_by_role("button", name="Resume").click()
-        wait_until(lambda job_id=job_id: store.progress(job_id).done >= 6, 60, "the import never started")
+        job_id = paused_job(engine, prefix, ROWS)
+        if page_a is None:
+            page_a = open_console(browser, a, "Bulk import", f"Import {job_id}:")
+        show_job(page_a, job_id)
+        page_a.get_by_role("button", name="Resume").click()
+        wait_until(lambda job_id=job_id: store.progress(job_id).done >= 4, 60, "the import never started")
         a = kill_and_restart(a)  # mid-import: some rows are left "sending"
-        page.context.close()
-        pages = resume_on_both(browser, (a, b), "Bulk import", f"Import {job_id}:", gap)
+        page_a.context.close()
+        page_a = open_console(browser, a, "Bulk import", f"Import {job_id}:")
+        if page_b is None:
+            page_b = open_console(browser, b, "Bulk import", f"Import {job_id}:")
+        show_job(page_b, job_id)
+        resume_on_both((page_a, page_b), gap)
         status = finished_by_itself(engine, job_id)
         made = creates_for(sandbox, prefix.lower())
         rows = store.rows(job_id)
         outcomes.append((gap, status))
         assert status == JobStatus.FINISHED, (trial, gap, status, store.progress(job_id).counts, TRAIL)
-        assert len(made) == 30 and max(made.values()) == 1, (trial, made)
+        assert len(made) == ROWS and max(made.values()) == 1, (trial, made)
         assert all(r.state == "created" for r in rows), [(r.row_number, r.state) for r in rows]
-        for p in pages:
-            p.context.close()
     record("kill + double Resume: imports", trials=len(outcomes),
            gaps_ms=sorted({int(g * 1000) for g, _ in outcomes}),
            finished_by_itself=sum(s == JobStatus.FINISHED for _, s in outcomes), third_resume=0,

@@ -22,7 +22,7 @@ from tests.e2e.steps import (
 )
 from tests.report import record
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser]
 CANARY = "CANARY-key-7d3f9a61-do-not-leak"
 DEMO, SECOND = "sandbox-demo-key", "sandbox-second-org-key"
 

@@ -125,6 +125,10 @@ class SendRows(Handler):
         except NotFoundError:
             self.store.finish_row(row, RowState.SKIPPED, message="Not in History any more.")
             return
+        if not provider.active:
+            self.store.finish_row(row, RowState.SKIPPED,
+                                  message="Not sent: deactivated in Upheal.")
+            return
         if not provider.invite_url:
             self.store.finish_row(row, RowState.SKIPPED,
                                   message="Not sent: this provider has no invite link yet.")

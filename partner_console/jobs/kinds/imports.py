@@ -112,11 +112,15 @@ class ImportRows(Handler):
 
     def process(self, row: JobRow) -> None:
         assert row.request is not None
-        request = ProviderRequest.model_validate(row.request)
+        self._create(row, ProviderRequest.model_validate(row.request))
+
+    source = "bulk"  # (History's "source" of the providers it creates)
+
+    def _create(self, row: JobRow, request: ProviderRequest) -> None:
         outcome = self.creator.create(self.run.api_key, self.run.scope, request,
                                       created_by=self.run.created_by, token=self._token(row),
-                                      source="bulk", check_first=True, refuse_duplicate=True,
-                                      halted=lambda: self.run.stopping)
+                                      source=self.source, check_first=True,
+                                      refuse_duplicate=True, halted=lambda: self.run.stopping)
         self._record(row, outcome)
 
     def _record(self, row: JobRow, outcome: CreationOutcome) -> None:
@@ -197,18 +201,20 @@ class ImportRows(Handler):
         """Rows left "sending" (a runner killed mid-call, or an unknown outcome): settle each
         whose safe wait has passed, waiting for the rest when `wait`."""
         for row in self.store.rows(self.run.job_id, (RowState.SENDING,)):
-            while True:
-                attempts = self.history.attempts(self.run.scope, self._token_prefix(row))
-                unsettled = [a for a in attempts if a.status == PENDING]
-                due = max((self.creator.seconds_until_settle(a) for a in unsettled), default=0)
-                if due <= 0 or not wait or self.run.stopping:
-                    break
-                self.run.wait(min(due, RENEW_SECONDS))
-                self.run.renew()
-            if due > 0:
-                continue  # not yet: Upheal may still be creating it
-            self._settle_row(row, attempts)
+            self._settle_create(row, wait)
             self.run.renew()
+
+    def _settle_create(self, row: JobRow, wait: bool) -> None:
+        while True:
+            attempts = self.history.attempts(self.run.scope, self._token_prefix(row))
+            unsettled = [a for a in attempts if a.status == PENDING]
+            due = max((self.creator.seconds_until_settle(a) for a in unsettled), default=0)
+            if due <= 0 or not wait or self.run.stopping:
+                break
+            self.run.wait(min(due, RENEW_SECONDS))
+            self.run.renew()
+        if due <= 0:  # (else not yet: Upheal may still be creating it)
+            self._settle_row(row, attempts)
 
     def _settle_row(self, row: JobRow, attempts: list[ProviderRow]) -> None:
         for attempt in attempts:
