@@ -96,6 +96,8 @@ def _replace(row_id: int) -> None:
         outcome = services().changer.replace_email(api_key(), scope, row_id, email, person(),
                                                    _token(row_id, "replace"))
     _done(row_id, "replace", outcome.ok, outcome.words)
+    # (History's first row is now the new provider: the result is said at the page's top too)
+    st.session_state["hi_notice"] = ("ok" if outcome.ok else "error", outcome.words)
     if not outcome.ok:  # offered again, with the same token: a repeat is not a second create
         st.session_state.pop(f"pa_token_replace_{row_id}", None)
         st.session_state[f"pa_open_{row_id}"] = "replace"
@@ -138,7 +140,7 @@ def after_invite(row: ProviderRow) -> None:
             st.warning(f"Deactivate {safe(row.full_name)} ({safe(row.email)}) in Upheal? Their "
                        "invite and room links stop working and they cannot sign in. You can "
                        "reactivate them later.")
-            st.button(f"Yes, deactivate {row.full_name}", key=f"pa_deactivate_{row.id}",
+            st.button(f"Yes, deactivate {safe(row.full_name)}", key=f"pa_deactivate_{row.id}",
                       on_click=_deactivate, args=(row.id,), type="primary")
 
 

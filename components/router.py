@@ -29,6 +29,7 @@ PAGES = [
     ("follow_up", "Follow up", "notifications"),
     ("emails", "Emails", "outgoing_mail"),
     ("note_templates", "Note templates", "description"),
+    ("practices", "Practices", "domain"),
     ("email_texts", "Email texts", "edit_note"),
     ("activity", "Activity", "manage_history"),
 ]

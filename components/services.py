@@ -42,6 +42,7 @@ from partner_console.storage.coordination import (
 )
 from partner_console.storage.engine import refresh_statistics
 from partner_console.storage.history_reads import HistoryReads
+from partner_console.storage.practices import Practices
 from partner_console.storage.provider_actions import ProviderActions
 from partner_console.storage.sends import Sends
 
@@ -68,6 +69,7 @@ class Services:
     mailer: Mailer  # a person's sends; jobs take Mailer.for_jobs()
     activity: Activity
     changer: ProviderChanger  # after the invite: change, deactivate, reactivate, replace
+    practices: Practices  # a platform's practices
 
     def background_pacing(self) -> KeyPacing:
         """Pacing for jobs and preview checks: they give way to people's own calls."""
@@ -105,7 +107,7 @@ def _services(settings: Settings) -> Services:
     changer = ProviderChanger(client, history, ProviderActions(engine), activity, creator, owner)
     return Services(settings, history, reads, FollowUp(reads), Catalog(engine), journal, client,
                     creator, sandbox, secret, waiting, JobStore(engine), Registry(), budget,
-                    leases, owner, sends, mailer, activity, changer)
+                    leases, owner, sends, mailer, activity, changer, Practices(engine))
 
 
 def services() -> Services:

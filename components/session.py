@@ -70,7 +70,9 @@ KEY_BOUND_STATE = ("cp_duplicate", "cp_busy", "cp_outcome", "cp_notice", "cp_err
                    "rs_job", "rs_plan", "rs_read", "rs_confirm", "rs_start_token", "rs_typed",
                    "hi_notice", "hi_page",
                    "nt_editing", "nt_removing", "nt_add_errors", "nt_edit_errors", "nt_notice",
-                   "nt_draft_name", "nt_draft_id", "nt_draft_pre")
+                   "nt_draft_name", "nt_draft_id", "nt_draft_pre",
+                   "pr_editing", "pr_removing", "pr_errors", "pr_edit_errors", "pr_notice",
+                   "practice_choice")
 KEY_BOUND_PREFIXES = ("es_", "ej_", "jp_", "pa_")
 
 

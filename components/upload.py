@@ -10,14 +10,14 @@ import streamlit as st
 
 from components.services import Services
 from components.text import safe
-from partner_console.bulk.columns import COLUMNS, auto_map, missing_required
+from partner_console.bulk.columns import MAPPABLE, auto_map, missing_required
 from partner_console.bulk.isolated import read_file_isolated
 from partner_console.bulk.read import ImportFileError, ReadResult
 from partner_console.choices import calling_code, choice_for_region, country_choices
 
 IGNORE = "(ignore this column)"
 COUNTRIES = dict(country_choices())
-FIELD_NAMES = {c.field: c.header for c in COLUMNS}
+FIELD_NAMES = {c.field: c.header for c in MAPPABLE}
 KINDS = ["xlsx", "csv", "tsv", "txt"]
 
 

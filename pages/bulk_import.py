@@ -12,6 +12,7 @@ from components.email_jobs import offer as email_offer
 from components.email_send import practice_note
 from components.identity import log_activity, your_name
 from components.job_panel import WAITING, Metric, PanelWords, job_panel
+from components.practice_picker import practice_label, practice_picker
 from components.router import page_body
 from components.services import Services, services
 from components.session import api_key, current_scope, scope_or_prompt, session_lock
@@ -72,16 +73,19 @@ WORDS = PanelWords(
 
 
 def _prepare(svc: Services, scope: Scope, read: ReadResult,
-             mapping: dict[str, str | None], phone_code: str | None) -> list[PreparedRow]:
+             mapping: dict[str, str | None], phone_code: str | None,
+             file_practice: str | None = None) -> list[PreparedRow]:
     """The rows as the import will treat them, classified once per file, mapping, templates,
     check with Upheal and example choice, and kept: every rerun shows the same numbers."""
     catalog = svc.catalog.templates(scope)
-    cache_key = (id(read), tuple(mapping.items()), tuple(catalog), phone_code)
+    practices = svc.practices.all(scope)
+    cache_key = (id(read), tuple(mapping.items()), tuple(catalog), phone_code, file_practice,
+                 tuple(practices))
     cached = st.session_state.get("bi_prepared")
     if cached and cached[0] == cache_key:
         rows: list[PreparedRow] = cached[1]
     else:
-        rows = prepare_rows(read, mapping, catalog, phone_code)
+        rows = prepare_rows(read, mapping, catalog, phone_code, practices, file_practice)
         st.session_state["bi_prepared"] = (cache_key, rows)
     in_upheal: set[str] = st.session_state.get("bi_in_upheal", set())
     keep_example = bool(st.session_state.get("bi_keep_example"))
@@ -132,8 +136,10 @@ def _start(file_name: str) -> None:
         if is_new:
             emailing = ", emailing each invite as it is created" if \
                 st.session_state.get("bi_email") else ""
+            practice = st.session_state.get("bi_practice")
+            where = f" into {practice_label(scope, practice)}" if practice else ""
             log_activity(scope, IMPORTED, f"Started an import of {len(prepared)} provider(s) "
-                                          f"from {file_name}{emailing}.")
+                                          f"from {file_name}{where}{emailing}.")
             start_job(svc, job_id, scope, api_key(), your_name())
     st.session_state["bi_job"] = job_id
     st.session_state.pop("bi_start_token", None)
@@ -326,7 +332,10 @@ def render() -> None:
 
     st.header("4. Check the rows")
     phone_code = phone_country(svc, "bi", mapping)
-    _preview(_prepare(svc, scope, read, mapping, phone_code), read, upload.name)
+    file_practice = practice_picker(scope, "bi_practice", "Create these providers in", help=(
+        "A “Practice” column, when the file has one, chooses per row (by name or "
+        "organisation id); this is for the rows without one."))
+    _preview(_prepare(svc, scope, read, mapping, phone_code, file_practice), read, upload.name)
 
 
 page_body(render)

@@ -14,6 +14,7 @@ from components.identity import log_activity, sender_name, your_name
 from components.keyboard import enter_submits
 from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
+from components.practice_picker import REMEMBERED, practice_label, practice_picker
 from components.router import page_body
 from components.services import services
 from components.session import api_key, current_scope, page_scope, session_lock
@@ -49,6 +50,9 @@ FIELDS = {  # widget key -> request field
 COUNTRIES = dict(country_choices())
 LOCALES = picker_locales()  # searchable by the English name or the language's own
 NO_LOCALE = ""
+
+
+PRACTICE = "practice"  # (with a queued create: the practice it goes to)
 
 
 def _form_values() -> dict[str, Any]:
@@ -105,7 +109,8 @@ def _submit(anyway: bool = False, as_typed: str | None = None) -> None:
     if suggestion and as_typed != request.email:
         state["cp_typo"] = (request.email, suggestion, anyway)
         return
-    _queue().click(request.email, values, anyway)
+    # (the practice rides with the queued create; validate_provider never sees it)
+    _queue().click(request.email, {**values, PRACTICE: state.get(REMEMBERED) or None}, anyway)
 
 
 def _create_with(email: str, anyway: bool) -> None:
@@ -130,22 +135,27 @@ def _typo_box(typed: str, suggestion: str, anyway: bool) -> None:
 def _create(queued: CreateRequest) -> None:
     """Runs in the page body under a spinner; makes no drawing calls of its own."""
     state = st.session_state
-    request, _ = validate_provider(queued.values)
+    values = dict(queued.values)
+    practice = values.pop(PRACTICE, None)
+    request, _ = validate_provider(values)
     scope = current_scope()
     if request is None or scope is None:
         return
     svc = services()
+    where = practice_label(scope, practice) if practice else None
     with session_lock("cp_create_lock"):
         # One reservation per email in the database: another tab, session or replica creating
         # the same email at this moment is answered BUSY, never a second create.
         outcome = svc.creator.create(api_key(), scope, request, created_by=your_name(),
                                      token=queued.token, check_first=True,
-                                     refuse_duplicate=not queued.anyway)
+                                     refuse_duplicate=not queued.anyway,
+                                     practice_id=practice, practice_name=where)
     if outcome.status in (CREATED, LINKS_LOST, PENDING) and not outcome.repeated:
         lost = (" Upheal's answer did not arrive; History says what became of it."
                 if outcome.status == PENDING else "")
         log_activity(scope, activity.CREATED, f"Created {request.first_name} "
-                     f"{request.last_name} ({request.email}).{lost}")
+                     f"{request.last_name} ({request.email})"
+                     + (f" in {where}" if where else "") + f".{lost}")
     if outcome.status == DUPLICATE:
         state["cp_duplicate"] = outcome.row_id
     elif outcome.status == BUSY:
@@ -305,6 +315,9 @@ def _result_body(outcome: dict[str, Any], email_template: str, where: str) -> No
 
 
 def _fields(svc, scope: Scope | None) -> None:
+    if scope is not None:  # (a platform's practice: only when the organisation keeps some)
+        practice_picker(scope, "cp_practice", help="Which of your practices the provider "
+                        "joins. The Practices page keeps the list.")
     first, last, mail = st.columns(3)
     with first:
         st.text_input("First name", key="cp_first_name", max_chars=200)

@@ -10,6 +10,7 @@ from components.email_jobs import offer as email_offer
 from components.email_send import send_panel
 from components.identity import log_activity, sender_name, your_name
 from components.links import copy_box, invite_email_box
+from components.practice_picker import practice_label, practice_names
 from components.router import page_body
 from components.services import services
 from components.session import current_scope, page_scope
@@ -74,8 +75,10 @@ def render() -> None:
     shown = f"{COUNT_CAP:,}+" if total > COUNT_CAP else f"{total:,}"
     st.markdown(f"**{shown} provider(s) waiting**{more}")
     now = utcnow()
+    practices = practice_names(scope)
     table = pd.DataFrame([{
         "Name": r.full_name, "Email": r.email,
+        **({"Practice": practice_label(scope, r.practice_id, practices)} if practices else {}),
         f"Invited ({zone_name()})": when(r.created_at, "%Y-%m-%d"),
         "Waiting (days)": (now - r.created_at).days,
         "Sign-up": signup_label(r.signup_status),

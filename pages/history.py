@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from components.actions import check_with_upheal
 from components.email_jobs import offer as email_offer
 from components.email_send import send_panel
+from components.history_table import TABLE_COLUMNS, history_table
 from components.identity import person, sender_name
 from components.links import copy_box, invite_email_box
+from components.practice_picker import practice_label, practice_names
 from components.provider_actions import after_invite
 from components.router import page_body
 from components.services import services
@@ -34,7 +35,7 @@ from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
 from partner_console.jobs.store import JobKind
 from partner_console.signup import SIGNUP_FILTERS
 from partner_console.signup import label as signup_label
-from partner_console.storage import HistoryFilter, NotFoundError, ProviderRow, Scope
+from partner_console.storage import HistoryFilter, NotFoundError, Scope
 from partner_console.storage.activity import EXPORTED, logged
 from partner_console.storage.tables import CREATED, LINKS_LOST, PENDING
 
@@ -52,34 +53,7 @@ def _settle(row_id: int) -> None:
         st.session_state["hi_notice"] = ("ok", f"Upheal says: {STATUS_LABELS[outcome.status]}.")
 
 
-# What a person needs first, in pixels, so that the first five fit a laptop's page (1366 px
-# wide, sidebar open: about 950 px of table): the rest of a provider (the room link, phone,
-# templates...) is in the row's details and in the exports.
-TABLE_COLUMNS = {
-    "Name": st.column_config.TextColumn(width=170),
-    "Email": st.column_config.TextColumn(width=230),
-    "Sign-up": st.column_config.TextColumn(width=150),
-    "Invite emailed": st.column_config.TextColumn(width=115),
-    "Invite link": st.column_config.LinkColumn(display_text="Open invite", width=100),
-    "Status": st.column_config.TextColumn(width=90),
-    "Created": st.column_config.TextColumn(width=135),
-    FIELD_LABELS["partner_user_id"]: st.column_config.TextColumn(width=110),
-    "Created by": st.column_config.TextColumn(width=120),
-}
-
-
-def history_table(rows: list[ProviderRow]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "Name": r.full_name, "Email": r.email,
-        "Sign-up": signup_label(r.signup_status) if r.status in (CREATED, LINKS_LOST) else "",
-        "Invite emailed": when(r.invite_emailed_at, "%Y-%m-%d") if r.invite_emailed_at else "",
-        "Invite link": r.invite_url if r.active else None, "Status": status_label(r),
-        "Created": when(r.created_at), FIELD_LABELS["partner_user_id"]: r.partner_user_id or "",
-        "Created by": r.created_by,
-    } for r in rows], columns=list(TABLE_COLUMNS))
-
-
-def _filters(creators: list[str]) -> HistoryFilter:
+def _filters(creators: list[str], practices: dict[str, str]) -> HistoryFilter:
     text = st.text_input("Search", key="hi_search",
                          placeholder="Any part of a name, email or your own ID",
                          help="Finds providers whose name, email or own ID contains what "
@@ -102,9 +76,16 @@ def _filters(creators: list[str]) -> HistoryFilter:
                             format_func=lambda v: v or "(no name)", placeholder="Anyone")
     date_from = dates[0] if len(dates) >= 1 else None
     date_to = dates[1] if len(dates) == 2 else date_from
+    chosen: list[str] = []
+    if practices:
+        scope = current_scope()
+        chosen = st.multiselect("Practice", ["", *practices], key="hi_practice",
+                                format_func=lambda p: practice_label(scope, p, practices)
+                                if scope else p, placeholder="Every practice")
     return HistoryFilter(text=text, date_from=date_from, date_to=date_to,
                          statuses=tuple(statuses), note_identifiers=tuple(notes),
-                         created_by=tuple(by), signups=tuple(signups))
+                         created_by=tuple(by), signups=tuple(signups),
+                         practices=tuple(chosen))
 
 
 def render() -> None:
@@ -118,7 +99,8 @@ def render() -> None:
         show(safe(notice[1]))
 
     auto_refresh(svc, scope)
-    filters = _filters(svc.reads.creators(scope))
+    practices = practice_names(scope)
+    filters = _filters(svc.reads.creators(scope), practices)
     pending = svc.reads.count(scope, HistoryFilter(statuses=(PENDING,)), cap=99)
     if pending:
         shown = "99+" if pending > 99 else str(pending)
@@ -135,8 +117,9 @@ def render() -> None:
     st.caption(f"{page.total_text} provider(s) · page {page.page} of {page.page_count} · "
                f"times in {zone_name()} · select a row to see its links, its email and "
                "everything sent to Upheal")
-    chosen = picked(history_table(page.rows), page.rows, "hi_table",
-                    column_config=TABLE_COLUMNS)
+    chosen = picked(history_table(page.rows, practices, scope), page.rows, "hi_table",
+                    column_config={**TABLE_COLUMNS,
+                                   "Practice": st.column_config.TextColumn(width=150)})
     if page.page_count > 1:
         st.number_input("Page", min_value=1, max_value=page.page_count, step=1, key="hi_page")
     if chosen is not None:
@@ -154,12 +137,12 @@ def render() -> None:
     who, described = person(), describe_history(filters)
     csv_col.download_button("Download CSV", logged(svc.activity, scope, who, EXPORTED,
         f"Downloaded the History as CSV ({described}).", lambda: history_csv(
-        svc.reads, scope, filters)), file_name=f"providers-{stamp}-times-in-UTC.csv",
+        svc.reads, scope, filters, practices)), file_name=f"providers-{stamp}-times-in-UTC.csv",
         mime="text/csv", key="hi_csv", icon=":material/description:", on_click="ignore")
     zone = person_zone()
     xlsx_col.download_button("Download Excel", logged(svc.activity, scope, who, EXPORTED,
         f"Downloaded the History as Excel ({described}).", lambda: history_xlsx(
-        svc.reads, scope, filters, zone)), file_name=f"providers-{stamp}.xlsx",
+        svc.reads, scope, filters, zone, practices)), file_name=f"providers-{stamp}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="hi_xlsx", icon=":material/table_view:", on_click="ignore")
     if links_col.toggle("Copy all links", key="hi_copy_all",
@@ -195,7 +178,9 @@ def _details(row_id: int) -> None:
         return
     with st.container(border=True, key="hi_details"):
         st.markdown(f"## {safe(row.full_name)}")
-        st.caption(f"{safe(row.email)} · {status_label(row)} · added "
+        where = f" · in {safe(practice_label(scope, row.practice_id))}" if row.practice_id \
+            else ""
+        st.caption(f"{safe(row.email)} · {status_label(row)}{where} · added "
                    f"on {when(row.created_at)} {zone_name()} by "
                    f"{safe(row.created_by) or '(no name)'}")
         if row.status in (CREATED, LINKS_LOST):

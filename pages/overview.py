@@ -10,19 +10,33 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from components.practice_picker import practice_label, practice_names
 from components.router import page_body
 from components.services import services
 from components.session import page_scope
 from components.signups import auto_refresh, last_checked_line
 from components.time_zone import person_zone
 from partner_console.signup import INVITED
-from partner_console.storage import HistoryFilter
+from partner_console.storage import HistoryFilter, Scope
 from partner_console.storage.clock import utcnow
+from partner_console.storage.onboarding import ALL
 from partner_console.storage.tables import DEACTIVATED
 from partner_console.when import invited_before
 
 PENDING_DAYS = 3
 WEEKS = 26
+
+
+def _practice(scope: Scope) -> str | None:
+    """Which practice Overview is read for (ALL, or None for the key's own organisation);
+    asked only of a platform that keeps practices."""
+    names = practice_names(scope)
+    if not names:
+        return ALL
+    choice = st.selectbox("Practice", [ALL, "", *names], key="ov_practice",
+                          format_func=lambda p: "Every practice" if p == ALL
+                          else practice_label(scope, p, names))
+    return None if choice == "" else choice
 
 
 def render() -> None:
@@ -31,12 +45,15 @@ def render() -> None:
     if scope is None:
         return
     auto_refresh(svc, scope)
-    numbers = svc.reads.overview(scope, weeks=WEEKS)
+    practice = _practice(scope)
+    only = () if practice == ALL else (practice or "",)
+    numbers = svc.reads.overview(scope, weeks=WEEKS, practice=practice)
     cutoff = invited_before(PENDING_DAYS, utcnow(), person_zone())
-    waiting = svc.reads.count(scope, HistoryFilter(signups=(INVITED,),
-                                                     invited_before=cutoff))
+    waiting = svc.reads.count(scope, HistoryFilter(signups=(INVITED,), invited_before=cutoff,
+                                                   practices=only))
     running = sum(1 for job in svc.jobs.jobs(scope, limit=50) if job.live)
-    deactivated = svc.reads.count(scope, HistoryFilter(statuses=(DEACTIVATED,)))
+    deactivated = svc.reads.count(scope, HistoryFilter(statuses=(DEACTIVATED,),
+                                                       practices=only))
 
     created, signed, rate = st.columns(3)
     median, pending, imports = st.columns(3)

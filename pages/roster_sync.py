@@ -10,6 +10,7 @@ import streamlit as st
 
 from components.identity import log_activity, your_name
 from components.job_panel import WAITING, Metric, PanelWords, job_panel
+from components.practice_picker import practice_picker
 from components.router import page_body
 from components.services import Services, services
 from components.session import api_key, current_scope, page_scope, session_lock
@@ -61,15 +62,17 @@ WORDS = PanelWords(
 
 
 def _plan(svc: Services, scope: Scope, read: ReadResult, mapping: dict[str, str | None],
-          phone_code: str | None) -> SyncPlan:
-    """The plan, made once per file, mapping and phone country, and kept: every rerun shows
-    the same numbers, in the preview, the confirmation and the job."""
-    key = (id(read), tuple(mapping.items()), phone_code)
+          phone_code: str | None, file_practice: str | None) -> SyncPlan:
+    """The plan, made once per file, mapping, phone country and practice, and kept: every
+    rerun shows the same numbers, in the preview, the confirmation and the job."""
+    practices = svc.practices.all(scope)
+    key = (id(read), tuple(mapping.items()), phone_code, file_practice, tuple(practices))
     cached = st.session_state.get("rs_plan")
     if cached and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
     with st.spinner("Comparing the roster with History…"):
-        rows = prepare_rows(read, mapping, svc.catalog.templates(scope), phone_code)
+        rows = prepare_rows(read, mapping, svc.catalog.templates(scope), phone_code, practices,
+                            file_practice)
         plan = plan_sync(rows, list(svc.reads.iter_rows(scope)))
     st.session_state["rs_plan"] = (key, plan)
     return plan
@@ -223,8 +226,11 @@ def render() -> None:
     if mapping is None:
         return
     phone_code = phone_country(svc, "rs", mapping)
+    file_practice = practice_picker(scope, "rs_practice", "This roster is for", help=(
+        "Rows are matched, and missing providers found, within this practice; a “Practice” "
+        "column, when the file has one, chooses per row."))
     st.header("3. Check the changes")
-    _preview(_plan(svc, scope, read, mapping, phone_code), upload.name)
+    _preview(_plan(svc, scope, read, mapping, phone_code, file_practice), upload.name)
     if st.session_state.get("rs_job") is not None:  # (applied in this run's callback)
         st.rerun()
 

@@ -296,7 +296,8 @@ class ProviderChanger:
                                                   "right.")
         outcome = self.creator.create(api_key, scope, wanted, created_by=person.label,
                                       token=f"replace-{action.id}", source="replace",
-                                      check_first=True, refuse_duplicate=True)
+                                      check_first=True, refuse_duplicate=True,
+                                      practice_id=row.practice_id)
         if outcome.status != CREATED or outcome.row_id is None:
             words = (f"{row.email} is deactivated, but the provider with {wanted.email} was not "
                      f"created: {outcome.message or outcome.status}. Press “Replace with the "

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from partner_console.api.client import UphealClient
 from partner_console.api.errors import ApiError, BadRequestError, OutcomeUnknownError
 from partner_console.api.models import CreatedProvider, ProviderRequest, field_for
-from partner_console.messages import explain
+from partner_console.messages import explain, explain_create
 from partner_console.storage.clock import utcnow
 from partner_console.storage.history import BUSY as BUSY_ROW
 from partner_console.storage.history import DUPLICATE as DUPLICATE_ROW
@@ -80,15 +80,18 @@ class ProviderCreator:
 
     def create(self, api_key: str, scope: Scope, request: ProviderRequest, *, created_by: str,
                token: str | None = None, source: str = "form", check_first: bool = False,
-               refuse_duplicate: bool = False,
-               halted: Callable[[], bool] | None = None) -> CreationOutcome:
+               refuse_duplicate: bool = False, halted: Callable[[], bool] | None = None,
+               practice_id: str | None = None, practice_name: str | None = None
+               ) -> CreationOutcome:
         """Reserve the email with a write-ahead row, optionally ask Upheal whether the email
         exists (`check_first`), then create once. `refuse_duplicate`: an email created here
         before is answered DUPLICATE (the person's explicit "Create anyway" turns it off).
         `halted`: asked right before each sending; True stops a create that has not left
-        (HALTED: nothing was sent, the row and its reservation are gone)."""
+        (HALTED: nothing was sent, the row and its reservation are gone). `practice_id`: a
+        platform's practice to create in (duplicates are looked for in that practice)."""
         reserved = self.history.reserve(scope, request, created_by=created_by, source=source,
-                                        token=token, refuse_duplicate=refuse_duplicate)
+                                        token=token, refuse_duplicate=refuse_duplicate,
+                                        practice_id=practice_id)
         if reserved.state == REPEATED:
             return CreationOutcome.from_row(self.history.get(scope, reserved.row_id),
                                             repeated=True)
@@ -106,7 +109,8 @@ class ProviderCreator:
             except ApiError as exc:  # nothing was sent: the row and its reservation go
                 self.history.abandon(row_id)
                 return CreationOutcome(None, FAILED, explain(exc))
-            if check.is_user_exists:
+            if check.is_user_exists and not self._elsewhere(api_key, check.user_id,
+                                                             practice_id):
                 self.history.abandon(row_id)
                 return CreationOutcome(None, EXISTS, "Already has an Upheal account.",
                                        user_id=check.user_id)
@@ -116,7 +120,8 @@ class ProviderCreator:
             self.history.touch(row_id)
 
         try:
-            result = self.client.create_provider(api_key, request, before_send=before_send)
+            result = self.client.create_provider(api_key, request, before_send=before_send,
+                                                 organization_id=practice_id)
         except _Halted:
             # The client sends again only when Upheal has said it did not create (a 429, a
             # refused connection, a 5xx its check confirmed): nothing of this create exists.
@@ -125,7 +130,7 @@ class ProviderCreator:
         except OutcomeUnknownError as exc:
             return CreationOutcome(row_id, PENDING, explain(exc), retry_in=self.settle_after)
         except ApiError as exc:
-            message = explain(exc)
+            message = explain_create(exc, practice_name or practice_id)
             self.history.mark_failed(row_id, message)
             field_errors = None
             if isinstance(exc, BadRequestError):
@@ -136,6 +141,17 @@ class ProviderCreator:
             self.history.mark_links_lost(row_id, result.user_id)
             return CreationOutcome.from_row(self.history.get(scope, row_id))
         return self._keep(row_id, scope, request, result.provider, created_by, source)
+
+    def _elsewhere(self, api_key: str, user_id: str | None, practice_id: str | None) -> bool:
+        """Whether the account /users/check found for the email is in another organisation
+        than the practice being created in (an email may be in each practice once)."""
+        if practice_id is None or not user_id:
+            return False
+        try:
+            found = self.client.get_user(api_key, user_id)
+        except ApiError:
+            return False  # cannot tell: treated as the same (nothing is created twice)
+        return bool(found.organization_id) and found.organization_id != practice_id
 
     def _keep(self, row_id: int, scope: Scope, request: ProviderRequest,
               provider: CreatedProvider, created_by: str, source: str) -> CreationOutcome:

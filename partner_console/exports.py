@@ -119,6 +119,7 @@ COLUMNS: list[tuple[str, Any]] = [
     ("Therapy licence", _guarded(_c.therapy_licence)),
     ("Called in notes", _c.note_identifier),  # one of the 16 values
     ("Note templates", _templates(_c.default_note_template_ids)),
+    ("Practice", _guarded(_c.practice_id)),  # (named by the export: _cells)
     ("Upheal user id", _guarded(_c.user_id)),
     ("Organisation id", _guarded(_c.organization_id)),
     ("Created by", _guarded(_c.created_by)),
@@ -126,9 +127,26 @@ COLUMNS: list[tuple[str, Any]] = [
 ]
 HEADERS = [header for header, _ in COLUMNS]
 EXPORT_CELLS = [cell for _, cell in COLUMNS]
-_TEXT_CELLS = [func.coalesce(cell, "") for cell in EXPORT_CELLS]  # no None to join
-# COPY writes an empty text as "" (to tell it from NULL); the file should not care.
-_COPY_CELLS = [func.nullif(cell, "") for cell in EXPORT_CELLS]
+_PRACTICE_AT = HEADERS.index("Practice")
+
+
+def _cells(practices: dict[str, str] | None) -> list[Any]:
+    """The export's cells, a platform's practices by name (their ids are the organisation's
+    own list: Practices page), the key's own organisation left empty."""
+    cells = list(EXPORT_CELLS)
+    if practices:
+        cells[_PRACTICE_AT] = _guarded(case(practices, value=_c.practice_id,
+                                            else_=_c.practice_id))
+    return cells
+
+
+def _text_cells(practices: dict[str, str] | None) -> list[Any]:
+    return [func.coalesce(cell, "") for cell in _cells(practices)]  # no None to join
+
+
+def _copy_cells(practices: dict[str, str] | None) -> list[Any]:
+    # COPY writes an empty text as "" (to tell it from NULL); the file should not care.
+    return [func.nullif(cell, "") for cell in _cells(practices)]
 
 
 def neutralise(value: Any) -> str:
@@ -264,18 +282,20 @@ def xlsx_bytes(headers: list[str], rows: Iterable[Sequence[str]], sheet: str = "
     return buffer.getvalue()
 
 
-def history_csv(history: HistoryReads, scope: Scope, filters: HistoryFilter = HistoryFilter()
-                ) -> bytes:
-    """The organisation's providers matching `filters`, as a CSV file."""
+def history_csv(history: HistoryReads, scope: Scope, filters: HistoryFilter = HistoryFilter(),
+                practices: dict[str, str] | None = None) -> bytes:
+    """The organisation's providers matching `filters`, as a CSV file (`practices`: a
+    platform's practices' names by organisation id)."""
     if history.engine.dialect.name == "postgresql":
-        return _postgresql_csv(history, scope, filters)
-    return csv_file(HEADERS, history.export_batches(scope, filters, _TEXT_CELLS))
+        return _postgresql_csv(history, scope, filters, practices)
+    return csv_file(HEADERS, history.export_batches(scope, filters, _text_cells(practices)))
 
 
-def _postgresql_csv(history: HistoryReads, scope: Scope, filters: HistoryFilter) -> bytes:
+def _postgresql_csv(history: HistoryReads, scope: Scope, filters: HistoryFilter,
+                    practices: dict[str, str] | None) -> bytes:
     """The same file, written by PostgreSQL itself (COPY ... TO STDOUT, in C), streamed into
     one buffer. The query is the export query, with its values bound by the driver."""
-    compiled = history.export_query(scope, filters, _COPY_CELLS).compile(
+    compiled = history.export_query(scope, filters, _copy_cells(practices)).compile(
         history.engine, compile_kwargs={"render_postcompile": True})
     buffer = io.BytesIO()
     buffer.write(b"\xef\xbb\xbf")
@@ -316,6 +336,7 @@ _XLSX_COLUMNS: list[tuple[str, Any, str]] = [  # (header, cell, kind)
     ("Therapy licence", _c.therapy_licence, "text"),
     ("Called in notes", _c.note_identifier, "note"),
     ("Note templates", _templates(_c.default_note_template_ids), "text"),
+    ("Practice", _c.practice_id, "practice"),
     ("Created by", _c.created_by, "text"),
     ("Problem", _c.error_text, "text"),
     ("Upheal user id", _c.user_id, "text"),
@@ -343,7 +364,7 @@ def note_label(value: str) -> str:
 
 
 def history_xlsx(history: HistoryReads, scope: Scope, filters: HistoryFilter = HistoryFilter(),
-                 zone: tzinfo = UTC) -> bytes:
+                 zone: tzinfo = UTC, practices: dict[str, str] | None = None) -> bytes:
     """The providers matching `filters` as an Excel workbook: times in `zone` as real
     date-times, clickable links showing their address, labels rather than codes, a filter on
     the header row. XlsxWriter's constant-memory mode keeps memory flat at any size."""
@@ -383,6 +404,7 @@ def history_xlsx(history: HistoryReads, scope: Scope, filters: HistoryFilter = H
                     widths.fit(column, value)
                 else:
                     text = (STATUS_LABELS.get(value, value) if kind == "status" else
+                            (practices or {}).get(value, value) if kind == "practice" else
                             language_name(value) if kind == "language" else
                             note_label(value) if kind == "note" else str(value))
                     widths.fit(column, text)
@@ -465,6 +487,8 @@ def describe_history(filters: HistoryFilter) -> str:
                                                  for v in filters.note_identifiers))
     if filters.created_by:
         parts.append("created by " + ", ".join(b or "(no name)" for b in filters.created_by))
+    if filters.practices:
+        parts.append("practice " + ", ".join(p or "the key's own" for p in filters.practices))
     return "; ".join(parts)
 
 

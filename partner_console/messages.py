@@ -67,3 +67,15 @@ def explain_action(error: ApiError, what: str) -> str:
         return (f"This API key is not allowed to {what} this provider. Ask your administrator "
                 "what the key may do." + (f" Upheal said: “{said}”" if said else ""))
     return explain(error)
+
+
+def explain_create(error: ApiError, practice: str | None = None) -> str:
+    """A create's failure, naming the platform's practice it was for (`practice`: its name)
+    when the answer is about the organisation."""
+    if practice and isinstance(error, NotFoundError):
+        return (f"Upheal did not find the organisation of “{practice}”, or this API key cannot "
+                "reach it: check its organisation id on the Practices page.")
+    if practice and isinstance(error, PermissionDeniedError):
+        return (f"This API key is not allowed to create providers in “{practice}”. Ask your "
+                "administrator, or your Upheal contact, what the key may reach.")
+    return explain(error)

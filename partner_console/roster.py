@@ -55,6 +55,7 @@ class PlannedRow:
     note: str = ""  # what it means, or what the person can do
     fixed: tuple[str, ...] = ()  # "Email can't be changed in Upheal (…)"
     cells: dict[str, str] = field(default_factory=dict)  # as uploaded
+    practice_id: str | None = None  # a platform's practice (None: the key's own)
 
 
 @dataclass(frozen=True)
@@ -129,40 +130,45 @@ def plan_sync(rows: list[PreparedRow], known: list[ProviderRow]) -> SyncPlan:
     """The plan for `rows` (as read and mapped: PreparedRow.values) against `known` (History's
     providers of this organisation)."""
     live = [k for k in known if k.status in (CREATED, LINKS_LOST)]
-    by_id: dict[str, ProviderRow] = {}
-    by_email: dict[str, ProviderRow] = {}
+    # Matched within a practice (an email or id may be in each of a platform's practices).
+    by_id: dict[tuple[str | None, str], ProviderRow] = {}
+    by_email: dict[tuple[str | None, str], ProviderRow] = {}
     for provider in sorted(live, key=lambda k: (k.active, k.id)):  # the active, newest wins
         if provider.partner_user_id:
-            by_id[provider.partner_user_id.strip().lower()] = provider
-        by_email[provider.email.lower()] = provider
+            by_id[(provider.practice_id, provider.partner_user_id.strip().lower())] = provider
+        by_email[(provider.practice_id, provider.email.lower())] = provider
     planned: list[PlannedRow] = []
-    seen_ids: dict[str, int] = {}
-    seen_emails: dict[str, int] = {}
+    seen_ids: dict[tuple[str | None, str], int] = {}
+    seen_emails: dict[tuple[str | None, str], int] = {}
     matched: set[int] = set()
     for row in rows:
-        values, number = row.values, row.row_number
+        values, number, practice = row.values, row.row_number, row.practice_id
         email, pid = _text(values, "email"), _text(values, "partner_user_id")
         base: dict[str, Any] = {"name": _full_name(values), "email": email,
-                                "row_number": number,
-                "cells": row.cells}
-        if pid and pid.lower() in seen_ids:
-            planned.append(PlannedRow(CONFLICT, **base, note=(
-                f"The same {FIELD_LABELS['partner_user_id']} as row {seen_ids[pid.lower()]}: "
-                "keep one of the two rows.")))
+                                "row_number": number, "cells": row.cells,
+                                "practice_id": practice}
+        if "practice" in row.errors:
+            planned.append(PlannedRow(CONFLICT, **base, note=f"Needs fixing: "
+                                                              f"{row.errors['practice']}"))
             continue
-        if email and email.lower() in seen_emails:
+        if pid and (practice, pid.lower()) in seen_ids:
             planned.append(PlannedRow(CONFLICT, **base, note=(
-                f"The same email as row {seen_emails[email.lower()]}: keep one of the two "
-                "rows.")))
+                f"The same {FIELD_LABELS['partner_user_id']} as row "
+                f"{seen_ids[(practice, pid.lower())]}: keep one of the two rows.")))
+            continue
+        if email and (practice, email.lower()) in seen_emails:
+            planned.append(PlannedRow(CONFLICT, **base, note=(
+                f"The same email as row {seen_emails[(practice, email.lower())]}: keep one of "
+                "the two rows.")))
             continue
         if pid:
-            seen_ids[pid.lower()] = number
+            seen_ids[(practice, pid.lower())] = number
         if email:
-            seen_emails[email.lower()] = number
-        match = by_id.get(pid.lower()) if pid else None
+            seen_emails[(practice, email.lower())] = number
+        match = by_id.get((practice, pid.lower())) if pid else None
         matched_by_id = match is not None
         if match is None and email:
-            same_email = by_email.get(email.lower())
+            same_email = by_email.get((practice, email.lower()))
             if same_email is not None and pid and same_email.partner_user_id and \
                     same_email.partner_user_id.strip().lower() != pid.lower():
                 planned.append(PlannedRow(CONFLICT, **base, provider_id=same_email.id, note=(
@@ -201,11 +207,14 @@ def plan_sync(rows: list[PreparedRow], known: list[ProviderRow]) -> SyncPlan:
                                       note=describe(change)))
         else:
             planned.append(PlannedRow(UNCHANGED, **base, fixed=fixed))
-    missing = [k for k in live if k.active and k.id not in matched]
+    in_file = {r.practice_id for r in rows}  # (the practices this roster speaks for)
+    missing = [k for k in live if k.active and k.id not in matched and k.practice_id in in_file]
     for provider in sorted(missing, key=lambda k: k.id):
         planned.append(PlannedRow(MISSING, provider.full_name, provider.email,
-                                  provider_id=provider.id, note="Not in the file."))
-    return SyncPlan(planned, sum(1 for k in live if k.active), len(rows))
+                                  provider_id=provider.id, note="Not in the file.",
+                                  practice_id=provider.practice_id))
+    return SyncPlan(planned, sum(1 for k in live if k.active and k.practice_id in in_file),
+                    len(rows))
 
 
 def describe(change: Change) -> str:

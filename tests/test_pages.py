@@ -15,7 +15,7 @@ from tests.helpers import find_by_email, pending
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["pages/create_provider.py", "pages/overview.py", "pages/bulk_import.py",
-         "pages/roster_sync.py",
+         "pages/roster_sync.py", "pages/practices.py",
          "pages/history.py", "pages/follow_up.py", "pages/note_templates.py",
          "pages/email_texts.py", "pages/emails.py", "pages/activity.py"]
 

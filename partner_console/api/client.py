@@ -64,6 +64,8 @@ UPDATE_USER = ("PATCH", "users/{user_id}")  # update user by id: names
 UPDATE_PROVIDER = ("PATCH", "users/providers/{user_id}")  # update provider v2: four fields
 DEACTIVATE_USER = ("DELETE", "users/{user_id}")  # fact
 ACTIVATE_USER = ("POST", "users/{user_id}/activate")  # activate user by id: answers 202
+# create provider user in an existing organisation (v2), for platforms: the body of create v2
+CREATE_IN_ORGANIZATION = "organizations/{org_id}/users/providers"
 
 
 class Pacing(Protocol):
@@ -212,16 +214,19 @@ class UphealClient:
                                organization_id=user.organization_id or organization_id)
 
     def create_provider(self, api_key: str, request: ProviderRequest,
-                        before_send: Callable[[], None] | None = None) -> CreateResult:
-        """Create once. `before_send` runs right before each sending, after the call's slot in
-        the budget is taken (it stamps the write-ahead row, and may raise to stop a create that
-        has not left yet)."""
+                        before_send: Callable[[], None] | None = None,
+                        organization_id: str | None = None) -> CreateResult:
+        """Create once (in `organization_id`, a platform's practice, when given). `before_send`
+        runs right before each sending, after the call's slot in the budget is taken (it stamps
+        the write-ahead row, and may raise to stop a create that has not left yet)."""
         body = request.to_json()
+        path = "users/providers" if not organization_id else CREATE_IN_ORGANIZATION.format(
+            org_id=httpx.URL(organization_id).raw_path.decode())
         attempt = 0
         while True:
             attempt += 1
             try:
-                created = self._call(api_key, "POST", "users/providers", body, CreatedProvider,
+                created = self._call(api_key, "POST", path, body, CreatedProvider,
                                      before_send)
                 return CreateResult(created.user_id, created, attempt)
             except RateLimitError as exc:

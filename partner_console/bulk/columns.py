@@ -68,13 +68,20 @@ COLUMNS: tuple[ImportColumn, ...] = (
                  "Optional. Your own id for this person; Upheal recognises them by it."),
 )
 HEADERS = [c.header for c in COLUMNS]
+# Not in the template (most partners have one organisation): a platform's practice per row,
+# by name or organisation id, mapped like the other columns when a file has it.
+PRACTICE = ImportColumn("practice", "Practice", ("practice", "practicename", "clinic", "site",
+                                                 "organisationid", "organizationid", "orgid"),
+                        False, "", "For platforms: the practice to create the provider in, by "
+                        "name or organisation id; empty: the file's practice.")
+MAPPABLE = (*COLUMNS, PRACTICE)
 
 
 def normalise_header(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", header.lower())
 
 
-_LOOKUP = {normalise_header(alias): c.field for c in COLUMNS
+_LOOKUP = {normalise_header(alias): c.field for c in MAPPABLE
            for alias in (*c.aliases, c.header, c.field)}
 
 

@@ -18,6 +18,7 @@ from partner_console.api.models import (
 from partner_console.bulk.read import ReadResult
 from partner_console.storage.catalog import NoteTemplate
 from partner_console.storage.history import History
+from partner_console.storage.practices import Practice
 from partner_console.storage.scope import Scope
 
 READY = "ready"
@@ -46,11 +47,13 @@ class PreparedRow:
     errors: dict[str, str] = field(default_factory=dict)
     status: str = READY
     note: str = ""  # e.g. the earlier provider's invite link, or which row it repeats
+    practice_id: str | None = None  # a platform's practice to create in (None: the key's own)
 
     @property
     def problem(self) -> str:
         if self.errors:
-            return "; ".join(f"{FIELD_LABELS.get(k, k)}: {v}" for k, v in self.errors.items())
+            return "; ".join(f"{FIELD_LABELS.get(k, k.capitalize())}: {v}"
+                             for k, v in self.errors.items())
         return self.note
 
 
@@ -72,19 +75,39 @@ def _templates(text: str, catalog: list[NoteTemplate]) -> tuple[list[str], str |
     return ids, None
 
 
+def practice_of(text: str, practices: list[Practice]) -> tuple[str | None, str | None]:
+    """A Practice cell (a name or an organisation id) as (organisation id, None), or (None, what
+    is wrong); an empty cell is (None, None): the file's practice."""
+    wanted = " ".join(text.split()).lower()
+    if not wanted:
+        return None, None
+    for practice in practices:
+        if wanted in (practice.name.lower(), practice.org_id):
+            return practice.org_id, None
+    return None, (f"“{text.strip()[:60]}” is not one of your practices: add it on the "
+                  "Practices page, or use its name as listed there.")
+
+
 def prepare_rows(read: ReadResult, mapping: dict[str, str | None],
                  catalog: list[NoteTemplate],
-                 default_calling_code: str | None = None) -> list[PreparedRow]:
+                 default_calling_code: str | None = None,
+                 practices: list[Practice] | None = None,
+                 file_practice: str | None = None) -> list[PreparedRow]:
     """Check every row. A phone number without a country code (no +, no country column) is
-    read in `default_calling_code`'s country, e.g. "+1"."""
+    read in `default_calling_code`'s country, e.g. "+1". A row's practice is its Practice cell
+    (a name or id of `practices`), else `file_practice` (None: the key's own organisation); an
+    email may be in the file once per practice."""
     prepared: list[PreparedRow] = []
-    seen_emails: dict[str, int] = {}
-    seen_refs: dict[str, int] = {}
+    seen_emails: dict[tuple[str, str | None], int] = {}
+    seen_refs: dict[tuple[str, str | None], int] = {}
     for row_number, cells in read.rows:
         values: dict[str, Any] = {}
         for header, field_name in mapping.items():
             if field_name and cells.get(header, "").strip():
                 values[field_name] = cells[header]
+        practice_id, practice_error = practice_of(str(values.pop("practice", "")),
+                                                  practices or [])
+        practice_id = practice_id or (file_practice if not practice_error else None)
         phone = str(values.get("phone_number") or "").strip()
         if (default_calling_code and phone and not phone.startswith(("+", "00"))
                 and not values.get("phone_country_code")):
@@ -103,21 +126,24 @@ def prepare_rows(read: ReadResult, mapping: dict[str, str | None],
         if template_error:
             errors["default_note_template_ids"] = template_error
             request = None
-        row = PreparedRow(row_number, cells, values, request, errors)
+        if practice_error:
+            errors["practice"] = practice_error
+            request = None
+        row = PreparedRow(row_number, cells, values, request, errors, practice_id=practice_id)
         if request is None:
             row.status = INVALID
         else:
-            email = request.email.lower()
-            ref = (request.partner_user_id or "").lower()
+            email = (request.email.lower(), practice_id)
+            ref = ((request.partner_user_id or "").lower(), practice_id)
             if email in seen_emails:
                 row.status = DUPLICATE_IN_FILE
                 row.note = f"Same email as row {seen_emails[email]}."
-            elif ref and ref in seen_refs:
+            elif ref[0] and ref in seen_refs:
                 row.status = DUPLICATE_IN_FILE
                 row.note = f"Same “{FIELD_LABELS['partner_user_id']}” as row {seen_refs[ref]}."
             else:
                 seen_emails[email] = row_number
-                if ref:
+                if ref[0]:
                     seen_refs[ref] = row_number
         prepared.append(row)
     return prepared
@@ -158,11 +184,12 @@ def classify(rows: list[PreparedRow], earlier: dict[str, Earlier], in_upheal: se
             classified.append(row)
             continue
         email = row.request.email.lower()
+        key = email if row.practice_id is None else f"{email}|{row.practice_id}"
         if email == example and not keep_example:
             status, note = EXAMPLE, ("The template's example row (Jane Smith): left out. Tick "
                                      "“Import the example row too” to keep it.")
-        elif email in earlier:
-            found = earlier[email]
+        elif key in earlier:
+            found = earlier[key]
             status, note = IN_HISTORY, (f"Created on {found.created_on}. Invite link: "
                                         f"{found.invite_url or 'not available'}")
         elif email in in_upheal:

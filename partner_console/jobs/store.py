@@ -88,6 +88,7 @@ class NewRow:
     state: str = RowState.QUEUED
     message: str | None = None
     provider_id: int | None = None  # the History row it is about
+    practice_id: str | None = None  # a platform's practice its create goes to
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class JobRow:
     attempts: int = 0
     claimed_by: str | None = None
     name: str | None = None  # as uploaded
+    practice_id: str | None = None  # a platform's practice its create goes to
 
     @property
     def full_name(self) -> str:
@@ -178,7 +180,7 @@ def _job_row(row: Any) -> JobRow:
     return JobRow(row.id, row.row_number, row.state, row.email, json.loads(row.cells),
                   json.loads(row.request) if row.request else None, row.message,
                   row.provider_id, row.invite_url, row.private_room_link, row.attempts,
-                  row.claimed_by, row.name)
+                  row.claimed_by, row.name, row.practice_id)
 
 
 @dataclass
@@ -209,6 +211,7 @@ class JobStore:
                         "cells": json.dumps(r.cells or {}),
                         "request": json.dumps(r.request) if r.request is not None else None,
                         "message": r.message, "provider_id": r.provider_id, "updated_at": now,
+                        "practice_id": r.practice_id,
                     } for r in rows])
             return int(job_id), True
         except IntegrityError:

@@ -32,6 +32,16 @@ class SandboxOrganisation:
     organization_id: str
     name: str
     may_create: bool = True
+    # A platform's practices: organisations its key may create providers in (by orgId).
+    practices: tuple[tuple[str, str], ...] = ()  # (organisation id, name)
+
+    @property
+    def reachable(self) -> tuple[str, ...]:
+        return (self.organization_id, *(org for org, _ in self.practices))
+
+
+SANDBOX_PRACTICES = (("5a4d0b7e-0000-4000-8000-0000000000a1", "Northside Therapy"),
+                     ("5a4d0b7e-0000-4000-8000-0000000000a2", "Lakeside Counselling"))
 
 
 SANDBOX_KEYS: dict[str, SandboxOrganisation] = {
@@ -43,6 +53,10 @@ SANDBOX_KEYS: dict[str, SandboxOrganisation] = {
     ),
     "sandbox-forbidden-key": SandboxOrganisation(
         "5a4d0b7e-0000-4000-8000-0000000000f3", "Read-only Sandbox Org", may_create=False
+    ),
+    "sandbox-platform-key": SandboxOrganisation(
+        "5a4d0b7e-0000-4000-8000-0000000000e1", "Sandbox Platform",
+        practices=SANDBOX_PRACTICES,
     ),
 }
 
@@ -187,7 +201,7 @@ class SandboxApp:
         if fault is not None:
             return fault
         name, argument = route
-        if name == "create" and self.faults.create_answer is not None:
+        if name in ("create", "create_in") and self.faults.create_answer is not None:
             status, headers, answer = self.faults.create_answer
             return SandboxResponse(status, answer, dict(headers))
         payload: Any = None
@@ -198,10 +212,13 @@ class SandboxApp:
                 return _json(400, {"message": "The request body is not valid JSON."})
             if not isinstance(payload, dict):
                 return _json(400, {"message": "The request body must be a JSON object."})
-        if name == "create":
+        if name in ("create", "create_in"):
             if self.faults.create_latency_ms:
                 time.sleep(self.faults.create_latency_ms / 1000)
-            return self._create(org, payload)
+            if name == "create_in" and org.may_create and \
+                    argument.lower() not in org.reachable:
+                return _json(404, {"message": "Organization not found."})
+            return self._create(org, payload, argument.lower() or org.organization_id)
         if name == "check":
             return self._check(org, payload)
         if name == "user":
@@ -247,7 +264,8 @@ class SandboxApp:
             return SandboxResponse(499, fault="drop")
         return None
 
-    def _create(self, org: SandboxOrganisation, payload: dict[str, Any]) -> SandboxResponse:
+    def _create(self, org: SandboxOrganisation, payload: dict[str, Any],
+                target: str) -> SandboxResponse:
         if not org.may_create:
             return _json(403, {"message": "Given API key is not allowed to create user with "
                                           "given parameters."})
@@ -259,7 +277,7 @@ class SandboxApp:
             return _json(400, {"message": "Invalid request parameters.", "errors": errors})
         email = request.email.lower()
         with self._lock:
-            users = self._users.setdefault(org.organization_id, {})
+            users = self._users.setdefault(target, {})
             if email in users:
                 # Assumption: the real API's answer to a second create for one email is not
                 # documented; the sandbox refuses it, as Clerk's "already invited" does.
@@ -275,11 +293,11 @@ class SandboxApp:
                 "userId": user_id,
                 "inviteUrl": f"https://{SANDBOX_LINK_HOST}/invite/{uuid.uuid4()}",
                 "privateRoomLink": f"https://{SANDBOX_LINK_HOST}/room/{slug}-{len(users) + 1}",
-                "organizationId": org.organization_id,
+                "organizationId": target,
                 **request.to_json(),
             }
             users[email] = user
-            self._born[(org.organization_id, email)] = self._clock()
+            self._born[(target, email)] = self._clock()
         answer = {k: user[k] for k in ("userId", "inviteUrl", "privateRoomLink", "organizationId")}
         for optional in ("partnerUserId", "defaultNoteTemplateIds", "noteIdentifier"):
             if optional in user:
@@ -296,9 +314,11 @@ class SandboxApp:
                                "errors": [{"field": "email", "message": "A valid email is "
                                                                         "required."}]})
         with self._lock:
-            user = self._users.get(org.organization_id, {}).get(email.strip().lower())
+            found = [(o, self._users.get(o, {}).get(email.strip().lower()))
+                     for o in org.reachable]
+            home, user = next(((o, u) for o, u in found if u is not None), (None, None))
             active = user is not None and not user.get("deactivated") and self._is_active(
-                org.organization_id, email.strip().lower())
+                home or org.organization_id, email.strip().lower())
         if user is None:
             return _json(200, {"isUserExists": False, "email": email})
         return _json(200, {"isUserExists": True, "userId": user["userId"],
@@ -307,7 +327,7 @@ class SandboxApp:
     def _get_user(self, org: SandboxOrganisation, user_id: str) -> SandboxResponse:
         """v1 get user by id: the user's details with both links again."""
         with self._lock:
-            for user in self._users.get(org.organization_id, {}).values():
+            for user in (u for o in org.reachable for u in self._users.get(o, {}).values()):
                 if user["userId"] == user_id:
                     details = {k: user.get(k) for k in (
                         "userId", "firstName", "lastName", "email", "phoneNumber",
@@ -319,7 +339,7 @@ class SandboxApp:
 
     def _find(self, org: SandboxOrganisation, user_id: str) -> dict[str, Any] | None:
         """A user by Upheal id or partner user id (under the lock)."""
-        for user in self._users.get(org.organization_id, {}).values():
+        for user in (u for o in org.reachable for u in self._users.get(o, {}).values()):
             if user_id in (user["userId"], user.get("partnerUserId")):
                 return user
         return None
@@ -403,7 +423,7 @@ class SandboxApp:
 
     def _get(self, org: SandboxOrganisation, provider_id: str) -> SandboxResponse:
         with self._lock:
-            for user in self._users.get(org.organization_id, {}).values():
+            for user in (u for o in org.reachable for u in self._users.get(o, {}).values()):
                 if provider_id in (user["userId"], user.get("partnerUserId")):
                     details = {k: v for k, v in user.items()
                                if k not in ("inviteUrl", "privateRoomLink", "locale",
@@ -419,6 +439,9 @@ def _route(method: str, path: str) -> tuple[str, str] | None:
         return "create", ""
     if method == "POST" and path == "/users/check":
         return "check", ""
+    match = re.fullmatch(r"/organizations/([^/]+)/users/providers", path)
+    if method == "POST" and match:
+        return "create_in", match.group(1)
     match = re.fullmatch(r"/users/providers/([^/]+)", path)
     if match:
         return {"GET": ("get", match.group(1)), "PATCH": ("update_provider", match.group(1))

@@ -28,6 +28,7 @@ CREATED, IMPORTED, EXPORTED, SETTLED = "created", "imported", "exported", "settl
 EMAILED, REMINDED, TEMPLATES, EMAIL_TEXTS = "emailed", "reminded", "templates", "email_texts"
 SIGN_IN_REFUSED = "signin_refused"
 CHANGED, DEACTIVATED, REACTIVATED, SYNCED = "changed", "deactivated", "reactivated", "synced"
+PRACTICES = "practices"
 # Entries of the deployment rather than of an organisation (a refused sign-in happens before
 # any key): written under this fingerprint, which no key's HMAC can be (it is not hex), and
 # shown in every organisation's log on the deployment.
@@ -46,6 +47,7 @@ ACTION_LABELS = {
     DEACTIVATED: "Deactivated",
     REACTIVATED: "Reactivated",
     SYNCED: "Roster sync",
+    PRACTICES: "Practices",
 }
 SUMMARY_LIMIT = 2000
 T = TypeVar("T")

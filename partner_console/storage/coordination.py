@@ -351,10 +351,11 @@ class Holder:
 
 
 def reserve_email(conn: Connection, scope: Scope, email_normalized: str, provider_id: int,
-                  created_by: str) -> Holder | None:
-    """Reserve the email for the create written as `provider_id` (same transaction). None when
-    reserved; else who holds it (their create is in flight or its outcome is still unknown)."""
-    key = reservation_scope(scope)
+                  created_by: str, practice_id: str | None = None) -> Holder | None:
+    """Reserve the email for the create written as `provider_id` (same transaction), in the
+    platform's practice `practice_id` when given. None when reserved; else who holds it
+    (their create is in flight or its outcome is still unknown)."""
+    key = reservation_scope(scope) + (f"|{practice_id}" if practice_id else "")
     added = insert_ignore(conn, email_reservations, {
         "scope_key": key, "email_normalized": email_normalized, "provider_id": provider_id,
         "created_by": created_by, "reserved_at": utcnow()})

@@ -46,6 +46,7 @@ from partner_console.storage.tables import (
     key_organisations,
     note_templates,
     organisation_settings,
+    practices,
     provider_actions,
     providers,
 )
@@ -55,7 +56,7 @@ LINKS_LOST_TEXT = ("Upheal created this provider, but the invite link could not 
                    "Upheal yet. Press “Fetch the links again”; if that keeps failing, ask Upheal "
                    "to resend the invite.")
 SCOPED_TABLES = (providers, note_templates, organisation_settings, bulk_jobs, email_sends,
-                 activity, provider_actions)
+                 activity, provider_actions, practices)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class ProviderRow:
     changed_at: datetime | None = None
     replaced_by: int | None = None  # the row created with the right email
     replaces: int | None = None  # (on that row: the one it replaces)
+    practice_id: str | None = None  # the practice created in (None: the key's own)
 
     @property
     def active(self) -> bool:
@@ -121,6 +123,12 @@ class Reserved:
     row_id: int  # the new row, the earlier click's, the holder's, or the earlier provider's
     holder: Holder | None = None
     earlier: ProviderRow | None = None
+
+
+def same_practice(practice_id: str | None) -> Any:
+    """Rows of the practice `practice_id` (None: the key's own organisation)."""
+    return providers.c.practice_id.is_(None) if practice_id is None \
+        else providers.c.practice_id == practice_id
 
 
 @dataclass
@@ -156,14 +164,15 @@ class History:
     # -- write-ahead -----------------------------------------------------------------------------
     def reserve(self, scope: Scope, request: ProviderRequest, *, created_by: str,
                 source: str = "form", token: str | None = None,
-                refuse_duplicate: bool = False) -> Reserved:
+                refuse_duplicate: bool = False, practice_id: str | None = None) -> Reserved:
         """The write-ahead row and the email's reservation, in one transaction.
 
         - a token seen before (a double click): that row, state REPEATED;
         - the email reserved by a create still in flight or unsettled: BUSY, with its holder;
         - `refuse_duplicate` and the email already created here: DUPLICATE, with that row;
         - else a new pending row, state NEW.
-        Only NEW writes anything."""
+        Only NEW writes anything. With `practice_id` (a platform's practice), the email is
+        reserved, and a duplicate looked for, in that practice only."""
         email = request.email.lower()
         values = {
             "created_at": utcnow(), "updated_at": utcnow(), "created_by": created_by.strip(),
@@ -181,6 +190,7 @@ class History:
             "national_provider_identifier": request.national_provider_identifier,
             "therapy_licence": request.therapy_licence,
             "note_identifier": request.note_identifier.value if request.note_identifier else None,
+            "practice_id": practice_id,
         }
         for _ in range(3):  # a holder that let go between two statements: ask again
             if token is not None:
@@ -191,7 +201,8 @@ class History:
                 with self.engine.begin() as conn:
                     row_id = int(conn.execute(insert(providers).values(**values).returning(
                         providers.c.id)).scalar_one())
-                    holder = reserve_email(conn, scope, email, row_id, created_by.strip())
+                    holder = reserve_email(conn, scope, email, row_id, created_by.strip(),
+                                           practice_id)
                     if holder is not None:
                         conn.rollback()
                         if holder.provider_id:
@@ -202,6 +213,7 @@ class History:
                         found = conn.execute(select(*ROW_COLUMNS).where(
                             providers.c.email_normalized == email, providers.c.id != row_id,
                             providers.c.status.in_((CREATED, LINKS_LOST)),
+                            same_practice(practice_id),
                             scope.visible(providers)).order_by(providers.c.id.desc()).limit(1)
                         ).mappings().first()
                         if found is not None:
@@ -238,10 +250,12 @@ class History:
     def complete(self, row_id: int, key_fingerprint: str, provider: CreatedProvider) -> bool:
         """Save the links (one short transaction), then learn the key's organisation apart:
         saving a link must never wait on, or fail for, anything else. Links win over any
-        earlier verdict; a row that has links already keeps them (False)."""
+        earlier verdict; a row that has links already keeps them (False). (A provider created
+        in a platform's practice tells nothing of the key's own organisation.)"""
         with self.engine.begin() as conn:
-            saved = self._complete(conn, row_id, provider)
-        self._learn_quietly(key_fingerprint, provider.organization_id)
+            saved, in_practice = self._complete(conn, row_id, provider)
+        if not in_practice:
+            self._learn_quietly(key_fingerprint, provider.organization_id)
         return saved
 
     def _learn_quietly(self, key_fingerprint: str, organization_id: str | None) -> None:
@@ -254,28 +268,33 @@ class History:
         except SQLAlchemyError:  # only visibility to colleagues waits; retried on the next save
             log.warning("could not record the organisation of a key", exc_info=True)
 
-    def _complete(self, conn: Connection, row_id: int, provider: CreatedProvider) -> bool:
+    def _complete(self, conn: Connection, row_id: int, provider: CreatedProvider
+                  ) -> tuple[bool, bool]:
+        """(saved, created in a practice)."""
         values: dict[str, Any] = {
             "status": CREATED, "updated_at": utcnow(), "user_id": provider.user_id,
             "invite_url": provider.invite_url, "private_room_link": provider.private_room_link,
             "error_text": None,
         }
-        if provider.organization_id:
+        found = conn.execute(select(providers.c.status, providers.c.practice_id).where(
+            providers.c.id == row_id)).first()
+        before, practice = (found.status, found.practice_id) if found else (None, None)
+        if provider.organization_id and not practice:  # (a practice's is not the key's own)
             values["organization_id"] = provider.organization_id
-        before = conn.execute(select(providers.c.status).where(
-            providers.c.id == row_id)).scalar()
         saved = conn.execute(update(providers).where(
             providers.c.id == row_id, providers.c.status != CREATED).values(**values)).rowcount
         release_email(conn, row_id)
         if saved and before not in onboarding.COUNTED:  # (links_lost was counted already)
             self._count_created(conn, row_id)
-        return bool(saved)
+        return bool(saved), bool(practice)
 
     @staticmethod
     def _count_created(conn: Connection, row_id: int) -> None:
         row = conn.execute(select(providers.c.key_fingerprint, providers.c.organization_id,
-                                  providers.c.created_at).where(providers.c.id == row_id)).one()
-        onboarding.count_created(conn, row.key_fingerprint, row.organization_id, row.created_at)
+                                  providers.c.created_at, providers.c.practice_id).where(
+            providers.c.id == row_id)).one()
+        onboarding.count_created(conn, row.key_fingerprint, row.organization_id, row.created_at,
+                                 row.practice_id)
 
     def mark_links_lost(self, row_id: int, user_id: str) -> bool:
         """Created, but its links could not be had (compare-and-set: pending rows only)."""
@@ -318,8 +337,9 @@ class History:
                                      request.partner_user_id),
                     default_note_template_ids=json.dumps(
                         request.default_note_template_ids or [])))
-            self._complete(conn, entry["row_id"], provider)
-        self._learn_quietly(entry["key_fingerprint"], provider.organization_id)
+            _, in_practice = self._complete(conn, entry["row_id"], provider)
+        if not in_practice:
+            self._learn_quietly(entry["key_fingerprint"], provider.organization_id)
 
     # -- reading ---------------------------------------------------------------------------------
     def get(self, scope: Scope, row_id: int) -> ProviderRow:
@@ -345,7 +365,8 @@ class History:
         return ProviderRow.from_mapping(row) if row else None
 
     def latest_by_email(self, scope: Scope, emails: list[str]) -> dict[str, ProviderRow]:
-        """For each email already in this organisation's history, its latest row."""
+        """For each email already in this organisation's history, its latest row: keyed by
+        the email in the key's own organisation, by "email|practice id" in a practice."""
         wanted = sorted({e.strip().lower() for e in emails if e})
         found: dict[str, ProviderRow] = {}
         with self.engine.connect() as conn:
@@ -355,7 +376,10 @@ class History:
                     providers.c.status != FAILED, scope.visible(providers)
                 ).order_by(providers.c.id)).mappings().all()
                 for row in rows:
-                    found[row["email"].lower()] = ProviderRow.from_mapping(row)
+                    email = row["email"].lower()
+                    practice = row["practice_id"]
+                    found[email if practice is None else f"{email}|{practice}"] = \
+                        ProviderRow.from_mapping(row)
         return found
 
     # -- after the invite ---------------------------------------------------------------------
@@ -374,9 +398,10 @@ class History:
             if first_time:  # counted once, in the same transaction
                 row = conn.execute(select(
                     providers.c.key_fingerprint, providers.c.organization_id,
-                    providers.c.created_at).where(providers.c.id == row_id)).one()
+                    providers.c.created_at, providers.c.practice_id).where(
+                    providers.c.id == row_id)).one()
                 onboarding.count_signed_up(conn, row.key_fingerprint, row.organization_id,
-                                           row.created_at, now)
+                                           row.created_at, now, row.practice_id)
 
     def apply_change(self, row_id: int, values: dict[str, Any]) -> None:
         """Upheal took these new details (field -> value, as ProviderRequest names them): the

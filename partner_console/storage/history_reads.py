@@ -39,6 +39,7 @@ class HistoryFilter:
     created_by: tuple[str, ...] = ()
     signups: tuple[str, ...] = ()  # signup.py statuses; "invited" includes never checked
     invited_before: datetime | None = None  # created before this (naive UTC)
+    practices: tuple[str, ...] = ()  # a platform's practices ("": the key's own organisation)
 
     @property
     def substring(self) -> str:
@@ -85,6 +86,10 @@ class HistoryFilter:
                               or_(*wanted)))
         if self.invited_before is not None:
             found.append(c.created_at < self.invited_before)
+        if self.practices:
+            chosen = [p for p in self.practices if p]
+            found.append(or_(*([c.practice_id.in_(chosen)] if chosen else []),
+                             *([c.practice_id.is_(None)] if "" in self.practices else [])))
         return found
 
 
@@ -154,9 +159,11 @@ class HistoryReads:
             query = query.select_from(_FTS.join(providers, providers.c.id == _FTS.c.rowid))
         return query.where(scope.visible(providers), *filters.conditions(dialect))
 
-    def overview(self, scope: Scope, weeks: int = 26) -> onboarding.Overview:
-        """Overview's numbers for the organisation (onboarding.py's aggregates)."""
-        return onboarding.overview(self.engine, scope, weeks=weeks)
+    def overview(self, scope: Scope, weeks: int = 26, practice: str | None = onboarding.ALL
+                 ) -> onboarding.Overview:
+        """Overview's numbers for the organisation, or one of its practices (onboarding.py's
+        aggregates)."""
+        return onboarding.overview(self.engine, scope, weeks=weeks, practice=practice)
 
     def search(self, scope: Scope, filters: HistoryFilter = HistoryFilter(), page: int = 1,
                page_size: int = 50) -> HistoryPage:

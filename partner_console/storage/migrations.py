@@ -469,6 +469,47 @@ def _v12_provider_actions(conn: Connection) -> None:
     meta.create_all(conn)
 
 
+def _v13_practices(conn: Connection) -> None:
+    """A platform's practices (each an organisation in Upheal), kept per organisation of the
+    key like the template catalog; the practice a provider was created in (NULL: the key's
+    own organisation), on History's rows and on a job's rows."""
+    meta = MetaData()
+    practices = Table(
+        "practices", meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        *_scoped_columns(),
+        Column("name", String(200), nullable=False),
+        Column("practice_org_id", String(100), nullable=False),
+        Column("created_at", DateTime, nullable=False),
+    )
+    Index("ix_practices_key", practices.c.key_fingerprint)
+    Index("ix_practices_org", practices.c.organization_id)
+    meta.create_all(conn)
+    for statement in (
+        "ALTER TABLE providers ADD COLUMN practice_id VARCHAR(100)",
+        "ALTER TABLE bulk_job_rows ADD COLUMN practice_id VARCHAR(100)",
+        "CREATE INDEX ix_providers_practice ON providers (practice_id, id)",
+    ):
+        conn.execute(text(statement))
+    # Overview's aggregates per practice too ("" the key's own): the practice joins their
+    # primary key, so the tables are made again and their rows copied.
+    for name, key, amounts in (("onboarding_weeks", "week VARCHAR(10)",
+                                "created INTEGER NOT NULL, signed_up INTEGER NOT NULL"),
+                               ("signup_days", "days INTEGER", "n INTEGER NOT NULL")):
+        key_name = key.split()[0]
+        columns = "key_fingerprint, organization_id, " + key_name + ", " + ", ".join(
+            part.split()[0] for part in amounts.split(", "))
+        conn.execute(text(f"ALTER TABLE {name} RENAME TO {name}_before_v13"))
+        conn.execute(text(
+            f"CREATE TABLE {name} (key_fingerprint VARCHAR(64) NOT NULL, organization_id "
+            f"VARCHAR(100) NOT NULL, practice_id VARCHAR(100) NOT NULL, {key} NOT NULL, "
+            f"{amounts}, PRIMARY KEY (key_fingerprint, organization_id, practice_id, "
+            f"{key_name}))"))
+        conn.execute(text(f"INSERT INTO {name} (practice_id, {columns}) SELECT '', {columns} "
+                          f"FROM {name}_before_v13"))
+        conn.execute(text(f"DROP TABLE {name}_before_v13"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_providers),
     (2, _v2_templates_and_settings),
@@ -482,6 +523,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (10, _v10_email_sends),
     (11, _v11_activity),
     (12, _v12_provider_actions),
+    (13, _v13_practices),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -1,10 +1,11 @@
 """How onboarding is going, from aggregates kept as rows change (so Overview reads a few dozen
 rows at any history size, never the providers table).
 
-- `onboarding_weeks`: per key, organisation and week (Monday, UTC), how many providers were
-  created and how many signed up.
-- `signup_days`: per key and organisation, how many signed up after how many days (the median
-  comes from it).
+- `onboarding_weeks`: per key, organisation, practice and week (Monday, UTC), how many
+  providers were created and how many signed up.
+- `signup_days`: per key, organisation and practice, how many signed up after how many days
+  (the median comes from it). Practice "" is the key's own organisation; a platform's
+  practices each have theirs, so Overview reads one practice as quickly as all.
 
 History adds to them in the same transaction as the change they count: a provider becoming
 created (or "created, link not returned"), and a provider first seen signed up. `rebuild`
@@ -45,20 +46,23 @@ def _add(conn: Connection, table: Table, keys: dict[str, Any], **amounts: int) -
 
 
 def count_created(conn: Connection, key_fingerprint: str, organization_id: str | None,
-                  created_at: datetime) -> None:
+                  created_at: datetime, practice_id: str | None = None) -> None:
     _add(conn, onboarding_weeks, {"key_fingerprint": key_fingerprint,
                                   "organization_id": organization_id or "",
+                                  "practice_id": practice_id or "",
                                   "week": week_of(created_at)}, created=1, signed_up=0)
 
 
 def count_signed_up(conn: Connection, key_fingerprint: str, organization_id: str | None,
-                    created_at: datetime, signed_up_at: datetime) -> None:
-    org = organization_id or ""
+                    created_at: datetime, signed_up_at: datetime,
+                    practice_id: str | None = None) -> None:
+    org, practice = organization_id or "", practice_id or ""
     _add(conn, onboarding_weeks, {"key_fingerprint": key_fingerprint, "organization_id": org,
-                                  "week": week_of(signed_up_at)}, created=0, signed_up=1)
+                                  "practice_id": practice, "week": week_of(signed_up_at)},
+         created=0, signed_up=1)
     days = max(0, (signed_up_at - created_at).days)
     _add(conn, signup_days, {"key_fingerprint": key_fingerprint, "organization_id": org,
-                             "days": days}, n=1)
+                             "practice_id": practice, "days": days}, n=1)
 
 
 def move_to_organisation(conn: Connection, key_fingerprint: str, organization_id: str) -> None:
@@ -71,6 +75,7 @@ def move_to_organisation(conn: Connection, key_fingerprint: str, organization_id
         for row in unknown:
             _add(conn, table, {"key_fingerprint": key_fingerprint,
                                "organization_id": organization_id,
+                               "practice_id": row.practice_id,
                                key_column: getattr(row, key_column)},
                  **{a: getattr(row, a) for a in amounts})
         conn.execute(delete(table).where(table.c.key_fingerprint == key_fingerprint,
@@ -81,30 +86,32 @@ def rebuild(conn: Connection) -> None:
     """Recompute both tables from the providers table."""
     conn.execute(delete(onboarding_weeks))
     conn.execute(delete(signup_days))
-    weeks: dict[tuple[str, str, str], list[int]] = {}
-    days: dict[tuple[str, str, int], int] = {}
+    weeks: dict[tuple[str, str, str, str], list[int]] = {}
+    days: dict[tuple[str, str, str, int], int] = {}
     rows = conn.execute(select(providers.c.key_fingerprint, providers.c.organization_id,
-                               providers.c.created_at, providers.c.signed_up_at).where(
+                               providers.c.practice_id, providers.c.created_at,
+                               providers.c.signed_up_at).where(
         providers.c.status.in_(COUNTED))).yield_per(20_000)
-    for fp, org, created_at, signed_up_at in rows:
-        org = org or ""
-        weeks.setdefault((fp, org, week_of(created_at)), [0, 0])[0] += 1
+    for fp, org, practice, created_at, signed_up_at in rows:
+        org, practice = org or "", practice or ""
+        weeks.setdefault((fp, org, practice, week_of(created_at)), [0, 0])[0] += 1
         if signed_up_at is not None:
             signed = datetime.fromisoformat(signed_up_at) if isinstance(signed_up_at, str) \
                 else signed_up_at
             created = datetime.fromisoformat(created_at) if isinstance(created_at, str) \
                 else created_at
-            weeks.setdefault((fp, org, week_of(signed)), [0, 0])[1] += 1
-            key = (fp, org, max(0, (signed - created).days))
+            weeks.setdefault((fp, org, practice, week_of(signed)), [0, 0])[1] += 1
+            key = (fp, org, practice, max(0, (signed - created).days))
             days[key] = days.get(key, 0) + 1
     if weeks:
         conn.execute(insert(onboarding_weeks), [
-            {"key_fingerprint": fp, "organization_id": org, "week": week, "created": c,
-             "signed_up": s} for (fp, org, week), (c, s) in weeks.items()])
+            {"key_fingerprint": fp, "organization_id": org, "practice_id": practice,
+             "week": week, "created": c, "signed_up": s}
+            for (fp, org, practice, week), (c, s) in weeks.items()])
     if days:
         conn.execute(insert(signup_days), [
-            {"key_fingerprint": fp, "organization_id": org, "days": d, "n": n}
-            for (fp, org, d), n in days.items()])
+            {"key_fingerprint": fp, "organization_id": org, "practice_id": practice, "days": d,
+             "n": n} for (fp, org, practice, d), n in days.items()])
 
 
 @dataclass(frozen=True)
@@ -119,23 +126,32 @@ class Overview:
         return self.signed_up / self.created if self.created else None
 
 
-def overview(engine: Engine, scope: Scope, weeks: int = 26, today: date | None = None
-             ) -> Overview:
-    """All-time totals, the median days to sign up, and the last `weeks` weeks."""
+ALL = "*"  # Overview of every practice (and the key's own organisation) at once
+
+
+def overview(engine: Engine, scope: Scope, weeks: int = 26, today: date | None = None,
+             practice: str | None = ALL) -> Overview:
+    """All-time totals, the median days to sign up, and the last `weeks` weeks: of `practice`
+    (None: the key's own organisation; ALL: everything)."""
     today = today or datetime.utcnow().date()  # noqa: DTZ003  (stored times are naive UTC)
     first = week_of(datetime.combine(today - timedelta(weeks=weeks - 1), datetime.min.time()))
+    wanted_weeks = [scope.visible(onboarding_weeks)]
+    wanted_days = [scope.visible(signup_days)]
+    if practice != ALL:
+        wanted_weeks.append(onboarding_weeks.c.practice_id == (practice or ""))
+        wanted_days.append(signup_days.c.practice_id == (practice or ""))
     with engine.connect() as conn:
         totals = conn.execute(select(
             func.coalesce(func.sum(onboarding_weeks.c.created), 0),
             func.coalesce(func.sum(onboarding_weeks.c.signed_up), 0)).where(
-            scope.visible(onboarding_weeks))).one()
+            *wanted_weeks)).one()
         recent = conn.execute(select(
             onboarding_weeks.c.week, func.sum(onboarding_weeks.c.created),
             func.sum(onboarding_weeks.c.signed_up)).where(
-            scope.visible(onboarding_weeks), onboarding_weeks.c.week >= first).group_by(
+            *wanted_weeks, onboarding_weeks.c.week >= first).group_by(
             onboarding_weeks.c.week)).all()
         spread = conn.execute(select(signup_days.c.days, func.sum(signup_days.c.n)).where(
-            scope.visible(signup_days)).group_by(signup_days.c.days)).all()
+            *wanted_days).group_by(signup_days.c.days)).all()
     by_week = {w: (int(c), int(s)) for w, c, s in recent}
     shown = []
     monday = date.fromisoformat(first)

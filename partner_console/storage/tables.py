@@ -74,7 +74,9 @@ providers = Table(
     Column("changed_at", DateTime),  # details last changed through the console
     Column("replaced_by", Integer),  # the row created with the right email (and back)
     Column("replaces", Integer),
+    Column("practice_id", String(100)),  # the practice created in (NULL: the key's own)
 )
+Index("ix_providers_practice", providers.c.practice_id, providers.c.id)
 
 key_organisations = Table(
     "key_organisations",
@@ -95,6 +97,20 @@ note_templates = Table(
     Column("preselected", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False),
 )
+
+# A platform's practices (practices.py): each an organisation in Upheal its key can reach.
+practices = Table(
+    "practices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_fingerprint", String(64), nullable=False),
+    Column("organization_id", String(100)),
+    Column("name", String(200), nullable=False),
+    Column("practice_org_id", String(100), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+Index("ix_practices_key", practices.c.key_fingerprint)
+Index("ix_practices_org", practices.c.organization_id)
 
 organisation_settings = Table(
     "organisation_settings",
@@ -146,6 +162,7 @@ bulk_job_rows = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("claimed_by", String(120)),
     Column("name", String(401)),  # "First Last" as uploaded
+    Column("practice_id", String(100)),  # the practice its create goes to (NULL: own)
 )
 
 # One email to one provider (sends.py): written before it is handed to the mail server.
@@ -222,6 +239,7 @@ onboarding_weeks = Table(
     metadata,
     Column("key_fingerprint", String(64), primary_key=True),
     Column("organization_id", String(100), primary_key=True),
+    Column("practice_id", String(100), primary_key=True),  # "": the key's own organisation
     Column("week", String(10), primary_key=True),  # its Monday, "YYYY-MM-DD" (UTC)
     Column("created", Integer, nullable=False),
     Column("signed_up", Integer, nullable=False),
@@ -232,6 +250,7 @@ signup_days = Table(
     metadata,
     Column("key_fingerprint", String(64), primary_key=True),
     Column("organization_id", String(100), primary_key=True),
+    Column("practice_id", String(100), primary_key=True),  # "": the key's own organisation
     Column("days", Integer, primary_key=True),  # whole days from invite to sign-up
     Column("n", Integer, nullable=False),
 )

@@ -57,8 +57,20 @@ def import_file(page, path: Path, ready: int) -> None:
 
 
 def download(page, button: str, target: Path) -> bytes:
-    with page.expect_download() as info:
-        page.get_by_role("button", name=button).click()
+    """Click a download button and keep the file. A rerun of the page that lands between
+    drawing the button and the click gives it a new address (the click then downloads
+    nothing): the click is made again once the run is over."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        try:
+            with page.expect_download(timeout=10_000 if attempt < 2 else 30_000) as info:
+                page.get_by_role("button", name=button).click()
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            wait_for_app_run(page)
     info.value.save_as(target)
     return target.read_bytes()
 

@@ -488,7 +488,7 @@ def test_a_sign_up_refresh_runs_once_across_two_replicas(browser, deployment, sa
     for page in (first, second):
         search(page, "signup")  # (the module's other tests' providers are not this one's)
     first.get_by_role("button", name="Refresh sign-up status").click()
-    first.get_by_text("checked").first.wait_for(timeout=30_000)
+    first.get_by_text("of 40 checked").first.wait_for(timeout=30_000)  # (its job is running)
     wait_for_app_run(second)
     second.get_by_role("button", name="Refresh sign-up status").click()
     second.get_by_text("A refresh is already running").wait_for(timeout=30_000)

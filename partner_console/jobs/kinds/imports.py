@@ -38,6 +38,7 @@ from partner_console.storage import activity
 from partner_console.storage.coordination import RENEW_SECONDS
 from partner_console.storage.engine import refresh_statistics
 from partner_console.storage.history import ProviderRow
+from partner_console.storage.practices import Practices
 from partner_console.storage.scope import Scope
 from partner_console.storage.sends import INVITE
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
@@ -69,7 +70,8 @@ def create_import(store: JobStore, scope: Scope, *, created_by: str, file_name: 
                             request=r.request.to_json() if r.request else None,
                             state=RowState.QUEUED if r.status == READY else (
                                 RowState.FAILED if r.request is None else RowState.SKIPPED),
-                            message=None if r.status == READY else r.problem)
+                            message=None if r.status == READY else r.problem,
+                            practice_id=r.practice_id)
                             for r in rows])
 
 
@@ -91,6 +93,15 @@ class ImportRows(Handler):
         self.mailer = mailer
         self.catalog = catalog
         self.store = run.store
+        self._practices: dict[str, str] | None = None  # names, for the words of a refusal
+
+    def _practice_name(self, practice_id: str | None) -> str | None:
+        if practice_id is None:
+            return None
+        if self._practices is None:
+            self._practices = {p.org_id: p.name
+                               for p in Practices(self.store.engine).all(self.run.scope)}
+        return self._practices.get(practice_id, practice_id)
 
     @property
     def history(self) -> Any:
@@ -120,7 +131,9 @@ class ImportRows(Handler):
         outcome = self.creator.create(self.run.api_key, self.run.scope, request,
                                       created_by=self.run.created_by, token=self._token(row),
                                       source=self.source, check_first=True,
-                                      refuse_duplicate=True, halted=lambda: self.run.stopping)
+                                      refuse_duplicate=True, halted=lambda: self.run.stopping,
+                                      practice_id=row.practice_id,
+                                      practice_name=self._practice_name(row.practice_id))
         self._record(row, outcome)
 
     def _record(self, row: JobRow, outcome: CreationOutcome) -> None:

@@ -66,7 +66,8 @@ def create_sync(store: JobStore, scope: Scope, *, created_by: str, file_name: st
             request = {"op": UPDATE, "provider_id": planned.provider_id,
                        "new": _plain(planned.change.new), "old": _plain(planned.change.old)}
         rows.append(NewRow(number, planned.email, planned.name or None, cells=planned.cells,
-                           request=request, provider_id=planned.provider_id))
+                           request=request, provider_id=planned.provider_id,
+                           practice_id=planned.practice_id))
     return store.create(scope, kind=JobKind.SYNC, created_by=created_by, file_name=file_name,
                         start_token=start_token, rows=rows)
 
@@ -115,7 +116,8 @@ class SyncRows(ImportRows):
                                                        private_room_link=None,
                                                        organization_id=None)
         reserved = self.history.reserve(self.run.scope, request, created_by=self.run.created_by,
-                                        source=self.source, token=f"{self._token(row)}-link")
+                                        source=self.source, token=f"{self._token(row)}-link",
+                                        practice_id=row.practice_id)
         if reserved.holder is not None:
             self.store.finish_row(row, RowState.SKIPPED, message=(
                 f"{reserved.holder.created_by or 'A colleague'} was creating this provider at "
