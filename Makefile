@@ -6,22 +6,44 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint sandbox bench soak clean
+.PHONY: run test lint sandbox bench soak clean lock backup restore
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Exactly what the lock files pin, each file checked against its hash (requirements/*.lock,
+# made by `make lock`). The console runs from this folder: nothing of it is installed.
+$(RUNTIME_STAMP): requirements/run.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/run.lock
 	touch $@
 
-$(DEV_STAMP): pyproject.toml $(RUNTIME_STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+$(DEV_STAMP): requirements/dev.lock $(RUNTIME_STAMP)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
 	touch $@
+
+# The lock files again, from pyproject.toml's ranges: `make lock` takes the newest of each;
+# `make lock UPGRADE=streamlit` moves that one package (and what it needs) only.
+LOCK = $(BIN)/uv pip compile pyproject.toml --generate-hashes --universal \
+	--python-version 3.11 --quiet $(if $(UPGRADE),--upgrade-package $(UPGRADE),--upgrade)
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv
+	$(LOCK) -o requirements/run.lock
+	$(LOCK) --extra dev -o requirements/dev.lock
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run serve.py
+
+# A checked copy of a SQLite deployment's history (with its link journal and secret) in
+# data/backups/<date>; the last PARTNER_CONSOLE_BACKUPS_KEPT are kept. Safe while it runs.
+backup: $(RUNTIME_STAMP)
+	$(BIN)/python -m partner_console.backup
+
+# Put a copy back, the console stopped: make restore BACKUP=data/backups/<date>
+restore: $(RUNTIME_STAMP)
+	@test -n "$(BACKUP)" || { echo "Say which copy: make restore BACKUP=data/backups/<date>"; \
+		$(BIN)/python -m partner_console.backup list; exit 2; }
+	$(BIN)/python -m partner_console.backup restore "$(BACKUP)"
 
 sandbox: $(RUNTIME_STAMP)
 	$(BIN)/python -m partner_console.sandbox --port 8765
