@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
 
 from partner_console.identity import AllowList
+from partner_console.storage.scope import SECRET_FILE
 
 SANDBOX = "sandbox"
 
@@ -79,6 +80,8 @@ class Settings:
     # Sign-in providers whose addresses are trusted without an email_verified claim (names of
     # [auth.<name>] sections, "default" for a bare [auth]): single-tenant company directories.
     trusted_email_providers: frozenset[str] = frozenset()
+    # `make backup` keeps this many copies in data_dir/backups (the oldest go first).
+    backups_kept: int = 14
 
     @property
     def uses_sandbox(self) -> bool:
@@ -99,6 +102,11 @@ class Settings:
     @property
     def journal_path(self) -> Path:
         return self.data_dir / "link-journal.jsonl"
+
+    @property
+    def secret_path(self) -> Path:
+        """Where the generated secret lives when PARTNER_CONSOLE_SECRET is not set."""
+        return self.data_dir / SECRET_FILE
 
 
 def _read_secrets(path: Path) -> Mapping[str, object]:
@@ -232,6 +240,8 @@ def load_settings(
     reply_to = get("INVITE_EMAIL_REPLY_TO")
     per_minute = _positive_number("INVITE_EMAILS_PER_MINUTE",
                                   get("INVITE_EMAILS_PER_MINUTE") or "60", int)
+    kept = _positive_number("PARTNER_CONSOLE_BACKUPS_KEPT",
+                            get("PARTNER_CONSOLE_BACKUPS_KEPT") or "14", int)
     try:
         allowed = AllowList.parse(get("PARTNER_CONSOLE_ALLOWED_EMAILS"))
     except ValueError as exc:
@@ -262,4 +272,5 @@ def load_settings(
         smtp_timeout_seconds=float(timeout),
         allowed_emails=allowed,
         trusted_email_providers=trusted,
+        backups_kept=int(kept),
     )

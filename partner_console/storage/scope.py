@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import ColumnElement, Table, false, or_
 
+SECRET_FILE = "secret.key"  # noqa: S105 (a file name: in data_dir, when no secret is set)
+
 
 def fingerprint(secret: bytes, api_key: str) -> str:
     """A keyed hash of the API key (HMAC-SHA256): the key cannot be recovered from it."""
@@ -23,7 +25,7 @@ def load_or_create_secret(configured: str | None, data_dir: Path) -> bytes:
     """The HMAC secret: from configuration, else generated once into data_dir/secret.key."""
     if configured:
         return configured.encode("utf-8")
-    path = data_dir / "secret.key"
+    path = data_dir / SECRET_FILE
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
