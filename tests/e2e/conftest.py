@@ -105,6 +105,24 @@ class RunningApp:
         self.tmp_path = tmp_path
         self.env_extra = env_extra
         self.port = port
+        # Behind nginx (tests/e2e/proxy.py): the proxy, and this replica's name there ("a" or
+        # "b"). `url` stays the replica's own address (health, restarts).
+        self.proxy = None
+        self.replica: str | None = None
+
+    @property
+    def entry(self) -> str:
+        """Where a person opens the console: the proxy's address when there is one."""
+        return self.proxy.url if self.proxy is not None else self.url
+
+    def context(self, browser, **options):
+        """A browser context whose requests reach this replica (through the proxy, pinned by
+        its cookie, when the app is behind one)."""
+        context = browser.new_context(**options)
+        if self.replica is not None:
+            context.add_cookies([{"name": "console_replica", "value": self.replica,
+                                  "url": self.entry}])
+        return context
 
 
 def start_app(tmp_path: Path, env_extra: dict[str, str], port: int | None = None) -> RunningApp:
@@ -145,12 +163,22 @@ def stop_app(app: RunningApp) -> None:
         app.process.wait(10)
 
 
-def kill_and_restart(app: RunningApp) -> RunningApp:
-    """SIGKILL the real `streamlit run` process group, as a crash or an OOM kill would, and
-    start the same server again (same port, so the same replica name). The same RunningApp
-    is returned, now holding the new process, so fixtures stop what is running."""
+def kill(app: RunningApp) -> None:
+    """SIGKILL the real `streamlit run` process group, as a crash or an OOM kill would."""
     os.killpg(app.process.pid, signal.SIGKILL)
     app.process.wait(10)
+
+
+def kill_and_restart(app: RunningApp) -> RunningApp:
+    """SIGKILL the real server and start the same one again (same port, so the same replica
+    name). The same RunningApp is returned, now holding the new process, so fixtures stop
+    what is running."""
+    kill(app)
+    return restart(app)
+
+
+def restart(app: RunningApp) -> RunningApp:
+    """Start a killed server again, on its port."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # the port is free once the kernel lets go of it
         try:
@@ -162,6 +190,8 @@ def kill_and_restart(app: RunningApp) -> RunningApp:
             time.sleep(0.1)
     restarted = start_app(app.tmp_path, app.env_extra, port=app.port)
     app.process = restarted.process  # the caller's teardown stops the running one
+    if app.proxy is not None:  # nginx sends this replica's browsers to it again
+        app.proxy.wait_for_route(app.replica, app.port)
     return app
 
 

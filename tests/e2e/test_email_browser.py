@@ -10,6 +10,7 @@ import pytest
 
 from partner_console.jobs.store import JobKind, JobStatus, JobStore, RowState
 from tests.e2e.conftest import kill_and_restart, start_app, stop_app, wait_for_app_run
+from tests.e2e.proxy import behind_nginx
 from tests.e2e.steps import create_provider, enter_key, go, textbox
 from tests.e2e.test_replicas_browser import (
     DEMO,
@@ -107,6 +108,7 @@ def test_the_real_server_killed_mid_bulk_send_resumes_on_the_other_replica_and_d
     env = {"UPHEAL_API_BASE_URL": loopback_sandbox.base_url, "DATABASE_URL": url,
            **mail_env(smtp, per_minute=600)}
     a, b = start_app(tmp_path / "a", env), start_app(tmp_path / "b", env)
+    proxy = behind_nginx(tmp_path / "nginx", (a, b))
     engine = make_engine(url)
     migrate(engine)
     automatic_checks(engine, "0")  # (an automatic sign-up check would pause with the kill too)
@@ -137,5 +139,6 @@ def test_the_real_server_killed_mid_bulk_send_resumes_on_the_other_replica_and_d
         assert len(store.jobs(scope, kind=JobKind.EMAILS)) == 1
     finally:
         engine.dispose()
+        proxy.stop()
         for app in (a, b):
             stop_app(app)

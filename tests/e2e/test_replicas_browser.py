@@ -19,8 +19,16 @@ from partner_console.jobs.store import JobStatus, JobStore
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from partner_console.storage import fingerprint, make_engine, migrate
 from partner_console.storage.coordination import CANCEL, Leases
-from tests.e2e.conftest import kill_and_restart, start_app, stop_app, wait_for_app_run
-from tests.e2e.steps import enter_key, go, textbox
+from tests.e2e.conftest import (
+    kill,
+    kill_and_restart,
+    restart,
+    start_app,
+    stop_app,
+    wait_for_app_run,
+)
+from tests.e2e.proxy import behind_nginx
+from tests.e2e.steps import create_provider, enter_key, go, result_seen, textbox
 from tests.helpers import HistoryForTests
 from tests.report import record
 
@@ -54,8 +62,10 @@ def module_deployment(postgres_server, module_sandbox, tmp_path_factory):
     migrate(engine)
     automatic_checks(engine, "0")  # these tests press Refresh themselves, and share the budget
     apps = [start_app(folder / "a", env), start_app(folder / "b", env)]
+    proxy = behind_nginx(folder / "nginx", apps)  # people reach them through it
     yield apps, engine
     engine.dispose()
+    proxy.stop()
     for app in apps:
         stop_app(app)
 
@@ -157,9 +167,10 @@ def show_job(page, job_id: int) -> None:
 
 
 def open_console(browser, app, page_link: str | None = None, wait_text: str = ""):
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    """A person's browser on replica `app` (through nginx when the app is behind it)."""
+    context = app.context(browser, viewport={"width": 1366, "height": 768})
     page = context.new_page()
-    page.goto(app.url)
+    page.goto(app.entry)
     wait_for_app_run(page)
     enter_key(page, DEMO)
     if page_link:
@@ -320,6 +331,36 @@ def test_two_tabs_on_two_replicas_creating_one_email_make_one_provider(
     assert [r.status for r in history.find_by_email(scope, email)] == ["created"]
 
 
+def test_a_replica_killed_behind_nginx_the_person_reloads_and_goes_on(
+        browser, deployment, sandbox):
+    """The deployment compose.yaml runs: nginx in front of two replicas. Replica A, where a
+    person works, is SIGKILLed; they reload, nginx sends them to B, they give the key again
+    (it is never stored) and go on: what they made on A is in History, a new create works."""
+    (a, b), engine = deployment
+    page = open_console(browser, a)
+    assert a.proxy.answered_by("a") == a.port
+    create_provider(page, "Fay", "Failover", "fay.failover@example.com")
+    result_seen(page)
+    kill(a)
+    try:
+        page.reload()
+        wait_for_app_run(page)
+        enter_key(page, DEMO)
+        assert a.proxy.answered_by("a") == b.port  # A is gone: its browsers reach B
+        create_provider(page, "Gus", "Onward", "gus.onward@example.com")
+        result_seen(page)
+        go(page, "History", "provider(s) · page")
+        search(page, "fay.failover")
+        page.get_by_text("1 provider(s)").first.wait_for()
+        history, scope = scope_of(engine)
+        for email in ("fay.failover@example.com", "gus.onward@example.com"):
+            [row] = history.find_by_email(scope, email)
+            assert row.status == "created" and row.invite_url
+        page.context.close()
+    finally:
+        restart(a)  # (the module's other tests use A)
+
+
 def test_the_real_server_killed_mid_create_then_settled_through_history(
         browser, deployment, sandbox):
     (a, _), engine = deployment
@@ -381,8 +422,8 @@ def test_the_real_server_killed_mid_import_shows_paused_at_once_and_resumes(
         while store.progress(job_id).done < target:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+        page.context.close()  # (its reconnects would make nginx set A aside for 10 s)
         a = kill_and_restart(a)
-        page.context.close()
         page = open_console(browser, a, "Bulk import", f"Import {job_id}:")
         body = page.inner_text("main")
         assert "Paused" in body and "Importing…" not in body  # at once, not after a lease ran out
@@ -462,8 +503,8 @@ def test_the_real_server_killed_mid_refresh_shows_paused_and_resumes(browser, de
             store.progress(jobs[0].id).done < 10:
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    page.context.close()  # (its reconnects would make nginx set A aside for 10 s)
     a = kill_and_restart(a)
-    page.context.close()
     page = open_console(browser, a, "History", "provider(s) · page")
     page.get_by_text("(paused)").wait_for()  # at once: the restarted server let go of it
     page.get_by_role("button", name="Resume").click()
@@ -514,8 +555,10 @@ def own_deployment(postgres_server, tmp_path):
     engine = make_engine(url)
     migrate(engine)
     apps = [start_app(tmp_path / "a", env), start_app(tmp_path / "b", env)]
+    proxy = behind_nginx(tmp_path / "nginx", apps)
     yield apps, engine, server
     engine.dispose()
+    proxy.stop()
     for app in apps:
         stop_app(app)
     server.shutdown()

@@ -12,6 +12,7 @@ import pytest
 from partner_console.jobs.store import JobStatus, JobStore
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from tests.e2e.conftest import kill_and_restart, start_app, stop_app
+from tests.e2e.proxy import behind_nginx
 from tests.e2e.test_replicas_browser import (
     SECRET,
     automatic_checks,
@@ -50,6 +51,7 @@ def deployment(postgres_server, sandbox, tmp_path):
            "UPHEAL_RATE_LIMIT_PER_MINUTE": str(RATE), "PARTNER_CONSOLE_SECRET": SECRET,
            "UPHEAL_SETTLE_AFTER_SECONDS": "2", "UPHEAL_REQUEST_TIMEOUT_SECONDS": "1"}
     apps = [start_app(tmp_path / "a", env), start_app(tmp_path / "b", env)]
+    proxy = behind_nginx(tmp_path / "nginx", apps)
     from partner_console.storage import make_engine, migrate
 
     engine = make_engine(url)
@@ -57,6 +59,7 @@ def deployment(postgres_server, sandbox, tmp_path):
     automatic_checks(engine, "0")  # earlier trials' providers are not what these trials test
     yield apps, engine
     engine.dispose()
+    proxy.stop()
     for app in apps:
         stop_app(app)
 
@@ -129,8 +132,8 @@ def test_an_import_killed_then_resumed_twice_at_once_always_finishes(
         show_job(page_a, job_id)
         page_a.get_by_role("button", name="Resume").click()
         wait_until(lambda job_id=job_id: store.progress(job_id).done >= 4, 60, "the import never started")
+        page_a.context.close()  # (its reconnects would make nginx set A aside for 10 s)
         a = kill_and_restart(a)  # mid-import: some rows are left "sending"
-        page_a.context.close()
         page_a = open_console(browser, a, "Bulk import", f"Import {job_id}:")
         if page_b is None:
             page_b = open_console(browser, b, "Bulk import", f"Import {job_id}:")

@@ -10,6 +10,7 @@ import pytest
 from partner_console.sandbox import SANDBOX_KEYS, SandboxApp, SandboxServer
 from partner_console.sandbox.app import SandboxOrganisation
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
+from tests.e2e.proxy import behind_nginx
 from tests.e2e.steps import (
     create_provider,
     download,
@@ -203,12 +204,13 @@ def test_ten_people_at_once_and_two_replicas_on_one_postgres(browser, loopback_s
            "UPHEAL_RATE_LIMIT_PER_MINUTE": "6000", "PARTNER_CONSOLE_SECRET": "shared-secret"}
     loopback_sandbox.app.faults.latency_ms = 150  # the clicks overlap inside the calls
     replicas = [start_app(tmp_path / "a", env), start_app(tmp_path / "b", env)]
+    proxy = behind_nginx(tmp_path / "nginx", replicas)
     try:
         people = []
-        for n in range(10):
-            context = browser.new_context(viewport={"width": 1280, "height": 800})
+        for n in range(10):  # through nginx, every other person pinned to the other replica
+            context = replicas[n % 2].context(browser, viewport={"width": 1280, "height": 800})
             page = context.new_page()
-            page.goto(replicas[n % 2].url)
+            page.goto(replicas[n % 2].entry)
             wait_for_app_run(page)
             enter_key(page, DEMO if n % 3 else SECOND)
             for label, value in (("First name", f"Load{n}"), ("Last name", "Person"),
@@ -234,9 +236,11 @@ def test_ten_people_at_once_and_two_replicas_on_one_postgres(browser, loopback_s
         go(people[1], "History", "provider(s) · page")
         demo_count = sum(1 for n in range(10) if n % 3)
         assert f"{demo_count} provider(s)" in people[1].inner_text("body")
+        assert {app.port for app in replicas} <= proxy.ports_seen()  # both served people
         record("load: 10 sessions on 2 replicas, one PostgreSQL", sessions=10, replicas=2,
                created=len(users), lost=0, duplicates=0, cross_session_leaks=0)
     finally:
+        proxy.stop()
         for app in replicas:
             stop_app(app)
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from tests.e2e.a11y import violations
-from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
-from tests.e2e.front_door import FrontDoor
+from tests.e2e.conftest import free_port, start_app, stop_app, wait_for_app_run
+from tests.e2e.proxy import behind_nginx
 from tests.e2e.steps import create_provider, download, enter_key, go, result_seen, textbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("signin")]
@@ -65,12 +65,12 @@ def secrets_file(tmp_path, oidc: str, address: str = "http://localhost:{port}"):
 
 
 def signed_in_app(tmp_path, oidc: str, name: str, extra: dict[str, str] | None = None,
-                  address: str = "http://localhost:{port}"):
+                  address: str = "http://localhost:{port}", port: int | None = None):
     folder = tmp_path / name
     folder.mkdir(parents=True, exist_ok=True)
     env = {"STREAMLIT_SECRETS_FILES": str(secrets_file(folder, oidc, address)),
            "PARTNER_CONSOLE_ALLOWED_EMAILS": ALLOWED, **(extra or {})}
-    app = start_app(folder, env)
+    app = start_app(folder, env, port=port)
     app.url = f"http://localhost:{app.port}"  # the cookies are the redirect address's
     return app
 
@@ -205,19 +205,20 @@ def test_only_one_confirmed_address_of_the_domain_gets_in(browser, oidc, tmp_pat
 @pytest.mark.postgres
 def test_signed_in_on_one_replica_is_signed_in_on_the_other(browser, oidc, tmp_path,
                                                            postgres_server, loopback_sandbox):
-    """Two replicas behind one address (a load balancer, here a TCP front door) with the
-    same cookie secret: signed in through A, the person is signed in on B, and B records them."""
+    """Two replicas behind nginx (deploy/nginx.conf) with the same cookie secret: signed in
+    through A, the person is signed in on B once A is gone, and B records them."""
     url = postgres_server.create_database(f"auth_{os.getpid()}")
     extra = {"DATABASE_URL": url, "UPHEAL_API_BASE_URL": loopback_sandbox.base_url,
              "PARTNER_CONSOLE_SECRET": "shared-secret"}
-    door = FrontDoor(0)
-    a = signed_in_app(tmp_path, oidc, "a", extra, door.url)
-    b = signed_in_app(tmp_path, oidc, "b", extra, door.url)
+    ports = [free_port(), free_port(), free_port()]
+    front = f"http://localhost:{ports[2]}"  # the redirect address: the proxy's
+    a = signed_in_app(tmp_path, oidc, "a", extra, front, port=ports[0])
+    b = signed_in_app(tmp_path, oidc, "b", extra, front, port=ports[1])
+    proxy = behind_nginx(tmp_path / "nginx", (a, b), host="localhost", port=ports[2])
     try:
-        door.send_to(a.port)
-        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        context = a.context(browser, viewport={"width": 1366, "height": 900})
         page = context.new_page()
-        page.goto(door.url)
+        page.goto(a.entry)
         page.get_by_text("Sign in with your company account").wait_for()
         sign_in(page, "bob@partner.example")
         page.get_by_text("Signed in as").wait_for()
@@ -225,8 +226,7 @@ def test_signed_in_on_one_replica_is_signed_in_on_the_other(browser, oidc, tmp_p
         create_provider(page, "Ada", "Alpha", "ada.alpha@example.com")
         result_seen(page)
 
-        door.send_to(b.port)
-        stop_app(a)  # replica A is gone: everything now reaches B
+        stop_app(a)  # replica A is gone: nginx sends its browsers to B
         page.reload()
         wait_for_app_run(page)
         page.get_by_text("Signed in as").wait_for()  # no second sign-in
@@ -247,7 +247,8 @@ def test_signed_in_on_one_replica_is_signed_in_on_the_other(browser, oidc, tmp_p
         assert by["ada.alpha@example.com"] == by["rhea.replica@example.com"] == \
             "Bob Brandt (bob@partner.example)"
         context.close()
+        assert proxy.answered_by("a") == b.port  # (the reload above was B's too)
     finally:
-        door.close()
+        proxy.stop()
         stop_app(a)
         stop_app(b)
