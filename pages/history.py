@@ -9,6 +9,7 @@ import streamlit as st
 from components.actions import check_with_upheal
 from components.email_jobs import offer as email_offer
 from components.email_send import send_panel
+from components.excel_export import excel_download
 from components.history_table import TABLE_COLUMNS, history_table
 from components.identity import person, sender_name
 from components.links import copy_box, invite_email_box
@@ -26,7 +27,6 @@ from partner_console.exports import (
     STATUS_LABELS,
     describe_history,
     history_csv,
-    history_xlsx,
     links_text,
     sent_fields,
     status_label,
@@ -139,12 +139,9 @@ def render() -> None:
         f"Downloaded the History as CSV ({described}).", lambda: history_csv(
         svc.reads, scope, filters, practices)), file_name=f"providers-{stamp}-times-in-UTC.csv",
         mime="text/csv", key="hi_csv", icon=":material/description:", on_click="ignore")
-    zone = person_zone()
-    xlsx_col.download_button("Download Excel", logged(svc.activity, scope, who, EXPORTED,
-        f"Downloaded the History as Excel ({described}).", lambda: history_xlsx(
-        svc.reads, scope, filters, zone, practices)), file_name=f"providers-{stamp}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key="hi_xlsx", icon=":material/table_view:", on_click="ignore")
+    with xlsx_col:
+        excel_download(svc, scope, filters, person_zone(), practices, who, described,
+                       f"providers-{stamp}.xlsx")
     if links_col.toggle("Copy all links", key="hi_copy_all",
                         help="Email and invite link of every matching provider, one per line."):
         st.code(links_text(svc.reads.iter_rows(scope, filters)) or "(no invite links)",

@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, tzinfo
 from functools import cache
 from typing import Any
 
+import rustpy_xlsxwriter
 import xlsxwriter
 from babel import Locale, UnknownLocaleError
 from sqlalchemy import Integer, String, case, cast, func, literal
@@ -216,6 +217,7 @@ def csv_file(headers: list[str], batches: Iterable[Sequence[Sequence[str | None]
     return buffer.getvalue()
 
 
+HEADER_FILL = "#e3eeee"
 WIDEST = 60  # characters: a column is as wide as its longest value (and header), up to this
 
 
@@ -227,8 +229,11 @@ class _Widths:
         self.widths = [len(h) + 4 for h in headers]  # (room for the filter's arrow)
 
     def fit(self, column: int, text: str) -> None:
-        if len(text) + 2 > self.widths[column]:
-            self.widths[column] = min(WIDEST, len(text) + 2)
+        self.fit_length(column, len(text))
+
+    def fit_length(self, column: int, length: int) -> None:
+        if length + 2 > self.widths[column]:
+            self.widths[column] = min(WIDEST, length + 2)
 
     def apply(self, sheet: Any) -> None:
         for column, width in enumerate(self.widths):
@@ -246,7 +251,7 @@ def xlsx_bytes(headers: list[str], rows: Iterable[Sequence[str]], sheet: str = "
                                             "strings_to_formulas": False,
                                             "strings_to_urls": False,
                                             "strings_to_numbers": False})
-    bold = workbook.add_format({"bold": True, "bg_color": "#e3eeee"})
+    bold = workbook.add_format({"bold": True, "bg_color": HEADER_FILL})
     link = workbook.add_format({"font_color": "#0b5cad", "underline": 1})
     worksheet = workbook.add_worksheet(sheet)
     widths = _Widths(headers)
@@ -363,52 +368,142 @@ def note_label(value: str) -> str:
         return value
 
 
+RUST_ROWS = MAX_LINKS_PER_SHEET // 2  # two link columns: beyond this, XlsxWriter's path
+
+Progress = Callable[[int], None]  # rows prepared so far
+
+
+class _TooManyLinks(Exception):
+    """More rows than the count said (created meanwhile): the fast path would pass Excel's
+    limit of links, so the export starts again on the path that keeps it."""
+
+
+def excel_cells(history: HistoryReads, scope: Scope, filters: HistoryFilter, zone: tzinfo,
+                   practices: dict[str, str] | None,
+                   progress: Progress | None) -> Iterator[list[Any]]:
+    """Each matching row's cells as the workbook shows them: naive date-times in `zone`,
+    labels for codes, text; None for an empty cell."""
+    def when(value: Any) -> datetime:
+        return local(value, zone)
+
+    def practice(value: Any) -> str:
+        return (practices or {}).get(value, value)
+
+    shown: dict[str, Callable[[Any], Any]] = {
+        "time": when, "practice": practice, "status": lambda v: STATUS_LABELS.get(v, v),
+        "language": language_name, "note": note_label}  # (text and links: as stored)
+    converted = [(index, shown[kind]) for index, (_, _, kind) in enumerate(_XLSX_COLUMNS)
+                 if kind in shown]
+    done = 0
+    for batch in history.export_batches(scope, filters, [cell for _, cell, _ in _XLSX_COLUMNS]):
+        for row in batch:
+            cells = [value if value != "" else None for value in row]
+            for index, to in converted:
+                if cells[index] is not None:
+                    cells[index] = to(cells[index])
+            yield cells
+        done += len(batch)
+        if progress is not None:
+            progress(done)
+
+
 def history_xlsx(history: HistoryReads, scope: Scope, filters: HistoryFilter = HistoryFilter(),
-                 zone: tzinfo = UTC, practices: dict[str, str] | None = None) -> bytes:
+                 zone: tzinfo = UTC, practices: dict[str, str] | None = None,
+                 progress: Progress | None = None) -> bytes:
     """The providers matching `filters` as an Excel workbook: times in `zone` as real
-    date-times, clickable links showing their address, labels rather than codes, a filter on
-    the header row. XlsxWriter's constant-memory mode keeps memory flat at any size."""
+    date-times, clickable links showing their address (up to Excel's limit per sheet), labels
+    rather than codes, strings never formulas, a filter on the header row, internal ids last.
+
+    Written by rust_xlsxwriter (rustpy-xlsxwriter), about ten times XlsxWriter's speed, while
+    every link fits under Excel's limit; it has no way to stop at that limit, so a larger
+    export is written by XlsxWriter (constant-memory mode), which does. `progress` is told the
+    rows prepared so far."""
     headers = [f"{header} ({zone_label(zone)})" if kind == "time" else header
                for header, _, kind in _XLSX_COLUMNS]
-    kinds = [kind for _, _, kind in _XLSX_COLUMNS]
+    if history.count(scope, filters) <= RUST_ROWS:
+        try:
+            return _rust_workbook(headers, excel_cells(history, scope, filters, zone,
+                                                          practices, progress))
+        except _TooManyLinks:
+            pass
+    return _xlsxwriter_workbook(headers, excel_cells(history, scope, filters, zone,
+                                                        practices, progress))
+
+
+def _kinds() -> list[str]:
+    return [kind for _, _, kind in _XLSX_COLUMNS]
+
+
+def _header_widths(headers: Sequence[str]) -> _Widths:
+    widths = _Widths(headers)
+    for index, kind in enumerate(_kinds()):
+        if kind == "time":
+            widths.fit(index, "2026-12-04 10:00   ")  # (as Excel shows XLSX_TIME_FORMAT)
+    return widths
+
+
+def _rust_workbook(headers: list[str], cells: Iterator[list[Any]]) -> bytes:
+    """The workbook in one call of rust_xlsxwriter, from rows gathered first (at most
+    RUST_ROWS of them: their column widths are needed before it writes)."""
+    kinds = _kinds()
+    rows: list[list[Any]] = []
+    for row in cells:
+        if len(rows) >= RUST_ROWS:
+            raise _TooManyLinks
+        rows.append(row)
+    widths = _header_widths(headers)
+    for column, kind in enumerate(kinds):
+        if kind != "time":  # each column's widest text, measured a column at a time
+            widths.fit_length(column, max(map(len, filter(None, [r[column] for r in rows])),
+                                          default=0))
+    records = [dict(zip(headers, row, strict=True)) for row in rows]
+    if not records:  # (a header row and its filter, as XlsxWriter writes an empty export)
+        return _xlsxwriter_workbook(headers, iter(()))
+    buffer = io.BytesIO()
+    rustpy_xlsxwriter.write_worksheet(
+        records, buffer, sheet_name="Providers", freeze_row=1, autofilter=True,
+        header_format=rustpy_xlsxwriter.Format().set_bold().set_background_color(HEADER_FILL),
+        column_widths=[min(WIDEST, w) for w in widths.widths],
+        column_formats={h: rustpy_xlsxwriter.Format().set_num_format(XLSX_TIME_FORMAT)
+                        .set_align("left") for h, kind in zip(headers, kinds, strict=True)
+                        if kind == "time"},
+        url_columns=[h for h, kind in zip(headers, kinds, strict=True) if kind == "link"])
+    return buffer.getvalue()
+
+
+def _xlsxwriter_workbook(headers: list[str], cells: Iterator[list[Any]]) -> bytes:
+    """The workbook through XlsxWriter's constant-memory mode: memory flat at any size, links
+    clickable up to Excel's limit and plain text after it."""
+    kinds = _kinds()
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False,
                                             "strings_to_formulas": False,
                                             "strings_to_urls": False,
                                             "strings_to_numbers": False})
-    bold = workbook.add_format({"bold": True, "bg_color": "#e3eeee"})
+    bold = workbook.add_format({"bold": True, "bg_color": HEADER_FILL})
     stamp = workbook.add_format({"num_format": XLSX_TIME_FORMAT, "align": "left"})
     link = workbook.add_format({"font_color": "#0b5cad", "underline": 1})
     sheet = workbook.add_worksheet("Providers")
     for index, header in enumerate(headers):
         sheet.write_string(0, index, header, bold)
     sheet.freeze_panes(1, 0)
-    widths = _Widths(headers)
-    for index, kind in enumerate(kinds):
-        if kind == "time":
-            widths.fit(index, "2026-12-04 10:00   ")  # (as Excel shows XLSX_TIME_FORMAT)
+    widths = _header_widths(headers)
     links = 0
     number = 0
-    for batch in history.export_batches(scope, filters, [cell for _, cell, _ in _XLSX_COLUMNS]):
-        for row in batch:
-            number += 1
-            for column, value in enumerate(row):
-                if value is None or value == "":
-                    continue
-                kind = kinds[column]
-                if kind == "time":
-                    sheet.write_datetime(number, column, local(value, zone), stamp)
-                elif kind == "link" and links < MAX_LINKS_PER_SHEET:
-                    links += 1
-                    sheet.write_url(number, column, value, link, string=value)
-                    widths.fit(column, value)
-                else:
-                    text = (STATUS_LABELS.get(value, value) if kind == "status" else
-                            (practices or {}).get(value, value) if kind == "practice" else
-                            language_name(value) if kind == "language" else
-                            note_label(value) if kind == "note" else str(value))
-                    widths.fit(column, text)
-                    sheet.write_string(number, column, text)
+    for number, row in enumerate(cells, start=1):
+        for column, value in enumerate(row):
+            if value is None:
+                continue
+            kind = kinds[column]
+            if kind == "time":
+                sheet.write_datetime(number, column, value, stamp)
+                continue
+            widths.fit(column, value)
+            if kind == "link" and links < MAX_LINKS_PER_SHEET:
+                links += 1
+                sheet.write_url(number, column, value, link, string=value)
+            else:
+                sheet.write_string(number, column, value)
     widths.apply(sheet)
     sheet.autofilter(0, 0, max(number, 1), len(headers) - 1)
     workbook.close()

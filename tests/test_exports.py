@@ -267,3 +267,52 @@ def test_an_exports_filters_are_described_in_words_for_the_activity_log():
     assert describe_activity(ActivityFilter()) == "every entry"
     assert describe_activity(ActivityFilter(text="zoe", actions=("emailed",))) == \
         "search “zoe”; Email"
+
+
+def test_excel_links_stop_at_excels_limit_whichever_writer_writes(engine, monkeypatch):
+    """rust_xlsxwriter writes the workbook while every link fits under Excel's limit per
+    sheet; past it (or when rows arrive after the count), XlsxWriter writes it and stops
+    making links at the limit. Limits made small here: the logic is the same."""
+    import pandas as pd
+    import rustpy_xlsxwriter
+
+    import partner_console.exports as exports
+    from partner_console.api.models import CreatedProvider, validate_provider
+    from partner_console.storage import fingerprint
+    from tests.workbooks import hyperlinks
+
+    history = HistoryForTests(engine)
+    fp = fingerprint(b"s", "k")
+    scope = history.scope_for(fp)
+    for i in range(9):
+        request, _ = validate_provider({"first_name": f"N{i}", "last_name": "Link",
+                                        "email": f"n{i}@example.com"})
+        row_id, _ = history.record_pending(scope, request, created_by="Ann")
+        history.complete(row_id, fp, CreatedProvider(
+            user_id=f"u{i}", invite_url=f"https://x.test/i/{i}",
+            private_room_link=f"https://x.test/r/{i}"))
+    written = []
+    real = rustpy_xlsxwriter.write_worksheet
+    monkeypatch.setattr(rustpy_xlsxwriter, "write_worksheet",
+                        lambda *a, **k: written.append(1) or real(*a, **k))
+
+    def exported(reads) -> tuple[pd.DataFrame, list[str]]:
+        steps: list[int] = []
+        workbook = exports.history_xlsx(reads, scope, progress=steps.append)
+        assert steps and steps[-1] == 9  # told of the rows as they were prepared
+        return pd.read_excel(io.BytesIO(workbook), engine="calamine"), hyperlinks(workbook)
+
+    frame, links = exported(history.reads)  # all fits: the fast writer, every link
+    assert written == [1] and len(frame) == 9 and len(links) == 18
+    monkeypatch.setattr(exports, "MAX_LINKS_PER_SHEET", 10)
+    monkeypatch.setattr(exports, "RUST_ROWS", 5)
+    frame, links = exported(history.reads)  # past the limit: XlsxWriter, links up to it
+    assert written == [1] and len(frame) == 9 and len(links) == 10
+    assert list(frame["Invite link"]) == [f"https://x.test/i/{i}" for i in range(8, -1, -1)]
+
+    class Undercounted(type(history.reads)):  # rows created between the count and the export
+        def count(self, *args, **kwargs):
+            return 3
+
+    frame, links = exported(Undercounted(engine))
+    assert written == [1] and len(frame) == 9 and len(links) == 10  # started again, capped

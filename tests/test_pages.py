@@ -469,6 +469,55 @@ def test_history_downloads_are_offered_as_csv_and_excel():
     assert any("CSV" in label for label in labels) and any("Excel" in label for label in labels)
 
 
+def test_a_large_excel_export_is_built_with_its_progress_then_downloaded(monkeypatch):
+    """More than 10,000 providers (3 here): Build, its progress while the server writes it,
+    then a Download button holding the file; other filters ask for a new build."""
+    import io
+    import threading
+    import time
+
+    import pandas as pd
+
+    import components.excel_export as excel
+    from partner_console.exports import history_xlsx
+
+    monkeypatch.setattr(excel, "LARGE", 3)
+    release = threading.Event()
+
+    def held(*args, progress=None, **kwargs):  # the real export, stopped half-way
+        progress(2)
+        release.wait(30)
+        return history_xlsx(*args, progress=progress, **kwargs)
+
+    monkeypatch.setattr(excel, "history_xlsx", held)
+    at = app(page="pages/history.py")
+    seed_history(at, 5)
+    at.run()
+    assert "hi_xlsx" not in [b.key for b in at.get("download_button")]
+    at.button(key="hi_xlsx_start").click().run()
+    progress = [p.proto.text for p in at.get("progress")]
+    assert progress == ["Building the Excel file: 2 of 5 providers…"]
+    release.set()
+    build = at.session_state["hi_xlsx_build"]
+    deadline = time.monotonic() + 30
+    while build.running:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    at.run()
+    [button] = [b for b in at.get("download_button") if b.key == "hi_xlsx"]
+    assert button.proto.label == "Download Excel (5 providers)" and not at.get("progress")
+    frame = pd.read_excel(io.BytesIO(build.data), engine="calamine")
+    assert sorted(frame["Email"]) == [f"p{i:03d}@example.com" for i in range(5)]
+    at.multiselect(key="hi_by").select("Bob").run()  # 2 providers: straight to the download
+    assert [b.proto.label for b in at.get("download_button") if b.key == "hi_xlsx"] == \
+        ["Download Excel"]
+    at.multiselect(key="hi_by").unselect("Bob").run()  # all 5 again: the file built is kept
+    assert [b.proto.label for b in at.get("download_button") if b.key == "hi_xlsx"] == \
+        ["Download Excel (5 providers)"]
+    at.text_input(key="hi_search").input("example").run()  # other providers: built anew
+    assert "hi_xlsx_start" in [b.key for b in at.button] and not at.exception
+
+
 # -- Bulk import ------------------------------------------------------------------------------------
 def stored_job(at: AppTest, count: int) -> int:
     from partner_console.bulk.columns import auto_map
