@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -105,9 +106,12 @@ def test_call_log_names_only_sandbox_keys():
     assert [c.key_name for c in app.calls] == ["unknown", DEMO_KEY]
 
 
-def test_three_sandbox_keys_are_documented():
-    assert set(SANDBOX_KEYS) == {DEMO_KEY, SECOND_KEY, FORBIDDEN_KEY}
+def test_every_sandbox_key_is_in_the_readme():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert set(SANDBOX_KEYS) == {DEMO_KEY, SECOND_KEY, FORBIDDEN_KEY, "sandbox-platform-key"}
     assert SANDBOX_KEYS[DEMO_KEY].name == "Sandbox Clinic"
+    for key, organisation in SANDBOX_KEYS.items():
+        assert f"| `{key}` | {organisation.name} |" in readme, key
 
 
 def test_standalone_sandbox_command_serves_on_loopback(tmp_path):
