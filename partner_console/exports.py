@@ -240,6 +240,17 @@ class _Widths:
             sheet.set_column(column, column, min(WIDEST, width))
 
 
+def _workbook(buffer: io.BytesIO) -> tuple[Any, Any, Any]:
+    """An XlsxWriter workbook in constant-memory mode that writes every string as a string
+    (never a formula, a link or a number), with its header and link formats."""
+    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False,
+                                            "strings_to_formulas": False,
+                                            "strings_to_urls": False,
+                                            "strings_to_numbers": False})
+    return (workbook, workbook.add_format({"bold": True, "bg_color": HEADER_FILL}),
+            workbook.add_format({"font_color": "#0b5cad", "underline": 1}))
+
+
 def xlsx_bytes(headers: list[str], rows: Iterable[Sequence[str]], sheet: str = "Providers",
                notes: list[tuple[str, str]] | None = None, links: tuple[str, ...] = (),
                numbers: tuple[str, ...] = ()) -> bytes:
@@ -247,12 +258,7 @@ def xlsx_bytes(headers: list[str], rows: Iterable[Sequence[str]], sheet: str = "
     which Excel never runs as a formula, so no guard is needed (or wanted: no apostrophes);
     the columns named in `numbers` hold whole numbers written as numbers."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False,
-                                            "strings_to_formulas": False,
-                                            "strings_to_urls": False,
-                                            "strings_to_numbers": False})
-    bold = workbook.add_format({"bold": True, "bg_color": HEADER_FILL})
-    link = workbook.add_format({"font_color": "#0b5cad", "underline": 1})
+    workbook, bold, link = _workbook(buffer)
     worksheet = workbook.add_worksheet(sheet)
     widths = _Widths(headers)
     for index, header in enumerate(headers):
@@ -476,13 +482,8 @@ def _xlsxwriter_workbook(headers: list[str], cells: Iterator[list[Any]]) -> byte
     clickable up to Excel's limit and plain text after it."""
     kinds = _kinds()
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False,
-                                            "strings_to_formulas": False,
-                                            "strings_to_urls": False,
-                                            "strings_to_numbers": False})
-    bold = workbook.add_format({"bold": True, "bg_color": HEADER_FILL})
+    workbook, bold, link = _workbook(buffer)
     stamp = workbook.add_format({"num_format": XLSX_TIME_FORMAT, "align": "left"})
-    link = workbook.add_format({"font_color": "#0b5cad", "underline": 1})
     sheet = workbook.add_worksheet("Providers")
     for index, header in enumerate(headers):
         sheet.write_string(0, index, header, bold)

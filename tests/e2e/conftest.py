@@ -31,30 +31,39 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
-def _find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
+def _find(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists()
+                                        else None)
         if found:
             return found
     return None
 
 
+def apt_installed(names: tuple[str, ...], *packages: tuple[str, ...]) -> str | None:
+    """The program found under one of `names`, else Debian's package installed with apt (as
+    root; the first of `packages` that gives it); None when unavailable. pytest-xdist workers
+    all get here at once: one installs, the others wait for it."""
+    path = _find(*names)
+    if path is None and os.geteuid() == 0:
+        with open(f"/tmp/partner-console-{names[0]}.lock", "w") as lock:  # noqa: S108
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = _find(*names)
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            wait = ["-o", "DPkg::Lock::Timeout=600"]
+            if path is None:
+                subprocess.run(["apt-get", *wait, "update", "-qq"], env=env, capture_output=True)
+            for package in packages:
+                if path is None:
+                    subprocess.run(["apt-get", *wait, "install", "-y", "-qq", *package],
+                                   env=env, capture_output=True)
+                    path = _find(*names)
+    return path
+
+
 def ensure_chromium() -> str | None:
     """Debian's chromium, installed with apt when missing (as root); None when unavailable."""
-    path = _find_chromium()
-    if path is None and os.geteuid() == 0:
-        # pytest-xdist workers all get here at once: one installs, the others wait for it.
-        with open("/tmp/partner-console-chromium.lock", "w") as lock:  # noqa: S108
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            path = _find_chromium()
-            if path is None:
-                env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-                wait = ["-o", "DPkg::Lock::Timeout=600"]
-                subprocess.run(["apt-get", *wait, "update", "-qq"], env=env, capture_output=True)
-                subprocess.run(["apt-get", *wait, "install", "-y", "-qq", "chromium"], env=env,
-                               capture_output=True)
-                path = _find_chromium()
-    return path
+    return apt_installed(("chromium", "chromium-browser"), ("chromium",))
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,7 @@ by its address (every test browser has the same one).
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -21,38 +18,17 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI
+from tests.e2e.conftest import apt_installed, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "nginx.conf"
 
 
-def _find_nginx() -> str | None:
-    for candidate in (shutil.which("nginx"), "/usr/sbin/nginx"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
 def ensure_nginx() -> str:
-    """Debian's nginx, installed with apt when missing (as root); a skip (a failure in CI)
-    when it cannot be had."""
-    path = _find_nginx()
-    if path is None and os.geteuid() == 0:
-        with open("/tmp/partner-console-nginx.lock", "w") as lock:  # noqa: S108
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            path = _find_nginx()
-            if path is None:
-                env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-                wait = ["-o", "DPkg::Lock::Timeout=600"]
-                subprocess.run(["apt-get", *wait, "update", "-qq"], env=env, capture_output=True)
-                subprocess.run(["apt-get", *wait, "install", "-y", "-qq",
-                                "--no-install-recommends", "nginx-light"], env=env,
-                               capture_output=True)
-                if _find_nginx() is None:
-                    subprocess.run(["apt-get", *wait, "install", "-y", "-qq",
-                                    "--no-install-recommends", "nginx"], env=env,
-                                   capture_output=True)
-                path = _find_nginx()
+    """Debian's nginx (nginx-light where it exists), installed with apt when missing; a skip
+    (a failure in CI) when it cannot be had."""
+    path = apt_installed(("nginx",), ("--no-install-recommends", "nginx-light"),
+                         ("--no-install-recommends", "nginx"))
     if path is None:
         if IN_CI:
             pytest.fail("nginx is missing and could not be installed with apt-get")
@@ -153,8 +129,6 @@ class Proxy:
 def behind_nginx(folder: Path, apps, host: str = "127.0.0.1", port: int = 0) -> Proxy:
     """nginx in front of the two replicas `apps` (RunningApps, or not yet started: then
     `port`s must be theirs): each app learns the proxy's address and its name there."""
-    from tests.e2e.conftest import free_port
-
     first, second = apps
     proxy = Proxy(folder, port or free_port(), f"127.0.0.1:{first.port}",
                   f"127.0.0.1:{second.port}", host)
