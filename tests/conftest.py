@@ -50,6 +50,23 @@ def sandbox_server(sandbox: SandboxApp) -> Iterator[SandboxServer]:
     server.server_close()
 
 
+@pytest.fixture
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[SandboxApp, SandboxServer]]:
+    """The sandbox served on loopback: (its app, its server). A test or module sets it up with
+    `pytest.mark.sandbox(...)`: SandboxApp's options, and hang_seconds (how long a "hang"
+    fault holds an answer)."""
+    marker = request.node.get_closest_marker("sandbox")
+    options = dict(marker.kwargs) if marker else {}
+    hang = options.pop("hang_seconds", 0.5)
+    options.setdefault("rate_per_minute", 100_000)
+    app = SandboxApp(**options)
+    server = SandboxServer(app, hang_seconds=hang)
+    server.start_in_thread()
+    yield app, server
+    server.shutdown()
+    server.server_close()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Under CI nothing may be skipped: a skip fails the run."""
     if not IN_CI:

@@ -22,7 +22,7 @@ from partner_console.config import Settings
 from partner_console.creation import journal_entry
 from partner_console.jobs.kinds.imports import create_import
 from partner_console.jobs.store import JobStatus, JobStore
-from partner_console.sandbox import Faults, SandboxApp, SandboxServer
+from partner_console.sandbox import Faults
 from partner_console.startup import recover
 from partner_console.storage import History, LinkJournal, fingerprint, make_engine, migrate
 from partner_console.storage.coordination import Leases
@@ -40,15 +40,7 @@ def settings_for(data_dir, kept: int = 14) -> Settings:
                     data_dir=data_dir, backups_kept=kept)
 
 
-@pytest.fixture
-def served():
-    sandbox = SandboxApp(rate_per_minute=100_000, seed=23)
-    sandbox.faults = Faults(latency_ms=15)
-    server = SandboxServer(sandbox, hang_seconds=0.5)
-    server.start_in_thread()
-    yield sandbox, server
-    server.shutdown()
-    server.server_close()
+pytestmark = pytest.mark.sandbox(rate_per_minute=100_000, seed=23, faults=Faults(latency_ms=15))  # (the `served` fixture's)
 
 
 def deployment(data_dir):

@@ -20,7 +20,7 @@ from partner_console.bulk.prepare import prepare_rows
 from partner_console.bulk.read import read_file
 from partner_console.jobs.kinds.imports import create_import
 from partner_console.jobs.store import CREATED_STATES, JobStatus, JobStore, RowState
-from partner_console.sandbox import Faults, SandboxApp, SandboxServer
+from partner_console.sandbox import Faults
 from partner_console.storage import LinkJournal, fingerprint
 from partner_console.storage.coordination import CANCEL, Leases
 from tests.bulk_child import KEY, SECRET
@@ -35,14 +35,7 @@ def spreadsheet(count: int, start: int = 0) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@pytest.fixture
-def served():
-    sandbox = SandboxApp(rate_per_minute=RATE, seed=13)
-    server = SandboxServer(sandbox, hang_seconds=0.5)
-    server.start_in_thread()
-    yield sandbox, server
-    server.shutdown()
-    server.server_close()
+pytestmark = pytest.mark.sandbox(rate_per_minute=RATE, seed=13)  # (the `served` fixture's)
 
 
 def new_job(engine, data: bytes, token: str = "start-1", send_invites: bool = False):

@@ -15,7 +15,6 @@ from partner_console.api.models import NoteIdentifier, validate_provider
 from partner_console.changes import Change, ProviderChanger, wanted_change
 from partner_console.creation import ProviderCreator
 from partner_console.identity import Person
-from partner_console.sandbox import SandboxApp, SandboxServer
 from partner_console.storage import HistoryFilter, LinkJournal, fingerprint
 from partner_console.storage.activity import Activity, ActivityFilter
 from partner_console.storage.provider_actions import ProviderActions
@@ -26,14 +25,7 @@ ANN = Person("Ann Admin", "ann@partner.example")
 TEMPLATE = "2fb81b0a-611b-11ed-9b6a-0242ac120002"
 
 
-@pytest.fixture
-def served():
-    app = SandboxApp(rate_per_minute=100_000, seed=23)
-    server = SandboxServer(app, hang_seconds=0.5)
-    server.start_in_thread()
-    yield app, server
-    server.shutdown()
-    server.server_close()
+pytestmark = pytest.mark.sandbox(rate_per_minute=100_000, seed=23)  # (the `served` fixture's)
 
 
 def _changer(engine, server, tmp_path, key=DEMO_KEY):

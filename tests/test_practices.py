@@ -20,7 +20,7 @@ from partner_console.exports import history_csv
 from partner_console.jobs.kinds.imports import create_import
 from partner_console.jobs.store import JobStore, RowState
 from partner_console.roster import MISSING, NEW, UNCHANGED, plan_sync
-from partner_console.sandbox import SANDBOX_KEYS, SandboxApp, SandboxServer
+from partner_console.sandbox import SANDBOX_KEYS
 from partner_console.storage import HistoryFilter, LinkJournal, fingerprint
 from partner_console.storage.practices import (
     Practice,
@@ -38,14 +38,7 @@ UNKNOWN = "5a4d0b7e-0000-4000-8000-0000000000ff"
 SECRET = b"bulk-test-secret"
 
 
-@pytest.fixture
-def served():
-    app = SandboxApp(rate_per_minute=100_000, seed=43)
-    server = SandboxServer(app, hang_seconds=0.5)
-    server.start_in_thread()
-    yield app, server
-    server.shutdown()
-    server.server_close()
+pytestmark = pytest.mark.sandbox(rate_per_minute=100_000, seed=43)  # (the `served` fixture's)
 
 
 def _creator(engine, server, tmp_path, key=PLATFORM):

@@ -14,7 +14,7 @@ import pytest
 
 from partner_console.api.client import UphealClient
 from partner_console.creation import ProviderCreator
-from partner_console.sandbox import Faults, SandboxApp, SandboxServer
+from partner_console.sandbox import Faults
 from partner_console.storage import LinkJournal, fingerprint
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
 from tests.bulk_child import KEY, SECRET
@@ -28,15 +28,8 @@ KILLS = 100 if SOAK else 20
 PROVIDERS = 400 if SOAK else 120
 
 
-@pytest.fixture
-def served():
-    sandbox = SandboxApp(rate_per_minute=100_000, seed=21,
-                         faults=Faults(latency_ms=40, lost_response_rate=0.1))
-    server = SandboxServer(sandbox, hang_seconds=0.5)
-    server.start_in_thread()
-    yield sandbox, server
-    server.shutdown()
-    server.server_close()
+pytestmark = pytest.mark.sandbox(rate_per_minute=100_000, seed=21,
+                                 faults=Faults(latency_ms=40, lost_response_rate=0.1))  # (the `served` fixture's)
 
 
 def run_child(args: list[str], kill_after: float | None) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from partner_console.jobs.store import JobStatus
-from partner_console.sandbox import Faults, SandboxApp, SandboxServer
+from partner_console.sandbox import Faults, SandboxServer
 from partner_console.storage.coordination import Leases
 from tests.report import record
 from tests.test_bulk_job import assert_guarantees, max_calls_in_any_window, new_job, spreadsheet
@@ -29,14 +29,7 @@ def child(database_url: str, server: SandboxServer, job_id: int, rate: int, tmp_
         env={**os.environ, "JOB_CHILD_REPLICA": replica})
 
 
-@pytest.fixture
-def served():
-    sandbox = SandboxApp(rate_per_minute=1200, seed=31, faults=Faults(latency_ms=20))
-    server = SandboxServer(sandbox, hang_seconds=0.5)
-    server.start_in_thread()
-    yield sandbox, server
-    server.shutdown()
-    server.server_close()
+pytestmark = pytest.mark.sandbox(rate_per_minute=1200, seed=31, faults=Faults(latency_ms=20))  # (the `served` fixture's)
 
 
 @pytest.mark.parametrize("gap", [0.0, 0.05, 1.0])

@@ -14,7 +14,7 @@ from partner_console.api.pacing import Pacer
 from partner_console.creation import ProviderCreator
 from partner_console.jobs.kinds.refresh import create_refresh
 from partner_console.jobs.store import JobStatus, JobStore, RowState
-from partner_console.sandbox import Faults, SandboxApp, SandboxServer
+from partner_console.sandbox import Faults, SandboxApp
 from partner_console.signup import GONE, INVITED, SIGNED_UP, label, status_from_check
 from partner_console.storage import HistoryFilter, LinkJournal, fingerprint
 from partner_console.storage.coordination import Leases
@@ -65,14 +65,7 @@ def test_sandbox_providers_sign_up_over_time_and_tests_can_decide():
     assert b'"isUserExists": false' in gone.body
 
 
-@pytest.fixture
-def served():
-    sandbox = SandboxApp(rate_per_minute=3000, seed=7)
-    server = SandboxServer(sandbox, hang_seconds=0.3)
-    server.start_in_thread()
-    yield sandbox, server
-    server.shutdown()
-    server.server_close()
+pytestmark = pytest.mark.sandbox(rate_per_minute=3000, seed=7, hang_seconds=0.3)  # (the `served` fixture's)
 
 
 def _client(server, timeout=2.0):

@@ -33,14 +33,7 @@ KEY = "sandbox-demo-key"
 SECRET = b"bulk-test-secret"  # (tests/bulk_child.py's)
 
 
-@pytest.fixture
-def served():
-    app = SandboxApp(rate_per_minute=100_000, seed=37)
-    server = SandboxServer(app, hang_seconds=0.5)
-    server.start_in_thread()
-    yield app, server
-    server.shutdown()
-    server.server_close()
+pytestmark = pytest.mark.sandbox(rate_per_minute=100_000, seed=37)  # (the `served` fixture's)
 
 
 def _history(engine, server, tmp_path, count: int):
