@@ -21,6 +21,24 @@ FIELD_NAMES = {c.field: c.header for c in MAPPABLE}
 KINDS = ["xlsx", "csv", "tsv", "txt"]
 
 
+def uploaded(label: str, prefix: str, key: str, empty: str | None = None
+             ) -> tuple[ReadResult, str] | None:
+    """The file uploader, and the file it holds read (what was found said under it), with
+    the file's name; None while there is no file (`empty` said then) or when it cannot be read
+    (said why)."""
+    upload = st.file_uploader(label, type=KINDS, key=key)
+    if upload is None:
+        if empty:
+            st.caption(empty)
+        return None
+    read = read_upload(upload, prefix)
+    if isinstance(read, str):
+        file_error(read)
+        return None
+    st.caption(detected(read))
+    return read, upload.name
+
+
 def read_upload(upload: Any, prefix: str) -> ReadResult | str:
     """The uploaded file, read once per file (kept in the session); or a message."""
     cache = st.session_state.get(f"{prefix}_read")

@@ -19,12 +19,9 @@ from components.session import api_key, current_scope, scope_or_prompt, session_
 from components.text import safe
 from components.time_zone import when
 from components.upload import (
-    KINDS,
     column_mapping,
-    detected,
-    file_error,
     phone_country,
-    read_upload,
+    uploaded,
 )
 from partner_console.api.errors import ApiError
 from partner_console.bulk.files import (
@@ -315,15 +312,11 @@ def render() -> None:
 
     st.header("2. Upload your file")
     generation = st.session_state.get("bi_uploader_generation", 0)
-    upload = st.file_uploader("Spreadsheet (Excel .xlsx or CSV), up to 5,000 providers",
-                              type=KINDS, key=f"bi_upload_{generation}")
-    if upload is None:
+    got = uploaded("Spreadsheet (Excel .xlsx or CSV), up to 5,000 providers", "bi",
+                   f"bi_upload_{generation}")
+    if got is None:
         return
-    read = read_upload(upload, "bi")
-    if isinstance(read, str):
-        file_error(read)
-        return
-    st.caption(detected(read))
+    read, name = got
 
     st.header("3. Match the columns")
     mapping = column_mapping(read, "bi")
@@ -335,7 +328,7 @@ def render() -> None:
     file_practice = practice_picker(scope, "bi_practice", "Create these providers in", help=(
         "A “Practice” column, when the file has one, chooses per row (by name or "
         "organisation id); this is for the rows without one."))
-    _preview(_prepare(svc, scope, read, mapping, phone_code, file_practice), read, upload.name)
+    _preview(_prepare(svc, scope, read, mapping, phone_code, file_practice), read, name)
 
 
 page_body(render)

@@ -15,12 +15,9 @@ from components.router import page_body
 from components.services import Services, services
 from components.session import api_key, current_scope, page_scope, session_lock
 from components.upload import (
-    KINDS,
     column_mapping,
-    detected,
-    file_error,
     phone_country,
-    read_upload,
+    uploaded,
 )
 from partner_console.bulk.files import results_csv, results_xlsx
 from partner_console.bulk.prepare import prepare_rows
@@ -209,18 +206,14 @@ def render() -> None:
         return
 
     st.header("1. Upload the roster")
-    upload = st.file_uploader("The practice's roster (Excel .xlsx or CSV), with the same "
-                              "columns as the import template", type=KINDS,
-                              key=f"rs_upload_{st.session_state.get('rs_generation', 0)}")
-    if upload is None:
-        st.caption("Rows are matched to History by your own ID for the provider, then by "
-                   "email.")
+    got = uploaded("The practice's roster (Excel .xlsx or CSV), with the same columns as "
+                   "the import template", "rs",
+                   f"rs_upload_{st.session_state.get('rs_generation', 0)}",
+                   empty="Rows are matched to History by your own ID for the provider, then "
+                         "by email.")
+    if got is None:
         return
-    read = read_upload(upload, "rs")
-    if isinstance(read, str):
-        file_error(read)
-        return
-    st.caption(detected(read))
+    read, name = got
     st.header("2. Match the columns")
     mapping = column_mapping(read, "rs", required=False)
     if mapping is None:
@@ -230,7 +223,7 @@ def render() -> None:
         "Rows are matched, and missing providers found, within this practice; a “Practice” "
         "column, when the file has one, chooses per row."))
     st.header("3. Check the changes")
-    _preview(_plan(svc, scope, read, mapping, phone_code, file_practice), upload.name)
+    _preview(_plan(svc, scope, read, mapping, phone_code, file_practice), name)
     if st.session_state.get("rs_job") is not None:  # (applied in this run's callback)
         st.rerun()
 

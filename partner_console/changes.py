@@ -215,49 +215,42 @@ class ProviderChanger:
     def deactivate(self, api_key: str, scope: Scope, row_id: int, person: Person,
                    token: str) -> Outcome:
         return self._hold(scope, row_id, "deactivate", person, token,
-                          lambda row, action: self._deactivate(api_key, scope, row, person,
-                                                               action))
-
-    def _deactivate(self, api_key: str, scope: Scope, row: ProviderRow, person: Person,
-                    action: Action) -> Outcome:
-        if not row.active:
-            self.actions.finish(action.id, DONE, summary="Already deactivated.")
-            return Outcome(True, f"{row.full_name} was already deactivated.")
-        try:
-            self.client.deactivate(api_key, self._user_id(row))
-        except (ApiError, _NoUser) as exc:
-            words = exc.words if isinstance(exc, _NoUser) else explain_action(exc, "deactivate")
-            self.actions.finish(action.id, FAILED, error_text=words)
-            return Outcome(False, words)
-        self.history.mark_deactivated(row.id, person.label)
-        summary = f"Deactivated {row.full_name} ({row.email})."
-        self.actions.finish(action.id, DONE, summary=summary)
-        self._log(scope, person, DEACTIVATED, summary)
-        return Outcome(True, f"{row.full_name} is deactivated in Upheal. Their invite and room "
-                             "links no longer work; Reactivate undoes it.")
+                          lambda row, action: self._switch(api_key, scope, row, person, action,
+                                                           active=False))
 
     def reactivate(self, api_key: str, scope: Scope, row_id: int, person: Person,
                    token: str) -> Outcome:
         return self._hold(scope, row_id, "reactivate", person, token,
-                          lambda row, action: self._reactivate(api_key, scope, row, person,
-                                                               action))
+                          lambda row, action: self._switch(api_key, scope, row, person, action,
+                                                           active=True))
 
-    def _reactivate(self, api_key: str, scope: Scope, row: ProviderRow, person: Person,
-                    action: Action) -> Outcome:
-        if row.active:
-            self.actions.finish(action.id, DONE, summary="Already active.")
-            return Outcome(True, f"{row.full_name} is active already.")
+    def _switch(self, api_key: str, scope: Scope, row: ProviderRow, person: Person,
+                action: Action, *, active: bool) -> Outcome:
+        """The provider's Upheal user deactivated (active=False) or reactivated (True)."""
+        name = row.full_name
+        if row.active == active:
+            self.actions.finish(action.id, DONE, summary="Already active." if active else
+                                "Already deactivated.")
+            return Outcome(True, f"{name} is active already." if active else
+                           f"{name} was already deactivated.")
+        call = self.client.activate if active else self.client.deactivate
         try:
-            self.client.activate(api_key, self._user_id(row))
+            call(api_key, self._user_id(row))
         except (ApiError, _NoUser) as exc:
-            words = exc.words if isinstance(exc, _NoUser) else explain_action(exc, "reactivate")
+            words = exc.words if isinstance(exc, _NoUser) else \
+                explain_action(exc, "reactivate" if active else "deactivate")
             self.actions.finish(action.id, FAILED, error_text=words)
             return Outcome(False, words)
-        self.history.mark_reactivated(row.id)
-        summary = f"Reactivated {row.full_name} ({row.email})."
+        if active:
+            self.history.mark_reactivated(row.id)
+        else:
+            self.history.mark_deactivated(row.id, person.label)
+        summary = f"{'Reactivated' if active else 'Deactivated'} {name} ({row.email})."
         self.actions.finish(action.id, DONE, summary=summary)
-        self._log(scope, person, REACTIVATED, summary)
-        return Outcome(True, f"{row.full_name} is active in Upheal again.")
+        self._log(scope, person, REACTIVATED if active else DEACTIVATED, summary)
+        return Outcome(True, f"{name} is active in Upheal again." if active else
+                       f"{name} is deactivated in Upheal. Their invite and room links no "
+                       "longer work; Reactivate undoes it.")
 
     # -- a mistyped email ------------------------------------------------------------------------
     def replace_email(self, api_key: str, scope: Scope, row_id: int, new_email: str,

@@ -142,10 +142,8 @@ class SyncRows(ImportRows):
     def _update(self, row: JobRow) -> None:
         request = row.request or {}
         change = Change(request.get("new", {}), request.get("old", {}))
-        user_id = self._user_id(row)
+        user_id = self._confirmed_user(row)
         if not user_id:
-            self.store.finish_row(row, RowState.FAILED, message="Upheal has not confirmed this "
-                                  "provider yet: use “Check with Upheal” in History.")
             return
         try:
             if change.user_body:
@@ -161,11 +159,18 @@ class SyncRows(ImportRows):
             return
         self.store.finish_row(row, RowState.UPDATED, message=f"Changed {change.words}.")
 
-    def _deactivate(self, row: JobRow) -> None:
+    def _confirmed_user(self, row: JobRow) -> str | None:
+        """The row's Upheal user id; None (and the row failed, saying why) when Upheal has
+        not confirmed the provider yet."""
         user_id = self._user_id(row)
         if not user_id:
             self.store.finish_row(row, RowState.FAILED, message="Upheal has not confirmed this "
                                   "provider yet: use “Check with Upheal” in History.")
+        return user_id or None
+
+    def _deactivate(self, row: JobRow) -> None:
+        user_id = self._confirmed_user(row)
+        if not user_id:
             return
         try:
             self.creator.client.deactivate(self.run.api_key, user_id)
