@@ -214,6 +214,10 @@ def loopback_sandbox() -> Iterator[SandboxServer]:
 
 
 def wait_for_app_run(page, timeout: float = 30_000) -> None:
+    """Until the page's script run is over. A click's run starts when the server answers it:
+    a moment first, so that the run a step just asked for is the one waited for (as
+    Streamlit's own e2e tests do, after)."""
+    page.wait_for_timeout(100)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
                            timeout=timeout)
 

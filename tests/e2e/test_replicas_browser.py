@@ -123,6 +123,8 @@ def search(page, text: str) -> None:
     box.fill(text)
     box.press("Enter")
     wait_for_app_run(page)
+    # (a page drawn anew keeps its earlier elements, marked stale, until the run ends)
+    page.locator("[data-stale='true']").first.wait_for(state="detached")
 
 
 def statuses_of(history, scope, prefix: str) -> Counter:
