@@ -29,7 +29,7 @@ from partner_console.storage.history import ProviderRow
 from partner_console.storage.history_reads import HistoryFilter, HistoryReads
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import providers
-from partner_console.when import local, zone_label
+from partner_console.when import LocalTimes, local, zone_label
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MAX_LINKS_PER_SHEET = 65_530  # Excel's own limit; later links are written as plain text
@@ -389,8 +389,7 @@ def excel_cells(history: HistoryReads, scope: Scope, filters: HistoryFilter, zon
                    progress: Progress | None) -> Iterator[list[Any]]:
     """Each matching row's cells as the workbook shows them: naive date-times in `zone`,
     labels for codes, text; None for an empty cell."""
-    def when(value: Any) -> datetime:
-        return local(value, zone)
+    when = LocalTimes(zone)
 
     def practice(value: Any) -> str:
         return (practices or {}).get(value, value)

@@ -46,6 +46,37 @@ def local(stored: datetime | str, zone: tzinfo) -> datetime:
     return moment.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
 
 
+class LocalTimes:
+    """`local(stored, zone)` for many stored times at once (an export's), quickly: the zone's
+    offset is looked up once per hour of UTC time and added. In an hour whose offset changes
+    (a clock change, at whatever minute), each time is converted exactly, one by one."""
+
+    _EXACT = object()
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self._offsets: dict[object, object] = {}
+
+    def __call__(self, stored: datetime | str) -> datetime:
+        hour: object
+        if isinstance(stored, str):
+            moment, hour = datetime.fromisoformat(stored), stored[:13]
+        else:
+            moment, hour = stored, (stored.toordinal(), stored.hour)
+        offset = self._offsets.get(hour)
+        if offset is None:
+            offset = self._offsets[hour] = self._offset_in(moment)
+        if offset is self._EXACT:
+            return local(moment, self.zone)
+        return moment + offset  # type: ignore[operator]
+
+    def _offset_in(self, moment: datetime) -> object:
+        start = moment.replace(minute=0, second=0, microsecond=0, tzinfo=UTC)
+        first = start.astimezone(self.zone).utcoffset()
+        last = (start + timedelta(hours=1, microseconds=-1)).astimezone(self.zone).utcoffset()
+        return first if first == last else self._EXACT
+
+
 def shown(stored: datetime, zone: tzinfo, fmt: str = SHOWN) -> str:
     return local(stored, zone).strftime(fmt)
 
