@@ -5,7 +5,9 @@ odd minutes and by half hours."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from itertools import pairwise
+from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo._zoneinfo import ZoneInfo as PureZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +16,7 @@ from partner_console.when import LocalTimes, local
 
 ZONES = ["UTC", "Europe/Prague", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata",
          "America/St_Johns", "Pacific/Chatham", "Africa/Casablanca"]
-moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2040, 1, 1))
+moments = st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2100, 1, 1))
 
 
 @settings(max_examples=300)
@@ -27,7 +29,7 @@ def test_many_times_at_once_are_each_what_one_at_a_time_gives(zone, times, as_te
         assert convert(stored) == local(stored, ZoneInfo(zone)), (zone, stored)
 
 
-def test_every_minute_around_clock_changes_in_hours_that_share_an_offset_lookup():
+def test_every_minute_around_clock_changes_on_days_that_share_an_offset_lookup():
     for zone, change in (("Europe/Prague", datetime(2026, 3, 29, 1, 0)),
                          ("Europe/Prague", datetime(2026, 10, 25, 1, 0)),
                          ("Australia/Lord_Howe", datetime(2026, 4, 4, 14, 30)),
@@ -38,3 +40,15 @@ def test_every_minute_around_clock_changes_in_hours_that_share_an_offset_lookup(
             expected = stored.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
             assert convert(stored) == expected, (zone, stored)
             assert convert(stored.isoformat(sep=" ")) == expected
+
+
+def test_no_zone_changes_its_offset_twice_within_a_day():
+    """LocalTimes' premise, checked against the installed time zone data: since 1900 any two
+    changes of one zone are more than a day apart (the pure-Python zoneinfo lists them)."""
+    since_1900 = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp())
+    closest = min(
+        (later - earlier, name)
+        for name in available_timezones()
+        for earlier, later in pairwise(PureZoneInfo.no_cache(name)._trans_utc)
+        if earlier >= since_1900)
+    assert closest[0] > 24 * 3600, closest
