@@ -14,11 +14,38 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.e2e.conftest import (  # noqa: E402
     CHROMIUM_ARGS,
-    _find_chromium,
+    ensure_chromium,
     start_app,
     stop_app,
     wait_for_app_run,
 )
+from tests.e2e.steps import enter_key, go, open_first_waiting  # noqa: E402
+
+
+def upload(page, name: str, text: str, step: str) -> None:
+    """Upload `text` as a file called `name` and wait for the page's `step` to show it."""
+    path = Path(tempfile.mkdtemp()) / name
+    path.write_text(text, encoding="utf-8")
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_text(step).wait_for()
+    wait_for_app_run(page)
+    page.get_by_text(step).scroll_into_view_if_needed()
+
+
+def add_entry(page, id_label: str, name: str, value: str, button: str,
+              tick: str | None = None) -> None:
+    """Fill a catalog's add form (Name and its id), optionally tick a box, and add it."""
+    page.get_by_role("textbox", name="Name", exact=True).fill(name)
+    box = page.get_by_role("textbox", name=id_label, exact=True)
+    box.fill(value)
+    box.press("Tab")
+    wait_for_app_run(page)
+    if tick:
+        page.get_by_text(tick).click()
+        wait_for_app_run(page)
+    page.get_by_role("button", name=button).click()
+    page.get_by_text(f"Added “{name}”").wait_for()
+    wait_for_app_run(page)
 
 
 def main() -> None:
@@ -27,7 +54,7 @@ def main() -> None:
     app = start_app(Path(tempfile.mkdtemp()), {"SANDBOX_SIGNUP_AFTER_SECONDS": "1"})
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=_find_chromium(), args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(app.url)
             wait_for_app_run(page)
@@ -54,9 +81,7 @@ def main() -> None:
             page.screenshot(path=str(out / "created.png"))
             dialog.get_by_role("button", name="Back to the form").click()
             dialog.wait_for(state="detached")
-            page.get_by_role("link", name="History").click()
-            page.get_by_text("provider(s) · page").wait_for()
-            wait_for_app_run(page)
+            go(page, "History", "provider(s) · page")
             grid = page.get_by_test_id("stDataFrame").bounding_box()
             assert grid is not None
             page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the row's selection checkbox
@@ -75,16 +100,10 @@ def main() -> None:
             wait_for_app_run(page)
             page.locator("[class*='st-key-pa_change_']").scroll_into_view_if_needed()
             page.screenshot(path=str(out / "change-details.png"))
-            page.get_by_role("link", name="Bulk import").click()
-            page.get_by_text("2. Upload your file").wait_for()
-            sample = Path(tempfile.mkdtemp()) / "practice.csv"
-            sample.write_text("First Name;Surname;E-mail;NPI;Department\n" + "".join(
+            go(page, "Bulk import", "2. Upload your file")
+            upload(page, "practice.csv", "First Name;Surname;E-mail;NPI;Department\n" + "".join(
                 f"Provider{i};Example;provider{i}@example.com;1234567893;Adults\n"
-                for i in range(8)) + "Bad;Row;not-an-email;123;Kids\n", encoding="utf-8")
-            page.locator("input[type=file]").set_input_files(str(sample))
-            page.get_by_text("4. Check the rows").wait_for()
-            wait_for_app_run(page)
-            page.get_by_text("4. Check the rows").scroll_into_view_if_needed()
+                for i in range(8)) + "Bad;Row;not-an-email;123;Kids\n", "4. Check the rows")
             page.screenshot(path=str(out / "bulk-preview.png"))
             page.get_by_role("button", name="Start import of 8 provider(s)").click()
             page.get_by_role("button", name="Yes, start the import").click()
@@ -92,54 +111,26 @@ def main() -> None:
             wait_for_app_run(page)
             page.wait_for_timeout(800)  # let the progress bar finish its animation
             page.screenshot(path=str(out / "bulk-results.png"))
-            page.get_by_role("link", name="Roster sync").click()
-            page.get_by_text("1. Upload the roster").wait_for()
-            roster = Path(tempfile.mkdtemp()) / "roster.csv"
-            roster.write_text("First Name;Surname;E-mail;Licence\n" + "".join(
+            go(page, "Roster sync", "1. Upload the roster")
+            upload(page, "roster.csv", "First Name;Surname;E-mail;Licence\n" + "".join(
                 f"Provider{i};Example;provider{i}@example.com;{'PsyD' if i < 2 else ''}\n"
-                for i in range(6)) + "Nina;New;nina.new@example.com;LCSW\n", encoding="utf-8")
-            page.locator("input[type=file]").set_input_files(str(roster))
-            page.get_by_text("3. Check the changes").wait_for()
-            wait_for_app_run(page)
-            page.get_by_text("3. Check the changes").scroll_into_view_if_needed()
+                for i in range(6)) + "Nina;New;nina.new@example.com;LCSW\n",
+                "3. Check the changes")
             page.screenshot(path=str(out / "roster-preview.png"))
-            page.get_by_role("link", name="Note templates").click()
-            page.get_by_text("Add a template").first.wait_for()
-            wait_for_app_run(page)
-            for name, template_id, preselect in (
-                    ("Intake", "2fb81b0a-611b-11ed-9b6a-0242ac120002", True),
-                    ("Progress note", "d290f1ee-6c54-4b01-90e6-d701748f0852", False)):
-                page.get_by_role("textbox", name="Name", exact=True).fill(name)
-                box = page.get_by_role("textbox", name="Template ID", exact=True)
-                box.fill(template_id)
-                box.press("Tab")
-                wait_for_app_run(page)
-                if preselect:
-                    page.get_by_text("Preselect it for every new provider").click()
-                    wait_for_app_run(page)
-                page.get_by_role("button", name="Add template").click()
-                page.get_by_text(f"Added “{name}”").wait_for()
-                wait_for_app_run(page)
+            go(page, "Note templates", "Add a template")
+            add_entry(page, "Template ID", "Intake", "2fb81b0a-611b-11ed-9b6a-0242ac120002",
+                      "Add template", tick="Preselect it for every new provider")
+            add_entry(page, "Template ID", "Progress note",
+                      "d290f1ee-6c54-4b01-90e6-d701748f0852", "Add template")
             page.screenshot(path=str(out / "note-templates.png"))
             page.get_by_role("button", name="Forget key").click()
             wait_for_app_run(page)
-            key = page.get_by_role("textbox", name="API key", exact=True)
-            key.fill("sandbox-platform-key")
-            key.press("Enter")
-            page.get_by_text("API key accepted").wait_for()
-            page.get_by_role("link", name="Practices").click()
-            page.get_by_text("Add a practice").first.wait_for()
+            enter_key(page, "sandbox-platform-key")
+            go(page, "Practices", "Add a practice")
             for name, org_id in (("Northside Therapy", "5a4d0b7e-0000-4000-8000-0000000000a1"),
                                  ("Lakeside Counselling",
                                   "5a4d0b7e-0000-4000-8000-0000000000a2")):
-                page.get_by_role("textbox", name="Name", exact=True).fill(name)
-                box = page.get_by_role("textbox", name="Organisation id", exact=True)
-                box.fill(org_id)
-                box.press("Tab")
-                wait_for_app_run(page)
-                page.get_by_role("button", name="Add practice").click()
-                page.get_by_text(f"Added “{name}”").wait_for()
-                wait_for_app_run(page)
+                add_entry(page, "Organisation id", name, org_id, "Add practice")
             page.screenshot(path=str(out / "practices.png"))
             page.get_by_role("button", name="Forget key").click()
             wait_for_app_run(page)
@@ -160,17 +151,7 @@ def main() -> None:
             wait_for_app_run(page)
             page.wait_for_timeout(800)  # the chart's drawing
             page.screenshot(path=str(out / "overview.png"))
-            page.get_by_role("link", name="Follow up").click()
-            page.get_by_text("Invited at least this many days ago").wait_for()
-            days = page.get_by_role("spinbutton", name="Invited at least this many days ago")
-            days.fill("0")
-            days.press("Enter")
-            page.get_by_text("provider(s) waiting").wait_for()
-            wait_for_app_run(page)
-            grid = page.get_by_test_id("stDataFrame").bounding_box()
-            assert grid is not None
-            page.mouse.click(grid["x"] + 16, grid["y"] + 54)
-            page.get_by_role("button", name="I sent this reminder").wait_for()
+            open_first_waiting(page)
             wait_for_app_run(page)
             page.screenshot(path=str(out / "follow-up.png"))
             page.get_by_role("link", name="Activity").click()
@@ -201,7 +182,7 @@ def sign_in_page(out: Path) -> None:
         app = start_app(folder, {"STREAMLIT_SECRETS_FILES": str(secrets_file(folder, oidc))})
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=_find_chromium(),
+                browser = p.chromium.launch(executable_path=ensure_chromium(),
                                             args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
                 page.goto(f"http://localhost:{app.port}")

@@ -25,6 +25,20 @@ def go(page, link: str, wait_for_text: str) -> None:
     wait_for_app_run(page)
 
 
+def open_first_waiting(page) -> None:
+    """On Follow up: everyone invited (0 days ago or more), then the first provider's reminder."""
+    go(page, "Follow up", "Invited at least this many days ago")
+    days = page.get_by_role("spinbutton", name="Invited at least this many days ago")
+    days.fill("0")
+    days.press("Enter")
+    page.get_by_text("provider(s) waiting").wait_for()
+    wait_for_app_run(page)
+    grid = page.get_by_test_id("stDataFrame").bounding_box()
+    assert grid is not None
+    page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # (the first row's selection box)
+    page.get_by_role("button", name="I sent this reminder").wait_for()
+
+
 def create_provider(page, first: str, last: str, email: str) -> None:
     for label, value in (("First name", first), ("Last name", last), ("Email", email)):
         textbox(page, label).fill(value)

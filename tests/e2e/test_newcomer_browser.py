@@ -12,7 +12,14 @@ import pytest
 
 from tests.e2e.a11y import violations
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
-from tests.e2e.steps import create_provider, enter_key, go, result_seen, textbox
+from tests.e2e.steps import (
+    create_provider,
+    enter_key,
+    go,
+    open_first_waiting,
+    result_seen,
+    textbox,
+)
 
 pytestmark = [pytest.mark.browser]
 LAPTOP = {"width": 1366, "height": 768}
@@ -89,15 +96,7 @@ def test_every_page_and_state_has_no_accessibility_violations(browser, app, tmp_
     go(page, "Overview", "Providers created")
     page.get_by_text("The last 26 weeks").wait_for()
     check("overview")
-    go(page, "Follow up", "Invited at least this many days ago")
-    days = page.get_by_role("spinbutton", name="Invited at least this many days ago")
-    days.fill("0")
-    days.press("Enter")
-    page.get_by_text("provider(s) waiting").wait_for()
-    wait_for_app_run(page)
-    grid = page.get_by_test_id("stDataFrame").bounding_box()
-    page.mouse.click(grid["x"] + 16, grid["y"] + 54)
-    page.get_by_role("button", name="I sent this reminder").wait_for()
+    open_first_waiting(page)
     check("follow up with a reminder open")
     reminder = page.get_by_test_id("stVerticalBlock").filter(
         has=page.get_by_role("button", name="I sent this reminder")).last.inner_text()
