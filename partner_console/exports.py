@@ -444,8 +444,9 @@ def history_xlsx(history: HistoryReads, scope: Scope, filters: HistoryFilter = H
 def _collection_paused() -> Iterator[None]:
     """No cyclic garbage collection while a workbook's rows are gathered (about a second): they
     are tens of thousands of new lists and dicts, none of them garbage, and each pass over them
-    cost a sixth of the export. Reference counting still frees everything as usual; collection
-    resumes as soon as the first of overlapping exports that paused it is done."""
+    cost a sixth of the export. Reference counting still frees everything as usual. Collection
+    resumes when the export that found it on ends (an export that overlaps it and found it off
+    leaves it as it is)."""
     was_on = gc.isenabled()
     gc.disable()
     try:
