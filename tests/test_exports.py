@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import itertools
 import os
@@ -316,3 +317,18 @@ def test_excel_links_stop_at_excels_limit_whichever_writer_writes(engine, monkey
 
     frame, links = exported(Undercounted(engine))
     assert written == [1] and len(frame) == 9 and len(links) == 10  # started again, capped
+    # The fast path pauses cyclic garbage collection while it gathers rows; it is on again
+    # afterwards, also when the fast path gave up (above) or the export failed.
+    assert gc.isenabled()
+    monkeypatch.setattr(rustpy_xlsxwriter, "write_worksheet", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(exports, "RUST_ROWS", 50)
+    with pytest.raises(ZeroDivisionError):
+        exports.history_xlsx(history.reads, scope)
+    assert gc.isenabled()
+    monkeypatch.setattr(exports, "RUST_ROWS", 5)
+    gc.disable()  # (found off, it is left off)
+    try:
+        exports.history_xlsx(Undercounted(engine), scope)  # (the fast path gives up)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
