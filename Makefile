@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 # Three pytest workers on two cores: the browser tests spend much of their time waiting for
-# servers, pages and paced calls, so a third worker fills the gaps (12.8-13.1 minutes where two
+# servers, pages and paced calls, so a third worker fills the gaps (12.8-14.4 minutes where two
 # took 14.7-16.4). The cores are then busy throughout (vmstat: under 5 % idle), so a fourth
 # would only add contention.
 PYTEST_WORKERS ?= 3

@@ -90,15 +90,21 @@ class Proxy:
         probe = f"/_stcore/health?probe={self._probes}"
         cookies = {"console_replica": replica} if replica else {}
         try:
-            httpx.get(self.url + probe, cookies=cookies, timeout=5)
+            httpx.get(self.url + probe, cookies=cookies, timeout=30)
         except httpx.HTTPError:
             return None
-        for line in reversed(self.access.read_text(encoding="utf-8").splitlines()):
-            if line.startswith(probe + " "):
-                tried = line.split(" ", 2)[2]  # "a:1, b:2" when the first failed
-                last = tried.split(",")[-1].strip()
-                return int(last.rsplit(":", 1)[1]) if ":" in last else None
-        return None
+        # nginx writes a request's log line once the answer is sent, so the client can read
+        # the answer first: wait for the line (on a busy machine, a moment).
+        deadline = time.monotonic() + 10
+        while True:
+            for line in reversed(self.access.read_text(encoding="utf-8").splitlines()):
+                if line.startswith(probe + " "):
+                    tried = line.split(" ", 2)[2]  # "a:1, b:2" when the first failed
+                    last = tried.split(",")[-1].strip()
+                    return int(last.rsplit(":", 1)[1]) if ":" in last else None
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
 
     def ports_seen(self) -> set[int]:
         """Every replica that answered a request so far (by its port)."""
