@@ -215,12 +215,14 @@ def _email_offer(svc: Services, job: Job) -> None:
 
 def _preview(rows: list[PreparedRow], read: ReadResult, file_name: str) -> None:
     tally = counts(rows)
-    shown = st.columns(len(ROW_STATUS_LABELS))
     short = {READY: "Ready", INVALID: "Needs fixing", "duplicate_in_file": "Repeated",
              IN_HISTORY: "Already in History", IN_UPHEAL: "Has Upheal account",
              EXAMPLE: "Example row"}
-    for column, (status, label) in zip(shown, short.items(), strict=True):
-        column.metric(label, tally[status], help=ROW_STATUS_LABELS[status])
+    statuses = list(short.items())
+    for first in range(0, len(statuses), 3):  # two rows of three: every label whole at 1280 px
+        for column, (status, label) in zip(st.columns(3), statuses[first:first + 3],
+                                           strict=True):
+            column.metric(label, tally[status], help=ROW_STATUS_LABELS[status])
     st.dataframe(pd.DataFrame([{
         "Row": r.row_number, "Status": ROW_STATUS_LABELS[r.status],
         "Name": " ".join(str(r.values.get(f) or "") for f in ("first_name", "last_name")),

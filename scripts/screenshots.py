@@ -29,7 +29,7 @@ def upload(page, name: str, text: str, step: str) -> None:
     page.locator("input[type=file]").set_input_files(str(path))
     page.get_by_text(step).wait_for()
     wait_for_app_run(page)
-    page.get_by_text(step).scroll_into_view_if_needed()
+    page.get_by_text(step).evaluate("e => e.scrollIntoView({block: 'start'})")  # (at the top)
 
 
 def add_entry(page, id_label: str, name: str, value: str, button: str,
