@@ -30,6 +30,14 @@ def metrics(page) -> dict[str, str]:
     return found
 
 
+# Metric labels cut off with an ellipsis ("Already in Hist…"): any part of a label whose text
+# is wider than its box.
+CUT_LABELS = """() => [...document.querySelectorAll('[data-testid="stMetricLabel"]')]
+    .filter(label => [label, ...label.querySelectorAll('*')]
+        .some(e => e.scrollWidth > e.clientWidth + 1))
+    .map(label => label.innerText)"""
+
+
 def metrics_once_drawn(page, count: int = 6, timeout: float = 15) -> dict[str, str]:
     """The metrics once all `count` are drawn (a run streams its elements in: a header can be
     on the page a moment before the numbers under it)."""
@@ -64,6 +72,7 @@ def test_upload_preview_import_and_download_results(browser, app_on_loopback_san
     before = {"Ready": "11", "Needs fixing": "1", "Repeated": "1", "Already in History": "1",
               "Has Upheal account": "0", "Example row": "1"}
     assert metrics_once_drawn(page) == before
+    assert page.evaluate(CUT_LABELS) == []  # every count's label whole at 1280 px
     page.get_by_role("button", name="Check which already have an Upheal account").click()
     page.get_by_role("button", name="Start import of 10 provider(s)").wait_for()
     page.get_by_text("1 already have an account and will be skipped").wait_for()  # feedback
