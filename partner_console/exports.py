@@ -429,7 +429,7 @@ def history_xlsx(history: HistoryReads, scope: Scope, filters: HistoryFilter = H
     rows prepared so far."""
     headers = [f"{header} ({zone_label(zone)})" if kind == "time" else header
                for header, _, kind in _XLSX_COLUMNS]
-    if history.count(scope, filters) <= RUST_ROWS:
+    if history.count(scope, filters, cap=RUST_ROWS) <= RUST_ROWS:
         try:
             with _collection_paused():
                 return _rust_workbook(headers, excel_cells(history, scope, filters, zone,

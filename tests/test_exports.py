@@ -278,6 +278,7 @@ def test_excel_links_stop_at_excels_limit_whichever_writer_writes(engine, monkey
     import rustpy_xlsxwriter
 
     import partner_console.exports as exports
+    import partner_console.storage.history_reads as history_reads
     from partner_console.api.models import CreatedProvider, validate_provider
     from partner_console.storage import fingerprint
     from tests.workbooks import hyperlinks
@@ -297,8 +298,10 @@ def test_excel_links_stop_at_excels_limit_whichever_writer_writes(engine, monkey
     monkeypatch.setattr(rustpy_xlsxwriter, "write_worksheet",
                         lambda *a, **k: written.append(1) or real(*a, **k))
 
+    steps: list[int] = []
+
     def exported(reads) -> tuple[pd.DataFrame, list[str]]:
-        steps: list[int] = []
+        steps.clear()
         workbook = exports.history_xlsx(reads, scope, progress=steps.append)
         assert steps and steps[-1] == 9  # told of the rows as they were prepared
         return pd.read_excel(io.BytesIO(workbook), engine="calamine"), hyperlinks(workbook)
@@ -307,8 +310,14 @@ def test_excel_links_stop_at_excels_limit_whichever_writer_writes(engine, monkey
     assert written == [1] and len(frame) == 9 and len(links) == 18
     monkeypatch.setattr(exports, "MAX_LINKS_PER_SHEET", 10)
     monkeypatch.setattr(exports, "RUST_ROWS", 5)
-    frame, links = exported(history.reads)  # past the limit: XlsxWriter, links up to it
+    monkeypatch.setattr(history_reads, "COUNT_CAP", 3)  # (History's counts stop early)
+    reads, reads_of_rows = history.reads, []
+    real_batches = reads.export_batches
+    monkeypatch.setattr(reads, "export_batches",
+                        lambda *a, **k: reads_of_rows.append(1) or real_batches(*a, **k))
+    frame, links = exported(reads)  # past the limit: XlsxWriter, links up to it
     assert written == [1] and len(frame) == 9 and len(links) == 10
+    assert reads_of_rows == [1]  # straight to XlsxWriter: the rows were not read twice
     assert list(frame["Invite link"]) == [f"https://x.test/i/{i}" for i in range(8, -1, -1)]
 
     class Undercounted(type(history.reads)):  # rows created between the count and the export
