@@ -394,3 +394,34 @@ def test_a_row_that_keeps_coming_back_is_failed_instead_of_looping(engine):
     assert leases.claim_row(job_id, "a#1") is None
     (row,) = JobStore(engine).rows(job_id)
     assert (row.state, row.message) == ("failed", GAVE_UP)
+
+
+# -- a job's pace -------------------------------------------------------------------------------
+def test_a_jobs_pace_is_its_rows_over_the_time_they_took_within_the_last_minute(engine):
+    """'… a minute · … left' in the job panel: 40 rows done over the last 10 s is 240 a minute
+    (not 40 because fewer than 60 s have passed); rows older than a minute are not counted;
+    fewer than two rows done says nothing yet."""
+    from sqlalchemy import update
+
+    from partner_console.storage.tables import bulk_job_rows
+
+    store, _, _, job_id = new_job(engine, spreadsheet(60))
+    rows = [r.row_number for r in store.rows(job_id)]
+    now = utcnow()
+
+    def done(numbers, seconds_ago):
+        with engine.begin() as conn:
+            for number, ago in zip(numbers, seconds_ago, strict=True):
+                conn.execute(update(bulk_job_rows).where(
+                    bulk_job_rows.c.job_id == job_id, bulk_job_rows.c.row_number == number
+                ).values(state="created", updated_at=now - timedelta(seconds=ago)))
+
+    assert store.rows_a_minute(job_id) == 0  # nothing done: too early to say
+    done(rows[:1], [0.5])
+    assert store.rows_a_minute(job_id) == 0  # one row: still too early
+    done(rows[1:40], [10 - i * 0.25 for i in range(39)])  # 40 rows over the last 10 s
+    assert 220 <= store.rows_a_minute(job_id) <= 250
+    done(rows[40:60], [200] * 20)  # done long ago: not today's pace
+    assert 220 <= store.rows_a_minute(job_id) <= 250
+    done(rows[:40], [50 - i for i in range(40)])  # 40 rows over the last 50 s
+    assert 45 <= store.rows_a_minute(job_id) <= 50
