@@ -67,24 +67,17 @@ def _change(row_id: int) -> None:
     _done(row_id, "change", outcome.ok, outcome.words)
 
 
-def _deactivate(row_id: int) -> None:
+def _switch(row_id: int, active: bool) -> None:
+    """Deactivate (active=False) or reactivate (True) the provider, once per click."""
     scope = current_scope()
     if scope is None:
         return
+    changer = services().changer
+    switch, action = ((changer.reactivate, "reactivate") if active
+                      else (changer.deactivate, "deactivate"))
     with session_lock(f"pa_lock_{row_id}"):
-        outcome = services().changer.deactivate(api_key(), scope, row_id, person(),
-                                                _token(row_id, "deactivate"))
-    _done(row_id, "deactivate", outcome.ok, outcome.words)
-
-
-def _reactivate(row_id: int) -> None:
-    scope = current_scope()
-    if scope is None:
-        return
-    with session_lock(f"pa_lock_{row_id}"):
-        outcome = services().changer.reactivate(api_key(), scope, row_id, person(),
-                                                _token(row_id, "reactivate"))
-    _done(row_id, "reactivate", outcome.ok, outcome.words)
+        outcome = switch(api_key(), scope, row_id, person(), _token(row_id, action))
+    _done(row_id, action, outcome.ok, outcome.words)
 
 
 def _replace(row_id: int) -> None:
@@ -118,8 +111,8 @@ def after_invite(row: ProviderRow) -> None:
         st.info(f"Deactivated in Upheal on {when(row.deactivated_at)} by "  # type: ignore[arg-type]
                 f"{safe(row.deactivated_by or '') or '(no name)'}. Their invite and room links "
                 "no longer work.", icon=":material/person_off:")
-        st.button("Reactivate", key=f"pa_reactivate_{row.id}", on_click=_reactivate,
-                  args=(row.id,), icon=":material/person_add:",
+        st.button("Reactivate", key=f"pa_reactivate_{row.id}", on_click=_switch,
+                  args=(row.id, True), icon=":material/person_add:",
                   help="Upheal makes the provider active again.")
         return
     opened = st.session_state.get(f"pa_open_{row.id}")
@@ -141,7 +134,7 @@ def after_invite(row: ProviderRow) -> None:
                        "invite and room links stop working and they cannot sign in. You can "
                        "reactivate them later.")
             st.button(f"Yes, deactivate {safe(row.full_name)}", key=f"pa_deactivate_{row.id}",
-                      on_click=_deactivate, args=(row.id,), type="primary")
+                      on_click=_switch, args=(row.id, False), type="primary")
 
 
 def _replacement_note(row: ProviderRow) -> None:
