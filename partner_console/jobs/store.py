@@ -20,7 +20,7 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from partner_console.jobs.states import JobKind, JobStatus, RowState
-from partner_console.storage.clock import utcnow
+from partner_console.storage.clock import stored_time, utcnow
 from partner_console.storage.errors import NotFoundError
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import bulk_job_rows, bulk_jobs
@@ -299,9 +299,7 @@ class JobStore:
                 and_(*(r.state != s.value for s in WAITING)))).one()
         if done < 2 or first is None:
             return 0
-        if isinstance(first, str):  # (SQLite's driver, for an aggregate)
-            first = datetime.fromisoformat(first)
-        took = max((now - first).total_seconds(), 1.0)
+        took = max((now - stored_time(first)).total_seconds(), 1.0)
         return round(done * 60 / min(took, seconds))
 
     def progress(self, job_id: int) -> Progress:

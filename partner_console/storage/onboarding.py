@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 
+from partner_console.storage.clock import stored_time
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import onboarding_weeks, providers, signup_days
 
@@ -29,7 +30,7 @@ COUNTED = ("created", "links_lost")
 
 def week_of(moment: datetime | str) -> str:
     """The Monday (UTC) of a stored time's week, as 'YYYY-MM-DD'."""
-    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    value = stored_time(moment)
     return (value.date() - timedelta(days=value.weekday())).isoformat()
 
 
@@ -96,10 +97,7 @@ def rebuild(conn: Connection) -> None:
         org, practice = org or "", practice or ""
         weeks.setdefault((fp, org, practice, week_of(created_at)), [0, 0])[0] += 1
         if signed_up_at is not None:
-            signed = datetime.fromisoformat(signed_up_at) if isinstance(signed_up_at, str) \
-                else signed_up_at
-            created = datetime.fromisoformat(created_at) if isinstance(created_at, str) \
-                else created_at
+            signed, created = stored_time(signed_up_at), stored_time(created_at)
             weeks.setdefault((fp, org, practice, week_of(signed)), [0, 0])[1] += 1
             key = (fp, org, practice, max(0, (signed - created).days))
             days[key] = days.get(key, 0) + 1
