@@ -164,8 +164,19 @@ def test_a_double_click_two_tabs_or_two_servers_deactivate_once(engine, served, 
     def click(token: str) -> None:
         results.append(changer.deactivate(DEMO_KEY, scope, row_id, ANN, token))
 
+    sending = threading.Event()
+    deactivate = changer.client.deactivate
+
+    def marked(*args):
+        sending.set()
+        return deactivate(*args)
+
+    changer.client.deactivate = marked
+    # the first click is inside its call to Upheal before the double click and the other tab
     threads = [threading.Thread(target=click, args=(t,)) for t in ("same", "same", "tab-2")]
-    for thread in threads:
+    threads[0].start()
+    assert sending.wait(10)
+    for thread in threads[1:]:
         thread.start()
     for thread in threads:
         thread.join()
