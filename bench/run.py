@@ -92,13 +92,14 @@ def main(argv: list[str] | None = None) -> list[Result]:
         if "B7" in only:
             results += server_bench.b7(size["b7"])
         if "B8" in only:
-            from tests.e2e.conftest import ensure_chromium
+            from tests.e2e.conftest import chromium_args, ensure_chromium
 
             chromium = ensure_chromium()
             if chromium is None:
                 raise SystemExit("B8 needs Chromium (apt-get install chromium)")
             url = history_bench.seeded_url(next(iter(makers.values())), size["b8_rows"], "b8")
-            results += server_bench.b8(url, size["b8_sessions"], _open_history, chromium)
+            results += server_bench.b8(url, size["b8_sessions"], _open_history, chromium,
+                                       chromium_args(chromium))
         if "B11" in only:
             results += refresh_bench.b11(*size["b11"])
         if "B12" in only:

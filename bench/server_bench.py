@@ -19,9 +19,6 @@ from bench.harness import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 ONE_LINE = "import streamlit as st\nst.write('Hello')\n"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
 def _port() -> int:
@@ -88,14 +85,14 @@ def b7(rounds: int) -> list[Result]:
 
 
 def b8(database_url: str, sessions: int, open_history: Callable[..., None],
-       chromium: str) -> list[Result]:
+       chromium: str, chromium_args: list[str]) -> list[Result]:
     from playwright.sync_api import sync_playwright
 
     env = {"PARTNER_CONSOLE_DATA_DIR": tempfile.mkdtemp(), "DATABASE_URL": database_url,
            "PARTNER_CONSOLE_SECRET": "bench-secret"}
     figures = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=chromium_args)
         for name, script in (("console", ROOT / "app.py"), ("baseline", _one_line_script())):
             process, url, _ = start(script, env)
             try:

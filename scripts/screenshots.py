@@ -13,8 +13,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.e2e.conftest import (  # noqa: E402
-    CHROMIUM_ARGS,
-    ensure_chromium,
+    launch_chromium,
     start_app,
     stop_app,
     wait_for_app_run,
@@ -54,7 +53,7 @@ def main() -> None:
     app = start_app(Path(tempfile.mkdtemp()), {"SANDBOX_SIGNUP_AFTER_SECONDS": "1"})
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(app.url)
             wait_for_app_run(page)
@@ -182,8 +181,7 @@ def sign_in_page(out: Path) -> None:
         app = start_app(folder, {"STREAMLIT_SECRETS_FILES": str(secrets_file(folder, oidc))})
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=ensure_chromium(),
-                                            args=CHROMIUM_ARGS)
+                browser = launch_chromium(p)
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
                 page.goto(f"http://localhost:{app.port}")
                 page.get_by_text("Sign in with your company account").wait_for()
