@@ -3,6 +3,7 @@ claims, the shared rate budget, and email reservations."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -22,6 +23,7 @@ from partner_console.storage.coordination import (
     PAUSE,
     Leases,
     RateBudget,
+    lease_owner,
     reservation_scope,
 )
 from tests.bulk_child import KEY, SECRET
@@ -425,3 +427,20 @@ def test_a_jobs_pace_is_its_rows_over_the_time_they_took_within_the_last_minute(
     assert 220 <= store.rows_a_minute(job_id) <= 250
     done(rows[:40], [50 - i for i in range(40)])  # 40 rows over the last 50 s
     assert 45 <= store.rows_a_minute(job_id) <= 50
+
+
+def test_a_forked_process_is_a_life_of_its_own():
+    """A process forked from a server (the kill tests' children are) writes its own owner name
+    on leases, never its parent's: it cannot renew or release what the parent holds."""
+    owner = lease_owner("replica-a")
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(writer, lease_owner("replica-a").encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(pid, 0)
+    with os.fdopen(reader) as pipe:
+        child = pipe.read()
+    assert child.startswith("replica-a#") and child != owner
+    assert lease_owner("replica-a") == owner  # the parent's own name stays

@@ -178,6 +178,15 @@ def replica_name(port: object = None) -> str:
 _BOOT = uuid.uuid4().hex[:12]
 
 
+def _new_life() -> None:
+    global _BOOT
+    _BOOT = uuid.uuid4().hex[:12]
+
+
+# A forked process is a life of its own: it never holds or renews its parent's leases.
+os.register_at_fork(after_in_child=_new_life)
+
+
 def lease_owner(replica: str) -> str:
     """The owner name this process writes on leases: its replica and its boot."""
     return f"{replica}#{_BOOT}"
