@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -23,6 +20,7 @@ from partner_console.jobs.store import CREATED_STATES, JobStatus, JobStore, RowS
 from partner_console.sandbox import Faults
 from partner_console.storage import LinkJournal, fingerprint
 from partner_console.storage.coordination import CANCEL, Leases
+from tests import children
 from tests.bulk_child import KEY, SECRET
 from tests.helpers import HistoryForTests, build_runner
 
@@ -187,10 +185,8 @@ def test_job_killed_mid_run_resumes_and_finishes_with_the_same_guarantees(
     sandbox, server = served
     sandbox.faults = Faults(latency_ms=30, lost_response_rate=0.1)
     store, history, scope, job_id = new_job(engine, spreadsheet(150))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.bulk_child", database_url, server.base_url, str(job_id),
-         str(RATE), str(tmp_path / "journal.jsonl")],
-        cwd=os.path.dirname(os.path.dirname(__file__)), stdout=subprocess.PIPE, text=True)
+    child = children.spawn("tests.bulk_child", database_url, server.base_url, str(job_id),
+                           str(RATE), str(tmp_path / "journal.jsonl"))
     assert child.stdout.readline().strip() == "started"
     deadline = time.monotonic() + 60
     while store.progress(job_id).done < 40:

@@ -6,7 +6,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from partner_console.creation import ProviderCreator
 from partner_console.sandbox import Faults
 from partner_console.storage import LinkJournal, fingerprint
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
+from tests import children
 from tests.bulk_child import KEY, SECRET
 from tests.helpers import HistoryForTests
 from tests.report import record
@@ -34,8 +34,7 @@ pytestmark = pytest.mark.sandbox(rate_per_minute=100_000, seed=21,
 
 def run_child(args: list[str], kill_after: float | None) -> bool:
     """Run a child; SIGKILL it after `kill_after` seconds. True if it was killed mid-run."""
-    child = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                             text=True)
+    child = children.spawn(*args)
     assert child.stdout.readline().strip() in ("ready", "started")
     if kill_after is None:
         child.wait(300)

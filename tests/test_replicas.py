@@ -4,8 +4,6 @@ together they keep to the key's budget. Real processes (`tests.bulk_child`), a r
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +12,8 @@ import pytest
 from partner_console.jobs.store import JobStatus
 from partner_console.sandbox import Faults, SandboxServer
 from partner_console.storage.coordination import Leases
+from tests import children
+from tests.children import Child
 from tests.report import record
 from tests.test_bulk_job import assert_guarantees, max_calls_in_any_window, new_job, spreadsheet
 
@@ -21,12 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def child(database_url: str, server: SandboxServer, job_id: int, rate: int, tmp_path: Path,
-          replica: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.bulk_child", database_url, server.base_url, str(job_id),
-         str(rate), str(tmp_path / f"journal-{replica}.jsonl")],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "JOB_CHILD_REPLICA": replica})
+          replica: str) -> Child:
+    return children.spawn("tests.bulk_child", database_url, server.base_url, str(job_id),
+                          str(rate), str(tmp_path / f"journal-{replica}.jsonl"),
+                          env={**os.environ, "JOB_CHILD_REPLICA": replica})
 
 
 pytestmark = pytest.mark.sandbox(rate_per_minute=1200, seed=31, faults=Faults(latency_ms=20))  # (the `served` fixture's)

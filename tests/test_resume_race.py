@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,6 +19,8 @@ from partner_console.jobs.kinds.refresh import create_refresh
 from partner_console.jobs.store import JobStatus, JobStore
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from partner_console.storage import fingerprint, make_engine, migrate
+from tests import children
+from tests.children import Child
 from tests.helpers import HistoryForTests
 from tests.report import record
 
@@ -32,9 +32,8 @@ GAPS = [0.0, 0.06, 0.12, 0.2, 0.3, 0.03, 0.09, 0.15, 0.25, 0.01]
 RATE = 1200
 
 
-def spawn(args: list[str], replica: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "JOB_CHILD_REPLICA": replica})
+def spawn(args: list[str], replica: str) -> Child:
+    return children.spawn(*args, env={**os.environ, "JOB_CHILD_REPLICA": replica})
 
 
 def kill_then_resume_twice(args: list[str], progressed, gap: float) -> list[str]:

@@ -6,8 +6,6 @@ starting it at once run it once."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,6 +24,7 @@ from partner_console.roster import plan_sync
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from partner_console.storage import LinkJournal, fingerprint
 from partner_console.storage.coordination import Leases
+from tests import children
 from tests.helpers import HistoryForTests, build_runner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,9 +121,9 @@ def test_a_sync_killed_mid_way_resumes_with_nothing_done_twice(postgres_server, 
         job_id, _ = create_sync(store, scope, created_by="Ann", file_name="roster.csv",
                                 plan=plan, deactivate_missing=True, start_token="kill-1")
         app.calls.clear()
-        args = [sys.executable, "-m", "tests.bulk_child", url, server.base_url, str(job_id),
+        args = ["tests.bulk_child", url, server.base_url, str(job_id),
                 "6000", str(tmp_path / "journal.jsonl")]
-        child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        child = children.spawn(*args)
         assert child.stdout.readline().strip() == "started"
         deadline = time.monotonic() + 60
         while store.progress(job_id).done < 15:

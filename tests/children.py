@@ -1,0 +1,87 @@
+"""Real child processes for the kill tests, started in milliseconds.
+
+The kill tests start a child (`python -m tests.bulk_child ...`), SIGKILL it mid-job and start
+more, about two hundred times in a run. A fresh interpreter spends most of a second importing
+SQLAlchemy, httpx, pydantic and the console before it does anything. Here the children are
+forked from a server process that has imported all that once (`multiprocessing`'s forkserver,
+one per pytest worker): each is still a process of its own, with its own pid, database
+connections and threads, killed with a real SIGKILL, and it runs the module as `python -m`
+would (`runpy`, `__main__`, its own argv and environment).
+
+`spawn` returns a `Child` with the parts of `subprocess.Popen` the tests use: `stdout`
+(`readline`), `poll`, `wait` (raising `subprocess.TimeoutExpired`), `send_signal` and `pid`.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import runpy
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHILDREN = ("tests.bulk_child", "tests.create_child", "tests.email_child",
+            "tests.refresh_child")
+_context = multiprocessing.get_context("forkserver")
+_context.set_forkserver_preload(list(CHILDREN))
+
+
+def _run_module(module: str, argv: list[str], env: dict[str, str], out: Connection) -> None:
+    """In the child: `python -m module argv...` with `env` and stdout into `out`."""
+    os.chdir(ROOT)
+    os.environ.clear()
+    os.environ.update(env)
+    os.dup2(out.fileno(), 1)
+    out.close()
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
+    sys.argv = [module, *argv]
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    finally:
+        sys.stdout.flush()
+
+
+class Child:
+    """One running child (see the module's docstring)."""
+
+    def __init__(self, module: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        if module not in CHILDREN:
+            raise ValueError(f"{module} is not preloaded: add it to CHILDREN")
+        reader, writer = _context.Pipe(duplex=False)
+        self._process = _context.Process(
+            target=_run_module, args=(module, list(argv), dict(env or os.environ), writer),
+            name=module)
+        self._process.start()
+        writer.close()  # the child holds the only writer: its end is the reader's end of file
+        self.stdout = io.TextIOWrapper(io.FileIO(os.dup(reader.fileno()), "r"))
+        reader.close()
+        self.pid: int = self._process.pid  # type: ignore[assignment]
+        self.args = [module, *argv]
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        code = self._process.exitcode
+        if code is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        self.stdout.close()
+        return code
+
+    def send_signal(self, signal: int) -> None:
+        if self._process.exitcode is None:
+            os.kill(self.pid, signal)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+
+def spawn(module: str, *argv: str, env: dict[str, str] | None = None) -> Child:
+    """`python -m module argv...` as a forked child (see the module's docstring)."""
+    return Child(module, list(argv), env)
