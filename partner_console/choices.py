@@ -1,12 +1,26 @@
-"""Option lists for pickers: countries with calling codes, languages with their names."""
+"""Option lists for pickers: countries with calling codes, languages with their names.
+
+The language names come from babel's data for every language, which takes about a second of
+CPU to read: each replica would pay it on its first Create provider page and its first file
+with a Language column. They are read once, when babel changes, into `language_names.json`
+beside this file (`python -m partner_console.choices`); a test checks the file against babel.
+With another babel version installed than the file's, they are read from babel again.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
 import unicodedata
 from functools import cache
+from pathlib import Path
+from typing import Any
 
+import babel
 import phonenumbers
 from babel import Locale, UnknownLocaleError, localedata
+
+LANGUAGE_NAMES = Path(__file__).with_name("language_names.json")
 
 # Shown first: the countries most partners work in.
 COMMON_REGIONS = ("US", "CA", "GB", "AU", "IE", "NZ")
@@ -65,7 +79,29 @@ def _tag(locale: Locale) -> str:
 
 
 @cache
+def _stored() -> dict[str, Any] | None:
+    """language_names.json when it was made from the installed babel, else None."""
+    try:
+        stored = json.loads(LANGUAGE_NAMES.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stored if isinstance(stored, dict) and stored.get("babel") == babel.__version__ \
+        else None
+
+
+def language_names() -> dict[str, Any]:
+    """What language_names.json holds, read from babel."""
+    return {"babel": babel.__version__, "picker": _picker_from_babel(),
+            "by_name": _by_name_from_babel()}
+
+
+@cache
 def _languages_by_name() -> dict[str, str]:
+    stored = _stored()
+    return dict(stored["by_name"]) if stored else _by_name_from_babel()
+
+
+def _by_name_from_babel() -> dict[str, str]:
     """Every name a person may type for a language babel knows, in English and in the language
     itself, with and without its country: 'spanish', 'spanish (mexico)', 'espanol (mexico)',
     'deutsch' -> the tag ('es', 'es-MX', 'de'). English names win a clash."""
@@ -126,5 +162,16 @@ def native_name(tag: str) -> str | None:
 def picker_locales() -> dict[str, str]:
     """The Language picker's options: tag -> 'Spanish (Mexico) · español (México)', so that
     typing either name finds it."""
+    stored = _stored()
+    return dict(stored["picker"]) if stored else _picker_from_babel()
+
+
+def _picker_from_babel() -> dict[str, str]:
     return {tag: f"{name} · {native_name(tag)}" if native_name(tag) else name
             for tag, name in locale_choices()}
+
+
+if __name__ == "__main__":  # python -m partner_console.choices: language_names.json again
+    LANGUAGE_NAMES.write_text(json.dumps(language_names(), ensure_ascii=False, indent=0) + "\n",
+                              encoding="utf-8")
+    sys.stdout.write(f"{LANGUAGE_NAMES} written from babel {babel.__version__}\n")
