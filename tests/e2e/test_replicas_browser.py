@@ -169,14 +169,17 @@ def show_job(page, job_id: int) -> None:
 
 
 def open_console(browser, app, page_link: str | None = None, wait_text: str = ""):
-    """A person's browser on replica `app` (through nginx when the app is behind it)."""
+    """A person's browser on replica `app` (through nginx when the app is behind it), on the
+    page `page_link` names, opened by its address as a bookmark would (the key box is on every
+    page): the form's page is not drawn twice on the way."""
     context = app.context(browser, viewport={"width": 1366, "height": 768})
     page = context.new_page()
-    page.goto(app.entry)
+    path = (page_link or "").lower().replace(" ", "_")  # pages/<path>.py: its address
+    page.goto(f"{app.entry}/{path}")
     wait_for_app_run(page)
     enter_key(page, DEMO)
     if page_link:
-        go(page, page_link, wait_text)
+        page.get_by_text(wait_text).first.wait_for()
     return page
 
 
