@@ -527,7 +527,10 @@ def test_a_sign_up_refresh_runs_once_across_two_replicas(browser, deployment, sa
 
     (a, b), engine = deployment
     history, scope = invited_providers(engine, sandbox, 40)
-    sandbox.app.faults.latency_ms = 150
+    # Each check takes a second (six at a time: about seven seconds for the job), so the job
+    # is still running when the second click reaches the other replica, however busy the
+    # machine (at 150 ms a busy CI machine saw it finish first, and a second job start).
+    sandbox.app.faults.latency_ms = 1000
     earlier, before = newest_job_id(engine), len(sandbox.app.calls)
     first = open_console(browser, a, "History", "provider(s) · page")
     second = open_console(browser, b, "History", "provider(s) · page")
