@@ -63,9 +63,10 @@ def apt_installed(names: tuple[str, ...], *packages: tuple[str, ...]) -> str | N
 
 def ensure_chromium() -> str | None:
     """Debian's Chromium, installed with apt when missing (as root); None when unavailable.
-    Its headless shell first (package chromium-headless-shell: the same Chromium built without
-    the desktop browser's windows and GPU process, as Playwright's own headless runs use): a
-    page costs it about a third less CPU. The full `chromium` when the shell cannot be had."""
+    Its headless shell first (package chromium-headless-shell: the same Chromium built for
+    headless use only, without the desktop browser's interface, as Playwright's own headless
+    runs use): side by side, a page load cost it about a third less CPU. The full `chromium`
+    when the shell cannot be had."""
     return apt_installed(("chromium-headless-shell",), ("chromium-headless-shell",)) or \
         apt_installed(("chromium", "chromium-browser"), ("chromium",))
 
