@@ -52,7 +52,9 @@ def last_sent_words(send: Send) -> str:
 
 def _send(scope: Scope, provider: ProviderRow, kind: str, where: str, confirmed: int) -> None:
     """The click, before the page draws: one send per click (its token), under the session's
-    lock, so a double click or a fast rerun shows the first click's result."""
+    lock, so a double click or a fast rerun shows the first click's result. The token of a
+    send that went out stays until the panel is opened again: a double click's second click
+    that comes after the first has finished still gets "Emailed to", not "Nothing was sent"."""
     state = st.session_state
     token = state.setdefault(_key("token", where, provider.id), uuid.uuid4().hex)
     subject = str(state.get(_key("subject", where, provider.id)) or "")
@@ -69,7 +71,8 @@ def _send(scope: Scope, provider: ProviderRow, kind: str, where: str, confirmed:
         result = services().mailer.send(scope, provider, kind, subject=subject, body=body,
                                         created_by=your_name(), confirmed=confirmed,
                                         token=token)
-    state.pop(_key("token", where, provider.id), None)
+    if result.status not in (SENT, UNCERTAIN):
+        state.pop(_key("token", where, provider.id), None)  # pressing again is a new send
     if result.status in (SENT, UNCERTAIN):
         maybe = "" if result.status == SENT else " (it may not have arrived: the mail server " \
             "did not answer)"
@@ -97,6 +100,7 @@ def _reset_text(provider: ProviderRow, kind: str, where: str, scope: Scope) -> N
 def _open(scope: Scope, provider: ProviderRow, kind: str, where: str) -> None:
     st.session_state[_key("open", where, provider.id)] = True
     st.session_state.pop(_key("result", where, provider.id), None)
+    st.session_state.pop(_key("token", where, provider.id), None)  # a send of its own
     _reset_text(provider, kind, where, scope)
 
 

@@ -907,6 +907,32 @@ def test_an_invite_emailed_after_a_create_lands_in_the_outbox_once():
     assert any("Practice: not sent" in w.value for w in at.warning)
 
 
+def test_a_double_clicks_second_click_after_the_send_shows_the_first_result():
+    """A double click on Send now whose second click reaches the server after the first
+    click's send went out (a busy machine): one email, and the panel still says "Emailed to",
+    never "Nothing was sent"."""
+    at = created(app())
+    at.button(key="es_open_panel").click().run()
+    row_id = at.session_state["cp_outcome"]["row_id"]
+    texts = {key: at.session_state[key] for key in (f"es_subject_panel_{row_id}",
+                                                    f"es_body_panel_{row_id}")}
+    at.button(key="es_send_panel").click().run()
+    assert any("Emailed to zoe" in shown(s.value) for s in at.success)
+    # The browser still had the button, enabled, and the texts: the second click runs its
+    # callback as the first did (here the panel is drawn as it was, "Send it again" ticked to
+    # enable the button).
+    for key, value in {**texts, f"es_open_panel_{row_id}": True,
+                       f"es_again_panel_{row_id}": True}.items():
+        at.session_state[key] = value
+    at.run()
+    at.button(key="es_send_panel").click().run()
+    assert any("Emailed to zoe" in shown(s.value) for s in at.success)
+    assert not any("Nothing was sent" in i.value for i in at.info)
+    svc = services_of(at)
+    assert [s.state for s in svc.sends.for_provider(
+        svc.history.scope_for(_fingerprint(svc)), row_id, "invite")] == ["sent"]
+
+
 def _fingerprint(svc) -> str:
     from partner_console.storage import fingerprint
 
