@@ -21,6 +21,7 @@ from tests.e2e.test_replicas_browser import (
     paused_job,
     scope_of,
     show_job,
+    wait_until,
 )
 from tests.report import record
 
@@ -62,13 +63,6 @@ def deployment(postgres_server, sandbox, tmp_path):
     proxy.stop()
     for app in apps:
         stop_app(app)
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def resume_on_both(pages, gap: float) -> None:
