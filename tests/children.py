@@ -54,7 +54,7 @@ class Child:
         reader, writer = _context.Pipe(duplex=False)
         self._process = _context.Process(
             target=_run_module, args=(module, list(argv), dict(env or os.environ), writer),
-            name=module)
+            name=module, daemon=True)  # (one a failed test left running ends with its worker)
         self._process.start()
         writer.close()  # the child holds the only writer: its end is the reader's end of file
         self.stdout = io.TextIOWrapper(io.FileIO(os.dup(reader.fileno()), "r"))
