@@ -22,7 +22,6 @@ from tests.helpers import HistoryForTests
 from tests.report import record
 from tests.test_bulk_job import RATE, assert_guarantees, new_job, runner_for, spreadsheet
 
-ROOT = Path(__file__).resolve().parent.parent
 SOAK = os.environ.get("SOAK", "") not in ("", "0")
 KILLS = 100 if SOAK else 20
 PROVIDERS = 400 if SOAK else 120

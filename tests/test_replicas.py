@@ -17,8 +17,6 @@ from tests.children import Child
 from tests.report import record
 from tests.test_bulk_job import assert_guarantees, max_calls_in_any_window, new_job, spreadsheet
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def child(database_url: str, server: SandboxServer, job_id: int, rate: int, tmp_path: Path,
           replica: str) -> Child:

@@ -11,7 +11,6 @@ import os
 import signal
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +24,6 @@ from tests.helpers import HistoryForTests
 from tests.report import record
 
 pytestmark = [pytest.mark.postgres]
-ROOT = Path(__file__).resolve().parent.parent
 SOAK = os.environ.get("SOAK", "") not in ("", "0")
 TRIALS = 100 if SOAK else 10  # (issue 20: at least 10 in make test)
 GAPS = [0.0, 0.06, 0.12, 0.2, 0.3, 0.03, 0.09, 0.15, 0.25, 0.01]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -27,7 +26,6 @@ from partner_console.storage.coordination import Leases
 from tests import children
 from tests.helpers import HistoryForTests, build_runner
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "sandbox-demo-key"
 SECRET = b"bulk-test-secret"  # (tests/bulk_child.py's)
 
