@@ -3,6 +3,8 @@ the write-ahead shortcuts the console itself never needs."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -110,3 +112,12 @@ def build_email_runner(*, job_id: int, scope: Scope, created_by: str, store: Any
     """An email job's runner (not started); the job's kind says invites or reminders."""
     parts = _parts(store, leases, owner, history=history, catalog=catalog, mailer=mailer)
     return parts.runner(job_id, scope, by=created_by, workers=workers)
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 60.0,
+               what: str = "timed out") -> None:
+    """Until `condition()` holds; an AssertionError saying `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)

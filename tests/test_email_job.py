@@ -4,7 +4,6 @@ of the process sending, and what the server received counted per recipient."""
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 
 from partner_console.jobs.kinds.emails import create_email_job
@@ -47,15 +46,6 @@ def runner(engine, settings, store, history, scope, job_id, owner="email-test#1"
     return build_email_runner(job_id=job_id, scope=scope, created_by="Ann", store=store,
                               history=history, catalog=Catalog(engine), mailer=mailer,
                               owner=owner)
-
-
-def wait_for(predicate, seconds=60.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_an_email_job_sends_each_invite_once_with_per_row_results(engine, tmp_path):

@@ -4,8 +4,6 @@ server, never read from the console's own records."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from partner_console.jobs.store import JobKind, JobStatus, JobStore, RowState
@@ -20,6 +18,7 @@ from tests.e2e.test_replicas_browser import (
     open_console,
     wait_for_status,
 )
+from tests.helpers import wait_until
 from tests.smtp_server import SmtpServer
 
 pytestmark = [pytest.mark.browser]
@@ -35,13 +34,6 @@ def smtp(tmp_path):
 def mail_env(smtp: SmtpServer, per_minute: int = 600) -> dict[str, str]:
     return {"SMTP_URL": smtp.url(), "INVITE_EMAIL_FROM": "Onboarding <onboarding@partner.example>",
             "INVITE_EMAILS_PER_MINUTE": str(per_minute), "PARTNER_CONSOLE_SECRET": SECRET}
-
-
-def wait_until(predicate, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_an_invite_emailed_from_the_result_arrives_once_and_again_only_when_confirmed(

@@ -29,7 +29,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.proxy import behind_nginx
 from tests.e2e.steps import create_provider, enter_key, go, result_seen, textbox
-from tests.helpers import HistoryForTests
+from tests.helpers import HistoryForTests, wait_until
 from tests.report import record
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.xdist_group("replicas")]
@@ -207,13 +207,6 @@ def asked_at(engine, job_id: int, clicked: float) -> float:
             return time.time()
         time.sleep(0.05)
     raise AssertionError(f"the request of {clicked} never reached the database")
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def creates_for(sandbox, prefix: str) -> Counter:

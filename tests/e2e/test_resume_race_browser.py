@@ -21,8 +21,8 @@ from tests.e2e.test_replicas_browser import (
     paused_job,
     scope_of,
     show_job,
-    wait_until,
 )
+from tests.helpers import wait_until
 from tests.report import record
 
 SOAK = os.environ.get("SOAK", "") not in ("", "0")
