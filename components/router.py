@@ -1,13 +1,18 @@
 """The router and the frame every page shares.
 
-Streamlit runs the very first request of a fresh server through its legacy `pages/` folder
-navigation until some run calls `st.navigation`; a bookmarked page opened first after a restart
-would then run bare, without the frame. Each page therefore ends with `page_body(render)`.
+Streamlit runs the requests of a fresh server through its legacy `pages/` folder navigation
+until some run calls `st.navigation`; a bookmarked page opened first after a restart would then
+run bare, without the frame. Each page therefore ends with `page_body(render)`, which routes
+when this very run did not come through the router. That is known per run, on the run's own
+thread, never per process: two people reconnecting to a restarted server start their first runs
+together, and one of them may be cut before it reaches `st.navigation` (its tab closed), so the
+server stays in the legacy mode for the next people too.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 import streamlit as st
@@ -18,7 +23,7 @@ from components.signin import gate
 
 log = logging.getLogger(__name__)
 
-_router_ran = False
+_this_run = threading.local()  # .routed: the page running now was started by the router
 # (file under pages/, title, icon): the first is the home page.
 PAGES = [
     ("create_provider", "Create provider", "person_add"),
@@ -36,8 +41,6 @@ PAGES = [
 
 
 def run_app() -> None:
-    global _router_ran
-    _router_ran = True
     st.set_page_config(page_title="Partner Console", page_icon=":material/stethoscope:",
                        layout="wide")
     pages = [st.Page(f"pages/{name}.py", title=title, icon=f":material/{icon}:",
@@ -46,14 +49,18 @@ def run_app() -> None:
         return  # sign-in on, and nobody allowed signed in: nothing more is drawn
     page = st.navigation(pages)
     render_frame()
-    page.run()
+    _this_run.routed = True
+    try:
+        page.run()
+    finally:
+        _this_run.routed = False
 
 
 def page_body(render: Callable[[], None]) -> None:
     """Every page's last line. If the page was started without the router, route now; else
     draw it, and if drawing fails, say so in a sentence and keep the page usable (never
     Streamlit's generic error box)."""
-    if not _router_ran:
+    if not getattr(_this_run, "routed", False):
         run_app()
         st.stop()
     try:

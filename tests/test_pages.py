@@ -65,6 +65,19 @@ def services_of(at: AppTest):
     return _services(load_settings())
 
 
+def test_a_page_opened_first_through_the_legacy_folder_still_gets_the_frame():
+    """A fresh server runs a bookmarked page's file bare (Streamlit's legacy `pages/` mode)
+    until a run calls st.navigation, and stays in that mode when the first run is cut before
+    it. The page must route itself then, even when the router ran in this process before (it
+    was remembered per process, and a restarted replica served every later bookmark bare)."""
+    app(None)  # the router has run in this process
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/history.py").run()  # a first run by the file's name: the legacy mode
+    assert not at.exception
+    assert at.sidebar.text_input(key="api_key_input").label == "API key"  # the frame
+    assert at.title[0].value == "History"
+
+
 @pytest.mark.parametrize("page", PAGES)
 @pytest.mark.parametrize("key", [None, DEMO_KEY])
 def test_every_page_renders_without_an_exception(page, key):
