@@ -357,3 +357,15 @@ def test_canary_key_never_appears_in_logs_or_error_text(caplog, sleeps):
     assert texts and canary not in "\n".join(texts)
     assert caplog.records and canary not in caplog.text
     assert all(c.key_name != canary for c in sandbox.calls)
+
+
+def test_clients_share_one_tls_context_that_verifies_certificates():
+    """A job run makes a client of its own; the TLS context (the CA bundle read) is made once
+    per process, and it still checks certificates and host names."""
+    import ssl
+
+    first = UphealClient("https://api.example.invalid")
+    second = first.paced(None)
+    contexts = [c._http._transport._pool._ssl_context for c in (first, second)]
+    assert contexts[0] is contexts[1]
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname

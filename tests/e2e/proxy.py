@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI
-from tests.e2e.conftest import apt_installed, free_port
+from tests.e2e.conftest import apt_installed, free_port, local_get
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "nginx.conf"
@@ -74,7 +74,7 @@ class Proxy:
                 raise RuntimeError("nginx did not start: " + self.log.read_text()[-2000:]
                                    if self.log.exists() else "nginx did not start")
             try:
-                httpx.get(self.url + "/_stcore/health", timeout=1)
+                local_get(self.url + "/_stcore/health", timeout=1)
                 return
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -90,7 +90,7 @@ class Proxy:
         probe = f"/_stcore/health?probe={self._probes}"
         cookies = {"console_replica": replica} if replica else {}
         try:
-            httpx.get(self.url + probe, cookies=cookies, timeout=30)
+            local_get(self.url + probe, cookies=cookies, timeout=30)
         except httpx.HTTPError:
             return None
         # nginx writes a request's log line once the answer is sent, so the client can read
