@@ -155,7 +155,7 @@ def test_a_key_that_cannot_be_checked_is_kept_but_shows_nothing_until_accepted()
     assert not any("not accepted" in e.value for e in at.error)
     assert not at.dataframe
     svc.sandbox.faults.server_error_rate = 0.0
-    at.switch_page("app.py").run()
+    at.switch_page("pages/create_provider.py").run()  # the home page
     at.sidebar.button(key="check_key_again").click().run()
     assert at.session_state["api_key_check"][1] == "accepted"
     at.switch_page("pages/history.py").run()
