@@ -9,6 +9,10 @@ DEV_STAMP := $(VENV)/.dev-installed
 # took 14.7-16.4). A fourth only adds contention: 544 s of tests where three took 546 s, with
 # 977 CPU-seconds instead of 871 (2026-12-07).
 PYTEST_WORKERS ?= 3
+# loadgroup hands out the tests one by one, in collection order, as workers free up (two
+# queued per worker). Its `xdist_group` marks are not honoured by pytest-xdist 3.8 under
+# pytest 9, which moved the node id the mark is written into, so none are used: a module's
+# shared server is started on each worker that runs some of its tests.
 
 .PHONY: run test lint sandbox bench soak clean lock backup restore
 

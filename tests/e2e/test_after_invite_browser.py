@@ -1,6 +1,7 @@
 """After the invite, in a real browser at 1366x768: Change details, Replace with the right
 email, Deactivate (confirmed, naming the provider), Reactivate, and a roster sync with
-deactivations; axe-core on each new state. One server for the module."""
+deactivations; axe-core on each new state. One server for the module (on each pytest worker
+that runs some of its tests)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.e2e.a11y import violations
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
 from tests.e2e.steps import create_provider, enter_key, go, result_seen
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("after_invite")]
+pytestmark = [pytest.mark.browser]
 LAPTOP = {"width": 1366, "height": 768}
 
 

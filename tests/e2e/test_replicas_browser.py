@@ -32,7 +32,7 @@ from tests.e2e.steps import create_provider, enter_key, go, result_seen, textbox
 from tests.helpers import HistoryForTests, wait_until
 from tests.report import record
 
-pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.xdist_group("replicas")]
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 DEMO = "sandbox-demo-key"
 SECRET = "shared-secret"
 SOAK = os.environ.get("SOAK", "") not in ("", "0")
@@ -51,8 +51,9 @@ def module_sandbox():
 @pytest.fixture(scope="module")
 def module_deployment(postgres_server, module_sandbox, tmp_path_factory):
     """Two replicas of the console on one PostgreSQL, as the README deploys it: started once
-    for the module (as Streamlit's own e2e tests share a server); each test works on rows and
-    emails of its own, and counts only what it did."""
+    for the module on each pytest worker that runs some of its tests (as Streamlit's own e2e
+    tests share a server); each test works on rows and emails of its own, and counts only what
+    it did."""
     folder = tmp_path_factory.mktemp("replicas")
     url = postgres_server.create_database(f"rep_{folder.name[-14:].lower()}")
     env = {"UPHEAL_API_BASE_URL": module_sandbox.base_url, "DATABASE_URL": url,

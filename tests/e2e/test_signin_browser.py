@@ -18,7 +18,7 @@ from tests.e2e.conftest import free_port, start_app, stop_app, wait_for_app_run
 from tests.e2e.proxy import behind_nginx
 from tests.e2e.steps import create_provider, download, enter_key, go, result_seen, textbox
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("signin")]
+pytestmark = [pytest.mark.browser]
 COOKIE_SECRET = "a-long-random-cookie-secret-shared-by-replicas-0123456789"
 ALLOWED = "@partner.example, boss@elsewhere.example"
 PEOPLE = {
