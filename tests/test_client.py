@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -362,8 +363,6 @@ def test_canary_key_never_appears_in_logs_or_error_text(caplog, sleeps):
 def test_clients_share_one_tls_context_that_verifies_certificates():
     """A job run makes a client of its own; the TLS context (the CA bundle read) is made once
     per process, and it still checks certificates and host names."""
-    import ssl
-
     first = UphealClient("https://api.example.invalid")
     second = first.paced(None)
     contexts = [c._http._transport._pool._ssl_context for c in (first, second)]
