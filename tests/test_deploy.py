@@ -47,6 +47,8 @@ def test_the_lock_files_pin_every_dependency_with_its_hash():
     assert "--require-hashes --no-deps -r requirements/run.lock" in makefile
     assert "--require-hashes --no-deps -r requirements/dev.lock" in makefile
     assert "pip install --quiet -e" not in makefile  # nothing unpinned on the way
+    assert set(locked("tools.lock")) == {"uv"}  # the installer, pinned the same way
+    assert "--require-hashes --no-deps -r requirements/tools.lock" in makefile
 
 
 def test_the_image_installs_the_lock_runs_unprivileged_and_holds_no_secret():
