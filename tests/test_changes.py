@@ -207,8 +207,7 @@ def test_a_mistyped_email_is_replaced_never_two_active_users(engine, served, tmp
     row_id = _created(changer, scope, email="jane@gmial.com", therapy_licence="LCSW")
     _created(changer, scope, email="taken@example.com")
     app.remove_user("taken@example.com")
-    app.handle("POST", "/users/providers", {"Authorization": DEMO_KEY},
-               b'{"firstName": "T", "lastName": "K", "email": "jane@gmail.com"}')
+    app.add_user(DEMO_KEY, {"firstName": "T", "lastName": "K", "email": "jane@gmail.com"})
     # the right address already has an Upheal account: the wrong one is deactivated, the
     # create is refused, and the person is told, and offered it again
     first = changer.replace_email(DEMO_KEY, scope, row_id, "jane@gmail.com", ANN, "r1")

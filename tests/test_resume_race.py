@@ -114,8 +114,7 @@ def test_refreshes_killed_then_resumed_twice_at_once_always_finish(database, san
     providers = []
     for i in range(30):
         email = f"refresh{i}@example.com"
-        app.handle("POST", "/users/providers", {"Authorization": KEY},
-                   f'{{"firstName": "R{i}", "lastName": "Up", "email": "{email}"}}'.encode())
+        app.add_user(KEY, {"firstName": f"R{i}", "lastName": "Up", "email": email})
         request, _ = validate_provider({"first_name": f"R{i}", "last_name": "Up",
                                         "email": email})
         row_id, _ = history.record_pending(scope, request, created_by="Setup")

@@ -137,3 +137,25 @@ def test_standalone_sandbox_command_serves_on_loopback(tmp_path):
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_each_check_is_recorded_with_the_email_it_asked_about():
+    app = SandboxApp()
+    call(app)
+    call(app, "/users/check", body=b'{"email": "jane@example.com"}')
+    call(app, "/users/check", body=b"not json")
+    call(app, "/users/check", body=b'["a list"]')
+    assert [(c.path, c.asked_about) for c in app.calls] == [
+        ("/users/providers", ""), ("/users/check", "jane@example.com"), ("/users/check", ""),
+        ("/users/check", "")]
+
+
+def test_a_user_added_for_a_test_takes_no_budget_and_is_not_logged():
+    app = SandboxApp(rate_per_minute=1)
+    user = app.add_user(DEMO_KEY, {"firstName": "Jane", "lastName": "Smith",
+                                   "email": "jane@example.com"})
+    assert user["userId"] and app.calls == []
+    assert call(app, "/users/check", body=b'{"email": "jane@example.com"}')[1]["isUserExists"]
+    with pytest.raises(ValueError, match="refused"):
+        app.add_user(DEMO_KEY, {"firstName": "Jane", "lastName": "Smith",
+                                "email": "jane@example.com"})

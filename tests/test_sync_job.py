@@ -74,8 +74,7 @@ def _run(engine, server, store, history, scope, job_id, tmp_path, owner="sync#1"
 def test_a_sync_creates_links_changes_and_deactivates_once(engine, served, tmp_path):
     app, server = served
     history, scope = _history(engine, server, tmp_path, 16)  # p12..p15: not in the roster
-    app.handle("POST", "/users/providers", {"Authorization": KEY},
-               b'{"firstName": "Known", "lastName": "Already", "email": "known@example.com"}')
+    app.add_user(KEY, {"firstName": "Known", "lastName": "Already", "email": "known@example.com"})
     plan = _plan(history, scope, ROSTER)
     assert plan.counts == {"new": 7, "changed": 6, "unchanged": 6, "missing": 4, "conflict": 0}
     store = JobStore(engine)
@@ -91,7 +90,7 @@ def test_a_sync_creates_links_changes_and_deactivates_once(engine, served, tmp_p
     assert [app.is_deactivated(f"p{n}@example.com") for n in (11, 12, 15)] == [False, True, True]
     creates = Counter(c.path for c in app.calls if c.method == "POST"
                       and c.path == "/users/providers")
-    assert creates["/users/providers"] == 16 + 1 + 6  # setup, "known" (by hand), six new
+    assert creates["/users/providers"] == 16 + 6  # setup, six new ("known" was added by hand)
     linked = [r for r in store.rows(job_id) if r.state == RowState.LINKED]
     assert history.get(scope, linked[0].provider_id).invite_url == \
         users["known@example.com"]["inviteUrl"]  # linked, with its links, not created again
