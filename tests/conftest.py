@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import subprocess
@@ -14,6 +15,19 @@ DEMO_KEY = "sandbox-demo-key"
 SECOND_KEY = "sandbox-second-org-key"
 FORBIDDEN_KEY = "sandbox-forbidden-key"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _components_scanned_once() -> None:
+    """AppTest scans every installed distribution's metadata for Streamlit components before
+    each run of a test's app (70 ms of CPU; a `streamlit run` server scans once, at its
+    start). The installed packages do not change while the tests run: one scan a process."""
+    from streamlit.components.v2 import manifest_scanner
+
+    manifest_scanner.scan_component_manifests = functools.cache(
+        manifest_scanner.scan_component_manifests)
+
+
+_components_scanned_once()
 
 
 class Sleeps(list[float]):
