@@ -6,7 +6,6 @@ calls (as B11 measures the sign-up refresh)."""
 from __future__ import annotations
 
 import io
-import json
 import statistics
 import tempfile
 import threading
@@ -107,18 +106,15 @@ def _pace(engine, scope, plan, rate: int, seconds: float, person_every: float,
     server = SandboxServer(sandbox, hang_seconds=1)
     server.start_in_thread()
     history = History(engine)
-    sandbox.rate_per_minute = 10**9  # (Upheal knows the providers to change: not timed)
-    for planned in plan.rows:
+    for planned in plan.rows:  # Upheal knows the providers to change (not timed, no budget)
         if planned.category == CHANGED:
             provider = history.get(scope, planned.provider_id)
-            answer = sandbox.handle("POST", "/users/providers", {"Authorization": KEY}, (
-                f'{{"firstName": "{provider.first_name}", "lastName": "{provider.last_name}", '
-                f'"email": "{provider.email}"}}').encode())
+            user = sandbox.add_user(KEY, {"firstName": provider.first_name,
+                                          "lastName": provider.last_name,
+                                          "email": provider.email})
             with engine.begin() as conn:  # (History's user id is the sandbox's)
                 conn.execute(update(providers).where(providers.c.id == provider.id).values(
-                    user_id=json.loads(answer.body)["userId"]))
-    sandbox.rate_per_minute = rate
-    sandbox.forget_calls()
+                    user_id=user["userId"]))
     budget = RateBudget(engine, rate)
     store = JobStore(engine)
     job_id, _ = create_sync(store, scope, created_by="bench", file_name="roster.csv",

@@ -49,8 +49,8 @@ def metrics_once_drawn(page, count: int = 6, timeout: float = 15) -> dict[str, s
 
 def test_upload_preview_import_and_download_results(browser, app_on_loopback_sandbox, tmp_path):
     app, sandbox = app_on_loopback_sandbox
-    sandbox.handle("POST", "/users/providers", {"Authorization": "sandbox-demo-key"},
-                   b'{"firstName": "P11", "lastName": "Test", "email": "p11@example.com"}')
+    sandbox.add_user("sandbox-demo-key", {"firstName": "P11", "lastName": "Test",
+                                          "email": "p11@example.com"})
     upload = tmp_path / "practice.csv"
     upload.write_text("First Name;Surname;E-mail;NPI\n"
                       + "".join(f"P{i};Test;p{i}@example.com;1234567893\n" for i in range(12))
