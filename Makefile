@@ -4,15 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
-# Three pytest workers on two cores: the browser tests spend much of their time waiting for
-# servers, pages and paced calls, so a third worker fills the gaps (12.8-14.4 minutes where two
-# took 14.7-16.4). A fourth only adds contention: 544 s of tests where three took 546 s, with
-# 977 CPU-seconds instead of 871 (2026-12-07).
-PYTEST_WORKERS ?= 3
+# Four pytest workers on two cores. The run weaves the browser tests (a core each: Chromium and
+# a `streamlit run`) among the others, which mostly wait for paced calls, killed children and
+# sandboxes (tests/conftest.py), so four keep both cores busy without four browsers fighting
+# over them: 435 s of tests where three workers took 498 s (1.87 cores busy instead of 1.67).
+# Before the weaving a fourth worker only added contention (2026-12-07).
+PYTEST_WORKERS ?= 4
 # loadgroup hands out the tests one by one, in collection order, as workers free up (two
 # queued per worker). Its `xdist_group` marks are not honoured by pytest-xdist 3.8 under
 # pytest 9, which moved the node id the mark is written into, so none are used: a module's
-# shared server is started on each worker that runs some of its tests.
+# shared server is started on each worker that runs some of its tests, and kept until the
+# worker ends.
 
 .PHONY: run test lint sandbox bench soak clean lock lock-uv backup restore
 

@@ -130,18 +130,43 @@ def engine(database_url):
     eng.dispose()
 
 
-# The longest tests first, so that neither worker is left with one of them at the end while
-# the other idles (xdist hands tests out in collection order).
-LONGEST_FIRST = ("tests/e2e/test_resume_race_browser.py", "tests/e2e/test_replicas_browser.py",
-                 "tests/test_resume_race.py", "tests/e2e/test_security_browser.py",
-                 "tests/e2e/test_bench_smoke.py", "tests/e2e/test_signin_browser.py",
-                 "tests/e2e/")
+# Seconds a test of each module takes on two busy cores (their mean in a full run, 2026-12-07).
+# Only the order of the run depends on them: a module not listed counts as quick.
+SECONDS_PER_TEST = {
+    "tests/e2e/test_resume_race_browser.py": 120, "tests/e2e/test_bench_smoke.py": 84,
+    "tests/test_resume_race.py": 35, "tests/e2e/test_signin_browser.py": 27,
+    "tests/e2e/test_security_browser.py": 27, "tests/e2e/test_replicas_browser.py": 23,
+    "tests/e2e/test_after_invite_browser.py": 16, "tests/e2e/test_email_browser.py": 15,
+    "tests/test_reliability_kill.py": 15, "tests/e2e/test_practices_browser.py": 14,
+    "tests/e2e/test_newcomer_browser.py": 13, "tests/e2e/test_bulk_browser.py": 12,
+    "tests/e2e/test_browser.py": 10, "tests/test_replicas.py": 7, "tests/test_bulk_job.py": 5,
+    "tests/test_email_job.py": 4, "tests/test_pages_roster.py": 2.4, "tests/test_sync_job.py": 2.2,
+    "tests/test_backup.py": 1.7, "tests/test_when.py": 1.5, "tests/test_reliability_faults.py": 1.4,
+    "tests/test_text.py": 1.2, "tests/test_signup.py": 1.1, "tests/test_pages.py": 0.9,
+    "tests/test_coordination.py": 0.7, "tests/test_changes.py": 0.6, "tests/test_exports.py": 0.5,
+    "tests/test_practices.py": 0.5, "tests/test_storage.py": 0.45, "tests/test_choices.py": 0.4,
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        path = item.nodeid.split("::")[0]
-        return next((n for n, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)),
-                    len(LONGEST_FIRST))
+    """The run's order. xdist hands tests out in this order, to whichever worker is free.
+    - The longest first, so that no worker is left with one at the end while the others idle.
+    - The browser tests woven among the others, in proportion to their time. A browser test
+      keeps a core busy (Chromium, a `streamlit run`); most others spend their time waiting for
+      paced calls, killed children or a sandbox. Run in two blocks, the browser block fought
+      over two cores and the other block left them half idle."""
+    def seconds(item: pytest.Item) -> float:
+        return SECONDS_PER_TEST.get(item.nodeid.split("::")[0], 0.1)
 
-    items.sort(key=rank)
+    by_length = sorted(items, key=lambda item: -seconds(item))
+    browser = [item for item in by_length if item.nodeid.startswith("tests/e2e/")]
+    others = [item for item in by_length if not item.nodeid.startswith("tests/e2e/")]
+    totals = (sum(map(seconds, browser)) or 1, sum(map(seconds, others)) or 1)
+    done = [0.0, 0.0]
+    woven: list[pytest.Item] = []
+    while browser or others:
+        take_browser = bool(browser) and (not others or done[0] / totals[0] <= done[1] / totals[1])
+        item = (browser if take_browser else others).pop(0)
+        done[0 if take_browser else 1] += seconds(item)
+        woven.append(item)
+    items[:] = woven

@@ -1,7 +1,8 @@
 """After the invite, in a real browser at 1366x768: Change details, Replace with the right
 email, Deactivate (confirmed, naming the provider), Reactivate, and a roster sync with
-deactivations; axe-core on each new state. One server for the module (on each pytest worker
-that runs some of its tests)."""
+deactivations; axe-core on each new state. One server for the module's tests, started on each
+pytest worker that runs some of them and kept until the worker ends (the run weaves modules
+together, tests/conftest.py: a module-scoped server would be stopped and started again)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.browser]
 LAPTOP = {"width": 1366, "height": 768}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(tmp_path_factory):
     from partner_console.sandbox import SandboxApp, SandboxServer
 

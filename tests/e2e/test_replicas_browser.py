@@ -39,7 +39,7 @@ SOAK = os.environ.get("SOAK", "") not in ("", "0")
 RATE = 300  # Upheal's own limit, in the sandbox and in the console
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def module_sandbox():
     server = SandboxServer(SandboxApp(rate_per_minute=RATE, seed=17), hang_seconds=1)
     server.start_in_thread()
@@ -48,11 +48,12 @@ def module_sandbox():
     server.server_close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def module_deployment(postgres_server, module_sandbox, tmp_path_factory):
     """Two replicas of the console on one PostgreSQL, as the README deploys it: started once
-    for the module on each pytest worker that runs some of its tests (as Streamlit's own e2e
-    tests share a server); each test works on rows and emails of its own, and counts only what
+    on each pytest worker that runs some of the module's tests and kept until the worker ends
+    (as Streamlit's own e2e tests share a server; session-scoped because the run weaves modules
+    together, tests/conftest.py); each test works on rows and emails of its own, and counts only what
     it did."""
     folder = tmp_path_factory.mktemp("replicas")
     url = postgres_server.create_database(f"rep_{folder.name[-14:].lower()}")

@@ -40,7 +40,7 @@ PEOPLE = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def oidc():
     from oidc_provider_mock import run_server_in_thread
 
