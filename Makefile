@@ -7,8 +7,9 @@ DEV_STAMP := $(VENV)/.dev-installed
 # Four pytest workers on two cores. The run weaves the browser tests (a core each: Chromium and
 # a `streamlit run`) among the others, which mostly wait for paced calls, killed children and
 # sandboxes (tests/conftest.py), so four keep both cores busy without four browsers fighting
-# over them: 435 s of tests where three workers took 498 s (1.87 cores busy instead of 1.67).
-# Before the weaving a fourth worker only added contention (2026-12-07).
+# over them (1.87-1.90 cores busy instead of 1.67): 435-494 s of tests in four runs, where
+# three workers took 498-544 s. Before the weaving a fourth worker only added contention, and
+# a fifth still does (450 s, 876 CPU-seconds where four used 807-866) (2026-12-07).
 PYTEST_WORKERS ?= 4
 # loadgroup hands out the tests one by one, in collection order, as workers free up (two
 # queued per worker). Its `xdist_group` marks are not honoured by pytest-xdist 3.8 under
