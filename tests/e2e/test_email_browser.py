@@ -5,6 +5,7 @@ server, never read from the console's own records."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from partner_console.jobs.store import JobKind, JobStatus, JobStore, RowState
 from tests.e2e.conftest import kill_and_restart, start_app, stop_app, wait_for_app_run
@@ -79,7 +80,11 @@ def test_an_invite_emailed_from_the_result_arrives_once_and_again_only_when_conf
         assert page.get_by_text("email(s) may have been sent").count() == 0
         grid = page.get_by_test_id("stDataFrame").bounding_box()
         page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the newest email's row
-        shown = page.locator(".st-key-em_message").inner_text()
+        message_box = page.locator(".st-key-em_message")
+        # (its container appears before its text is drawn: a CI run once read it empty)
+        expect(message_box).to_contain_text("Message id:")
+        wait_for_app_run(page)
+        shown = message_box.inner_text()
         message_id = smtp.received[-1].message["Message-ID"]
         assert f"Message id: {message_id}" in shown.replace("\u2060", "")  # not "\\<…\\@…"
         assert "\\" not in shown
