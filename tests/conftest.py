@@ -160,7 +160,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     by_length = sorted(items, key=lambda item: -seconds(item))
     browser = [item for item in by_length if item.nodeid.startswith("tests/e2e/")]
-    others = [item for item in by_length if not item.nodeid.startswith("tests/e2e/")]
+    in_browser = set(browser)
+    others = [item for item in by_length if item not in in_browser]
     totals = (sum(map(seconds, browser)) or 1, sum(map(seconds, others)) or 1)
     done = [0.0, 0.0]
     woven: list[pytest.Item] = []

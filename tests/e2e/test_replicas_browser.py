@@ -40,7 +40,7 @@ RATE = 300  # Upheal's own limit, in the sandbox and in the console
 
 
 @pytest.fixture(scope="session")
-def module_sandbox():
+def shared_sandbox():
     server = SandboxServer(SandboxApp(rate_per_minute=RATE, seed=17), hang_seconds=1)
     server.start_in_thread()
     yield server
@@ -49,15 +49,15 @@ def module_sandbox():
 
 
 @pytest.fixture(scope="session")
-def module_deployment(postgres_server, module_sandbox, tmp_path_factory):
+def shared_deployment(postgres_server, shared_sandbox, tmp_path_factory):
     """Two replicas of the console on one PostgreSQL, as the README deploys it: started once
     on each pytest worker that runs some of the module's tests and kept until the worker ends
     (as Streamlit's own e2e tests share a server; session-scoped because the run weaves modules
-    together, tests/conftest.py); each test works on rows and emails of its own, and counts only what
-    it did."""
+    together, tests/conftest.py); each test works on rows and emails of its own, and counts
+    only what it did."""
     folder = tmp_path_factory.mktemp("replicas")
     url = postgres_server.create_database(f"rep_{folder.name[-14:].lower()}")
-    env = {"UPHEAL_API_BASE_URL": module_sandbox.base_url, "DATABASE_URL": url,
+    env = {"UPHEAL_API_BASE_URL": shared_sandbox.base_url, "DATABASE_URL": url,
            "UPHEAL_RATE_LIMIT_PER_MINUTE": str(RATE), "PARTNER_CONSOLE_SECRET": SECRET,
            "UPHEAL_SETTLE_AFTER_SECONDS": "3"}
     engine = make_engine(url)
@@ -73,25 +73,25 @@ def module_deployment(postgres_server, module_sandbox, tmp_path_factory):
 
 
 @pytest.fixture
-def sandbox(module_sandbox):
+def sandbox(shared_sandbox):
     """The module's sandbox, without the faults an earlier test left."""
-    module_sandbox.app.faults = Faults()
-    return module_sandbox
+    shared_sandbox.app.faults = Faults()
+    return shared_sandbox
 
 
 @pytest.fixture
-def deployment(module_deployment, sandbox, tmp_path):
+def deployment(shared_deployment, sandbox, tmp_path):
     """The module's two replicas, quiet: no job of an earlier test still running, automatic
     checks off. A failure's report gets their logs (copied into tmp_path)."""
-    _, engine = module_deployment
-    yield module_deployment
+    _, engine = shared_deployment
+    yield shared_deployment
     automatic_checks(engine, "0")
     for job_id in live_jobs(engine):  # (a test may leave an import going: it is not ours)
         Leases(engine).ask(job_id, CANCEL, "Cancelled by the test's end.")
     deadline = time.monotonic() + 30
     while live_jobs(engine) and time.monotonic() < deadline:
         time.sleep(0.2)
-    for name, app in zip("ab", module_deployment[0], strict=True):
+    for name, app in zip("ab", shared_deployment[0], strict=True):
         (tmp_path / name).mkdir(exist_ok=True)
         (tmp_path / name / "streamlit.log").write_bytes(app.log.read_bytes()[-20_000:])
 
