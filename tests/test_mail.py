@@ -3,6 +3,7 @@ one send, never twice, never lost, and every SMTP failure ending in a sentence."
 
 from __future__ import annotations
 
+import ssl
 import threading
 from datetime import timedelta
 from email.header import decode_header, make_header
@@ -268,6 +269,20 @@ def test_every_smtp_failure_ends_in_a_sentence_and_nothing_arrives(engine, tmp_p
         assert len(sleeps) == (2 if case in ("refused", "temporary") else 0)
     finally:
         server.stop()
+
+
+def test_connections_share_one_tls_context_for_each_trust(tmp_path, smtp):
+    """Every thread of an email job, and every connection opened again after a fault, used to
+    build a TLS context (the CA bundle read); now one is made per trusted CA file, and it still
+    checks certificates and host names (the "untrusted" case above: a server signed by another
+    CA is refused)."""
+    settings = settings_for(tmp_path, smtp)
+    first, second = (transport_for(settings)() for _ in range(2))
+    contexts = [t._context() for t in (first, second)]
+    assert contexts[0] is contexts[1]
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
+    public = SmtpTransport(settings_for(tmp_path, SMTP_URL="smtp://mail.example.com").smtp)
+    assert public._context() is not contexts[0]  # the system's CAs, without the test's own
 
 
 def test_a_lost_answer_is_may_have_been_sent_and_never_resent_by_itself(engine, tmp_path):
