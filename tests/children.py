@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILDREN = ("tests.bulk_child", "tests.create_child", "tests.email_child",
             "tests.refresh_child")
 _context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload(list(CHILDREN))
+_context.set_forkserver_preload([*CHILDREN, "tests.child_warmup"])
 
 
 def _run_module(module: str, argv: list[str], env: dict[str, str], out: Connection) -> None:
