@@ -69,8 +69,15 @@ def _test_key() -> None:
 # - The copy button of a code box is hidden until the mouse is over it, which hides it from
 #   the keyboard (Tab skips what is not visible) and from staff who do not know to hover:
 #   it is always shown, so a long link or text wraps before it rather than under it.
+# - Staff who set "reduce motion" on their computer (motion can make people with vestibular
+#   disorders unwell; WCAG 2.3.3) get no animations: Streamlit's spinners, fades and slides end
+#   at once, where it ignores the setting (its delays stay: nothing dims on a quick rerun).
 FRAME_CSS = """<style>
 @media (min-width: 768px) { .st-key-pc_phone_notice { display: none; } }
+@media (prefers-reduced-motion: reduce) {
+  *, *::before, *::after { animation-duration: 0.01ms !important;
+    animation-iteration-count: 1 !important; transition-duration: 0.01ms !important;
+    scroll-behavior: auto !important; } }
 [data-testid="stCode"] > div:has([data-testid="stElementToolbarButton"]) {
   visibility: visible !important; opacity: 1 !important; }
 [data-testid="stCode"] pre { padding-right: 3.25rem !important; }

@@ -24,6 +24,9 @@ from tests.e2e.steps import (
 pytestmark = [pytest.mark.browser]
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
+# A newcomer's computer as most are: animations on (the other browser tests ask for reduced
+# motion, tests/e2e/conftest.py).
+MOTION = "no-preference"
 
 
 @pytest.fixture
@@ -36,7 +39,8 @@ def app(tmp_path):
 def test_every_page_and_state_has_no_accessibility_violations(browser, app, tmp_path):
     """axe-core on every page and key state, in a browser whose clock is in New York (times are
     shown in the person's zone)."""
-    page = browser.new_page(viewport=LAPTOP, timezone_id="America/New_York")
+    page = browser.new_page(reduced_motion=MOTION, viewport=LAPTOP,
+                            timezone_id="America/New_York")
     found: list[dict] = []
 
     def check(state: str) -> None:
@@ -132,7 +136,7 @@ def test_the_form_by_keyboard_alone_and_a_result_that_cannot_be_missed(browser, 
     """At 1366x768, with Tab, Shift+Tab, typing and Enter only: the key, the form, Create; the
     result opens in a dialog over the page with the focus in it, and each copy button is
     reached and named for what it copies (and copies it)."""
-    context = browser.new_context(viewport=LAPTOP,
+    context = browser.new_context(reduced_motion=MOTION, viewport=LAPTOP,
                                   permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     page.goto(app.url)
@@ -196,7 +200,7 @@ def test_every_field_by_tab_typing_and_enter_one_tab_stop_each(browser, app_and_
     """The whole form, in the order it is seen, with one Tab between fields (no help button
     in between), sections opened with Enter, and Enter in the last box creates."""
     app, sandbox = app_and_sandbox
-    page = browser.new_page(viewport=LAPTOP)
+    page = browser.new_page(reduced_motion=MOTION, viewport=LAPTOP)
     page.goto(app.url)
     wait_for_app_run(page)
     enter_key(page, "sandbox-demo-key")
@@ -247,7 +251,8 @@ def app_users(page) -> dict[str, str]:
 
 
 def test_on_a_phone_the_first_page_says_sandbox_and_how_to_enter_the_key(browser, app):
-    page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = browser.new_page(reduced_motion=MOTION, viewport=PHONE, is_mobile=True,
+                            has_touch=True)
     page.goto(app.url)
     wait_for_app_run(page)
     sidebar = page.get_by_test_id("stSidebar")
@@ -284,11 +289,20 @@ PLACEHOLDER_ROOM = """() => [...document.querySelectorAll('input[placeholder*="Y
 })"""
 
 
+SIDEBAR_MOTION = """() => getComputedStyle(document.querySelector('[data-testid="stSidebar"]'))
+                          .transitionDuration"""
+
+
 def test_the_layout_holds_at_a_laptop_and_on_a_phone(browser, app, tmp_path):
-    page = browser.new_page(viewport=LAPTOP)
+    page = browser.new_page(reduced_motion=MOTION, viewport=LAPTOP)
     page.goto(app.url)
     wait_for_app_run(page)
     enter_key(page, "sandbox-demo-key")
+    # Streamlit slides its sidebar; with "reduce motion" set on the computer, nothing moves.
+    assert page.evaluate(SIDEBAR_MOTION).startswith("0.3s")
+    page.emulate_media(reduced_motion="reduce")
+    assert set(page.evaluate(SIDEBAR_MOTION).split(", ")) == {"1e-05s"}
+    page.emulate_media(reduced_motion=MOTION)
     # a long name makes a long room link, and a long address a long email text
     create_provider(page, "Maximiliana-Josephine", "Oyelaran-Fitzgerald-Brennan",
                     "maximiliana.oyelaran-fitzgerald@northside-practice.example.com")
@@ -322,7 +336,7 @@ def test_the_layout_holds_at_a_laptop_and_on_a_phone(browser, app, tmp_path):
 
     # a phone-sized window whose browser does not call itself a phone (Streamlit closes the
     # sidebar after a choice only for those that do)
-    page = browser.new_page(viewport=PHONE)
+    page = browser.new_page(reduced_motion=MOTION, viewport=PHONE)
     page.goto(app.url)
     wait_for_app_run(page)
     sidebar = page.get_by_test_id("stSidebar")
