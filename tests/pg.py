@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -45,13 +46,26 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database; a copy of `template` (file by file: nothing else may be connected
+        to it) when given."""
         import psycopg
 
+        copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
                              autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
+
+    @functools.cached_property
+    def migrated(self) -> str:
+        """The name of a database with today's tables, made once for the server, to copy."""
+        from partner_console.storage import make_engine, migrate
+
+        engine = make_engine(self.create_database("migrated_template"))
+        migrate(engine)
+        engine.dispose()
+        return "migrated_template"
 
     def stop(self) -> None:
         subprocess.run(_as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir),
