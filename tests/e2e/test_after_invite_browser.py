@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.a11y import violations
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
-from tests.e2e.steps import create_provider, enter_key, go, result_seen
+from tests.e2e.steps import create_provider, enter_key, go, result_seen, select_first_row
 
 pytestmark = [pytest.mark.browser]
 LAPTOP = {"width": 1366, "height": 768}
@@ -53,9 +53,7 @@ def open_details(page, text: str, name: str) -> None:
     box.fill(text)
     box.press("Enter")
     wait_for_app_run(page)
-    grid = page.get_by_test_id("stDataFrame").bounding_box()
-    page.mouse.click(grid["x"] + 16, grid["y"] + 54)
-    page.get_by_role("heading", name=name).wait_for()
+    select_first_row(page, page.get_by_role("heading", name=name))
     wait_for_app_run(page)
 
 

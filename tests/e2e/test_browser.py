@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
-from tests.e2e.steps import result_seen
+from tests.e2e.steps import result_seen, select_first_row
 
 pytestmark = [pytest.mark.browser]
 
@@ -72,9 +72,7 @@ def test_enter_key_create_provider_see_both_links_double_click_makes_one(
     page.get_by_role("link", name="History").click()
     page.get_by_text("1 provider(s) · page 1 of 1").wait_for()
     wait_for_app_run(page)
-    grid = page.get_by_test_id("stDataFrame").bounding_box()
-    page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the row's selection checkbox
-    page.get_by_role("heading", name="Jane Smith").wait_for()
+    select_first_row(page, page.get_by_role("heading", name="Jane Smith"))
     page.locator("code", has_text=users[0]["privateRoomLink"]).first.wait_for()
     wait_for_app_run(page)
     details = page.get_by_test_id("stVerticalBlock").filter(
@@ -123,9 +121,7 @@ def test_a_name_that_looks_like_a_link_never_becomes_one(browser, app_on_loopbac
     assert unmeant(hrefs()) == []
     assert any(h.startswith("mailto:mary@evil.example?") for h in hrefs())  # the one meant
     go(page, "History", "1 provider(s) · page 1 of 1")
-    grid = page.get_by_test_id("stDataFrame").bounding_box()
-    page.mouse.click(grid["x"] + 16, grid["y"] + 54)
-    page.get_by_text("Ready-to-send email").wait_for()
+    select_first_row(page, page.get_by_text("Ready-to-send email"))
     wait_for_app_run(page)
     assert "https://evil.example/phish" in page.inner_text("main").replace("\u2060", "")
     assert unmeant(hrefs()) == []

@@ -18,6 +18,7 @@ from tests.e2e.steps import (
     go,
     open_first_waiting,
     result_seen,
+    select_first_row,
     textbox,
 )
 
@@ -80,9 +81,7 @@ def test_every_page_and_state_has_no_accessibility_violations(browser, app, tmp_
     page.get_by_test_id("stDataFrame").wait_for()
     check("activity")
     go(page, "History", "provider(s) · page")
-    grid = page.get_by_test_id("stDataFrame").bounding_box()
-    page.mouse.click(grid["x"] + 16, grid["y"] + 54)
-    page.get_by_role("heading", name="Zoë O'Neil").wait_for()
+    select_first_row(page, page.get_by_role("heading", name="Zoë O'Neil"))
     check("History with a row open")
     details = page.get_by_test_id("stVerticalBlock").filter(
         has=page.get_by_role("heading", name="Zoë O'Neil")).last.inner_text()
@@ -315,18 +314,15 @@ def test_the_layout_holds_at_a_laptop_and_on_a_phone(browser, app, tmp_path):
     dialog.wait_for(state="detached")
     go(page, "History", "provider(s) · page")
     assert all(text <= room for text, room in page.evaluate(PLACEHOLDER_ROOM))
-    grid = page.get_by_test_id("stDataFrame").bounding_box()
-    page.mouse.click(grid["x"] + 16, grid["y"] + 54)
-    page.get_by_role("heading", name="Maximiliana-Josephine Oyelaran-Fitzgerald-Brennan").wait_for()
+    select_first_row(page, page.get_by_role(
+        "heading", name="Maximiliana-Josephine Oyelaran-Fitzgerald-Brennan"))
     wait_for_app_run(page)
     page.screenshot(path=str(tmp_path / "laptop-history.png"), full_page=True)
     assert [over for over in page.evaluate(TEXT_UNDER_COPY_BUTTONS) if over > 0.5] == []
     go(page, "Activity", "newest first")
     assert all(text <= room for text, room in page.evaluate(PLACEHOLDER_ROOM))
-    grid = page.get_by_test_id("stDataFrame").bounding_box()
-    page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the newest entry, read in full
     entry = page.locator(".st-key-ac_entry")
-    entry.wait_for()
+    select_first_row(page, entry)  # the newest entry, read in full
     # (a run streams its elements: the summary may come a moment after the entry's heading)
     page.wait_for_function("""() => document.querySelector('.st-key-ac_entry').innerText
                               .replaceAll('\\u2060', '').includes('maximiliana.oyelaran-')""",

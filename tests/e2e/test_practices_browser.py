@@ -9,7 +9,14 @@ import pytest
 from partner_console.sandbox import SANDBOX_KEYS, SandboxApp, SandboxServer
 from tests.e2e.a11y import violations
 from tests.e2e.conftest import start_app, stop_app, wait_for_app_run
-from tests.e2e.steps import create_provider, enter_key, go, result_seen, textbox
+from tests.e2e.steps import (
+    create_provider,
+    enter_key,
+    go,
+    result_seen,
+    select_first_row,
+    textbox,
+)
 
 pytestmark = [pytest.mark.browser]
 NORTH = SANDBOX_KEYS["sandbox-platform-key"].practices[0][0]
@@ -57,9 +64,7 @@ def test_add_a_practice_pick_it_and_create_there(browser, served, tmp_path):
     result_seen(page)
     assert [u["email"] for u in sandbox.users(NORTH)] == ["nora.north@example.com"]
     go(page, "History", "provider(s) · page")
-    grid = page.get_by_test_id("stDataFrame").bounding_box()
-    page.mouse.click(grid["x"] + 16, grid["y"] + 54)
-    page.get_by_role("heading", name="Nora North").wait_for()
+    select_first_row(page, page.get_by_role("heading", name="Nora North"))
     wait_for_app_run(page)
     assert "in Northside Therapy" in page.get_by_role("main").inner_text()
     go(page, "Create provider", "First name")  # remembered for the session

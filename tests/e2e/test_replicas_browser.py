@@ -28,7 +28,14 @@ from tests.e2e.conftest import (
     wait_for_app_run,
 )
 from tests.e2e.proxy import behind_nginx
-from tests.e2e.steps import create_provider, enter_key, go, result_seen, textbox
+from tests.e2e.steps import (
+    create_provider,
+    enter_key,
+    go,
+    result_seen,
+    select_first_row,
+    textbox,
+)
 from tests.helpers import HistoryForTests, wait_until
 from tests.report import record
 
@@ -393,8 +400,8 @@ def test_the_real_server_killed_mid_create_then_settled_through_history(
         assert [r.status for r in history.find_by_email(scope, email)] == ["pending"]
 
         page = open_console(browser, a, "History", "unknown outcome")
-        grid = page.get_by_test_id("stDataFrame").bounding_box()
-        page.mouse.click(grid["x"] + 16, grid["y"] + 54)  # the newest row: this one
+        # the newest row: this one
+        select_first_row(page, page.get_by_role("button", name="Check with Upheal"))
         page.get_by_role("button", name="Check with Upheal").click()
         deadline = time.monotonic() + 30
         while "Upheal says: Created" not in (body := page.inner_text("body")):
