@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILDREN = ("tests.bulk_child", "tests.create_child", "tests.email_child",
             "tests.refresh_child")
 _context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload([*CHILDREN, "tests.child_warmup"])
+_context.set_forkserver_preload([*CHILDREN, "tests.child_warmup", "tests.server_warmup"])
 
 
 def _run_module(module: str, argv: list[str], env: dict[str, str], out: Connection) -> None:
@@ -43,6 +43,54 @@ def _run_module(module: str, argv: list[str], env: dict[str, str], out: Connecti
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     finally:
         sys.stdout.flush()
+
+
+def _run_streamlit(argv: list[str], env: dict[str, str], log: str) -> None:
+    """In the child: `python -m streamlit argv...` with `env`, in a session of its own (as
+    `start_new_session`: the tests kill its whole group), its output appended to `log`."""
+    os.setsid()
+    os.chdir(ROOT)
+    os.environ.clear()
+    os.environ.update(env)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
+    sys.argv = ["streamlit", *argv]
+    runpy.run_module("streamlit", run_name="__main__", alter_sys=True)
+
+
+class Server:
+    """A `streamlit run` server forked from the forkserver (tests/server_warmup.py), with the
+    parts of `subprocess.Popen` the browser tests use."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self._process = _context.Process(target=_run_streamlit,
+                                         args=(list(argv), dict(env), str(log)),
+                                         name="streamlit", daemon=True)
+        self._process.start()
+        self.pid: int = self._process.pid  # type: ignore[assignment]
+        self.args = ["streamlit", *argv]
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        code = self._process.exitcode
+        if code is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return code
+
+    def terminate(self) -> None:
+        if self._process.exitcode is None:
+            self._process.terminate()
+
+    def kill(self) -> None:
+        if self._process.exitcode is None:
+            self._process.kill()
 
 
 class Child:

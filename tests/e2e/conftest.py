@@ -13,7 +13,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from partner_console.sandbox import SandboxApp, SandboxServer
+from tests.children import Server
 from tests.conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,7 +151,7 @@ def free_port() -> int:
 
 
 class RunningApp:
-    def __init__(self, url: str, data_dir: Path, process: subprocess.Popen, log: Path,
+    def __init__(self, url: str, data_dir: Path, process: Server, log: Path,
                  tmp_path: Path, env_extra: dict[str, str], port: int) -> None:
         self.url = url
         self.data_dir = data_dir
@@ -190,10 +190,9 @@ def start_app(tmp_path: Path, env_extra: dict[str, str], port: int | None = None
            "STREAMLIT_SERVER_PORT": str(port), "STREAMLIT_SERVER_HEADLESS": "true",
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **env_extra}
     env.pop("UPHEAL_API_BASE_URL", None) if "UPHEAL_API_BASE_URL" not in env_extra else None
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
-         "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
-        stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True)
+    # `python -m streamlit run serve.py`, forked with Streamlit and the libraries loaded
+    # (tests/children.py): a process of its own, killed with its group as a crash would.
+    process = Server(["run", str(ROOT / "serve.py"), "--server.address", "127.0.0.1"], env, log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
