@@ -177,11 +177,13 @@ def show_job(page, job_id: int) -> None:
     wait_for_app_run(page)
 
 
-def open_console(browser, app, page_link: str | None = None, wait_text: str = ""):
+def open_console(browser, app, page_link: str | None = None, wait_text: str = "",
+                 context=None):
     """A person's browser on replica `app` (through nginx when the app is behind it), on the
     page `page_link` names, opened by its address as a bookmark would (the key box is on every
-    page): the form's page is not drawn twice on the way."""
-    context = app.context(browser, viewport={"width": 1366, "height": 768})
+    page): the form's page is not drawn twice on the way. A new tab of `context` when given
+    (the browser has the console's files already)."""
+    context = context or app.context(browser, viewport={"width": 1366, "height": 768})
     page = context.new_page()
     path = (page_link or "").lower().replace(" ", "_")  # pages/<path>.py: its address
     page.goto(f"{app.entry}/{path}")

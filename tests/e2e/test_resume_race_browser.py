@@ -126,9 +126,10 @@ def test_an_import_killed_then_resumed_twice_at_once_always_finishes(
         show_job(page_a, job_id)
         page_a.get_by_role("button", name="Resume").click()
         wait_until(lambda job_id=job_id: store.progress(job_id).done >= 4, 60, "the import never started")
-        page_a.context.close()  # (its reconnects would make nginx set A aside for 10 s)
+        browser_a = page_a.context
+        page_a.close()  # (its reconnects would make nginx set A aside for 10 s)
         a = kill_and_restart(a)  # mid-import: some rows are left "sending"
-        page_a = open_console(browser, a, "Bulk import", f"Import {job_id}:")
+        page_a = open_console(browser, a, "Bulk import", f"Import {job_id}:", browser_a)
         if page_b is None:
             page_b = open_console(browser, b, "Bulk import", f"Import {job_id}:")
         show_job(page_b, job_id)
