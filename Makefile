@@ -9,7 +9,10 @@ DEV_STAMP := $(VENV)/.dev-installed
 # sandboxes (tests/conftest.py), so four keep both cores busy without four browsers fighting
 # over them (1.87-1.90 cores busy instead of 1.67): 435-494 s of tests in four runs, where
 # three workers took 498-544 s. Before the weaving a fourth worker only added contention, and
-# a fifth still does (450 s, 876 CPU-seconds where four used 807-866) (2026-12-07).
+# a fifth still does (450 s, 876 CPU-seconds where four used 807-866) (2026-12-07). Since
+# then the suite uses about a tenth less CPU (forked servers and children, shared TLS contexts,
+# migrated template databases, reduced motion): 430-447 s of tests on fresh clones, 463 s with
+# the setup.
 PYTEST_WORKERS ?= 4
 # loadgroup hands out the tests one by one, in collection order, as workers free up (two
 # queued per worker). Its `xdist_group` marks are not honoured by pytest-xdist 3.8 under
