@@ -62,17 +62,15 @@ def _run_streamlit(argv: list[str], env: dict[str, str], log: str) -> None:
     runpy.run_module("streamlit", run_name="__main__", alter_sys=True)
 
 
-class Server:
-    """A `streamlit run` server forked from the forkserver (tests/server_warmup.py), with the
-    parts of `subprocess.Popen` the browser tests use."""
+class Forked:
+    """A process forked from the forkserver, with the parts of `subprocess.Popen` the tests
+    use (`pid`, `poll`, `wait` raising `subprocess.TimeoutExpired`, `terminate`, `kill`)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self._process = _context.Process(target=_run_streamlit,
-                                         args=(list(argv), dict(env), str(log)),
-                                         name="streamlit", daemon=True)
-        self._process.start()
-        self.pid: int = self._process.pid  # type: ignore[assignment]
-        self.args = ["streamlit", *argv]
+    def __init__(self, process: multiprocessing.process.BaseProcess, args: list[str]) -> None:
+        self._process = process
+        process.start()
+        self.pid: int = process.pid  # type: ignore[assignment]
+        self.args = args
 
     def poll(self) -> int | None:
         return self._process.exitcode
@@ -83,6 +81,10 @@ class Server:
         if code is None:
             raise subprocess.TimeoutExpired(self.args, timeout or 0)
         return code
+
+    def send_signal(self, signal: int) -> None:
+        if self._process.exitcode is None:
+            os.kill(self.pid, signal)
 
     def terminate(self) -> None:
         if self._process.exitcode is None:
@@ -92,42 +94,40 @@ class Server:
         if self._process.exitcode is None:
             self._process.kill()
 
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
 
-class Child:
-    """One running child (see the module's docstring)."""
+
+class Server(Forked):
+    """A `streamlit run` server (tests/server_warmup.py has what its forkserver loaded)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        super().__init__(_context.Process(target=_run_streamlit,
+                                          args=(list(argv), dict(env), str(log)),
+                                          name="streamlit", daemon=True),
+                         ["streamlit", *argv])
+
+
+class Child(Forked):
+    """One running child (see the module's docstring), its output in `stdout`."""
 
     def __init__(self, module: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         if module not in CHILDREN:
             raise ValueError(f"{module} is not preloaded: add it to CHILDREN")
         reader, writer = _context.Pipe(duplex=False)
-        self._process = _context.Process(
+        super().__init__(_context.Process(
             target=_run_module, args=(module, list(argv), dict(env or os.environ), writer),
-            name=module, daemon=True)  # (one a failed test left running ends with its worker)
-        self._process.start()
+            name=module, daemon=True),  # (one a failed test left running ends with its worker)
+            [module, *argv])
         writer.close()  # the child holds the only writer: its end is the reader's end of file
         self.stdout = io.TextIOWrapper(io.FileIO(os.dup(reader.fileno()), "r"))
         reader.close()
-        self.pid: int = self._process.pid  # type: ignore[assignment]
-        self.args = [module, *argv]
-
-    def poll(self) -> int | None:
-        return self._process.exitcode
 
     def wait(self, timeout: float | None = None) -> int:
-        self._process.join(timeout)
-        code = self._process.exitcode
-        if code is None:
-            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        code = super().wait(timeout)
         self.stdout.close()
         return code
-
-    def send_signal(self, signal: int) -> None:
-        if self._process.exitcode is None:
-            os.kill(self.pid, signal)
-
-    @property
-    def returncode(self) -> int | None:
-        return self._process.exitcode
 
 
 def spawn(module: str, *argv: str, env: dict[str, str] | None = None) -> Child:
