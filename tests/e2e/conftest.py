@@ -98,7 +98,7 @@ def chromium_path() -> str:
 class CalmBrowser:
     """The browser as staff who set "reduce motion" on their computer have it: the console
     ends every animation at once for them (components/frame.py), and with nothing moving
-    Chromium draws a page far less often: about a sixth less of its CPU over these tests. A
+    Chromium draws a page far less often: about 15 % less of its CPU in these tests. A
     test that shows the console as most people see it (the newcomer's) opens its pages with
     `reduced_motion="no-preference"`."""
 
