@@ -1,6 +1,6 @@
 """Loaded once in the forkserver that also starts the browser tests' `streamlit run` servers
 (tests/children.py): Streamlit's command line and web server, and the libraries the console's
-pages load on their first runs. Each server started by the suite (54 in a run, a third of them
+pages load on their first runs. Each server started by the suite (54 in a run, a quarter of them
 restarts after a kill) spent about a second of CPU importing these again. Nothing here reads
 the environment or starts a thread: each server still parses its own settings and
 environment, as `python -m streamlit run` does."""
