@@ -11,8 +11,8 @@ DEV_STAMP := $(VENV)/.dev-installed
 # three workers took 498-544 s. Before the weaving a fourth worker only added contention, and
 # a fifth still does (450 s, 876 CPU-seconds where four used 807-866) (2026-12-07). Since
 # then the suite uses about a tenth less CPU (forked servers and children, shared TLS contexts,
-# migrated template databases, reduced motion): 430-447 s of tests on fresh clones, 463 s with
-# the setup.
+# migrated template databases, reduced motion): 430-448 s of tests on four fresh clones,
+# 455-467 s with the setup.
 PYTEST_WORKERS ?= 4
 # loadgroup hands out the tests one by one, in collection order, as workers free up (two
 # queued per worker). Its `xdist_group` marks are not honoured by pytest-xdist 3.8 under
