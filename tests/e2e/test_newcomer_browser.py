@@ -242,8 +242,12 @@ def test_every_field_by_tab_typing_and_enter_one_tab_stop_each(browser, app_and_
 
 
 def app_users(page) -> dict[str, str]:
-    """The invite and room link as the dialog shows them."""
-    codes = page.get_by_role("dialog").locator("code").all_inner_texts()
+    """The invite and room link as the dialog shows them (once drawn: Streamlit loads its code
+    block's script when the first one is shown, a moment after the dialog's words)."""
+    dialog = page.get_by_role("dialog")
+    dialog.locator("code", has_text="/invite/").first.wait_for()
+    dialog.locator("code", has_text="/room/").first.wait_for()
+    codes = dialog.locator("code").all_inner_texts()
     invite = next(c for c in codes if "/invite/" in c)
     room = next(c for c in codes if c.startswith("http") and "/invite/" not in c)
     return {"invite": invite.strip(), "room": room.strip()}
