@@ -45,7 +45,9 @@ def select_first_row(page, opens) -> None:
 
     for attempt in range(3):
         wait_for_app_run(page)
-        grid = page.get_by_test_id("stDataFrame").first.bounding_box()
+        table = page.get_by_test_id("stDataFrame").first
+        table.scroll_into_view_if_needed()  # (on a phone, below the filters)
+        grid = table.bounding_box()
         assert grid is not None
         page.mouse.click(grid["x"] + 16, grid["y"] + 54)
         try:
