@@ -12,10 +12,8 @@ import pytest
 
 from partner_console.bulk.isolated import MEMORY_LIMIT, read_file_isolated
 from partner_console.bulk.read import ImportFileError, read_file
-from tests.hostile_files import corpus, utf16_files
+from tests.hostile_files import MAKERS, hostile, utf16_files
 from tests.report import record
-
-HOSTILE = corpus()
 
 
 def _peak_of_the_reading_child(data: bytes, name: str) -> float:
@@ -25,9 +23,9 @@ def _peak_of_the_reading_child(data: bytes, name: str) -> float:
     return json.loads(done.stdout)["peak_kb"] / 1024
 
 
-@pytest.mark.parametrize("name", list(HOSTILE))
+@pytest.mark.parametrize("name", list(MAKERS))
 def test_each_hostile_file_is_refused_with_a_sentence_by_a_capped_child(name):
-    data = HOSTILE[name]
+    data = hostile(name)
     upload = "upload.xlsx" if data[:2] == b"PK" else "upload.csv"
     started = time.monotonic()
     with pytest.raises(ImportFileError) as info:
@@ -42,11 +40,12 @@ def test_each_hostile_file_is_refused_with_a_sentence_by_a_capped_child(name):
            child_cap_mb=MEMORY_LIMIT // 2**20, refused=message[:80])
 
 
-@pytest.mark.parametrize("name", list(HOSTILE))
+@pytest.mark.parametrize("name", list(MAKERS))
 def test_the_reader_refuses_them_before_expanding_them(name):
     # In this process, without the child's cap: the limits alone must stop each one.
+    data = hostile(name)
     with pytest.raises(ImportFileError):
-        read_file(HOSTILE[name], "upload.xlsx" if HOSTILE[name][:2] == b"PK" else "upload.csv")
+        read_file(data, "upload.xlsx" if data[:2] == b"PK" else "upload.csv")
 
 
 def test_a_file_that_exhausts_the_childs_memory_gets_a_sentence():
