@@ -76,7 +76,9 @@ class Services:
         return KeyPacing(self.budget, self.secret, background=True)
 
 
-@st.cache_resource(show_spinner=False)
+# Keyed by the settings' repr (a frozen dataclass's repr holds every field): Streamlit's own
+# hashing of the object took 0.45 ms, and a page's run asks for the services a dozen times.
+@st.cache_resource(show_spinner=False, hash_funcs={Settings: repr})
 def _services(settings: Settings) -> Services:
     engine = make_engine(settings.database_url)
     migrate(engine)

@@ -65,6 +65,21 @@ def services_of(at: AppTest):
     return _services(load_settings())
 
 
+def test_the_services_are_shared_per_settings_and_apart_when_any_setting_differs(tmp_path):
+    """The services are cached by the settings' every field (their repr, a cheap key): equal
+    settings share one set, one changed setting gets its own."""
+    from dataclasses import replace
+
+    from components.services import _services
+    from partner_console.config import load_settings
+
+    settings = load_settings()
+    assert _services(settings) is _services(load_settings())
+    assert _services(replace(settings, rate_limit_per_minute=120)) is not _services(settings)
+    other = replace(settings, database_url=f"sqlite:///{tmp_path / 'other.db'}")
+    assert _services(other).history.engine.url != _services(settings).history.engine.url
+
+
 def test_a_page_opened_first_through_the_legacy_folder_still_gets_the_frame():
     """A fresh server runs a bookmarked page's file bare (Streamlit's legacy `pages/` mode)
     until a run calls st.navigation, and stays in that mode when the first run is cut before
