@@ -1,6 +1,6 @@
 """Loaded once in the forkserver that also starts the browser tests' `streamlit run` servers
-(tests/children.py): Streamlit's command line and web server, and the libraries the console's
-pages load on their first runs. Each server started by the suite (54 in a run, a quarter of them
+(tests/children.py): Streamlit's command line and web server, and the libraries and the
+console's own modules its pages load on their first runs. Each server started by the suite (54 in a run, a quarter of them
 restarts after a kill) spent about a second of CPU importing these again. Nothing here reads
 the environment or leaves a thread running: each server still parses its own settings and
 environment, as `python -m streamlit run` does."""
@@ -8,6 +8,8 @@ environment, as `python -m streamlit run` does."""
 from __future__ import annotations
 
 import functools
+import importlib
+import pkgutil
 
 import altair  # noqa: F401
 import babel.dates  # noqa: F401
@@ -27,6 +29,9 @@ import uvicorn  # noqa: F401
 import xlsxwriter  # noqa: F401
 from streamlit.components.v2 import manifest_scanner
 
+import components
+from partner_console.choices import country_choices, locale_choices
+
 # What each server did again as it started, done once here for all the servers forked from
 # this process (tests/conftest.py does the first for AppTest's runs): the scan of every installed distribution's metadata for Streamlit components
 # (the installed packages do not change while the tests run), and the check behind Streamlit's
@@ -36,3 +41,11 @@ manifest_scanner.scan_component_manifests = functools.cache(
     manifest_scanner.scan_component_manifests)
 manifest_scanner.scan_component_manifests()
 streamlit.delta_generator._use_warning_has_been_displayed = True
+
+# The console's own modules the pages import (their first run in each server imported them,
+# and read the country and language names from phonenumbers and babel: 0.17 s of CPU). They
+# read no setting as they are imported; the choices are the same for every server.
+for module in pkgutil.iter_modules(components.__path__):
+    importlib.import_module(f"components.{module.name}")
+country_choices()
+locale_choices()
