@@ -9,26 +9,20 @@ from collections import Counter
 from partner_console.jobs.kinds.emails import create_email_job
 from partner_console.jobs.store import JobStatus, JobStore, RowState
 from partner_console.mail.sender import Mailer, transport_for
-from partner_console.storage import fingerprint
 from partner_console.storage.catalog import Catalog
 from partner_console.storage.coordination import Leases, RateBudget
 from partner_console.storage.sends import INVITE, SENT, UNCERTAIN, Sends
 from tests.conftest import DEMO_KEY as KEY
-from tests.helpers import HistoryForTests, build_email_runner
+from tests.helpers import build_email_runner
 from tests.smtp_server import Faults, SmtpServer
-from tests.test_mail import SECRET, provider, settings_for
+from tests.test_mail import provider_rows, settings_for
 from tests.test_reliability_kill import run_child
 
 
 def providers(engine, count: int, bounce_every: int = 0):
-    rows = []
-    for n in range(count):
-        address = f"bounce{n}@example.com" if bounce_every and n % bounce_every == 0 \
-            else f"p{n}@example.com"
-        history, scope, row = provider(engine, email=address, first=f"P{n}", last="Test",
-                                       key=KEY)
-        rows.append(row)
-    return history, HistoryForTests(engine).scope_for(fingerprint(SECRET, KEY)), rows
+    people = [(f"bounce{n}@example.com" if bounce_every and n % bounce_every == 0
+               else f"p{n}@example.com", f"P{n}", "Test") for n in range(count)]
+    return provider_rows(engine, people, key=KEY)
 
 
 def email_job(engine, scope, rows, token="emails-1", confirmed=0):

@@ -50,15 +50,24 @@ def settings_for(tmp_path, server: SmtpServer | None = None, **extra):
 
 
 def provider(engine, email="zoe@example.com", first="Zoë", last="Müller", key=DEMO_KEY):
+    history, scope, rows = provider_rows(engine, [(email, first, last)], key)
+    return history, scope, rows[0]
+
+
+def provider_rows(engine, people: list[tuple[str, str, str]], key=DEMO_KEY):
+    """(email, first name, last name) each created in History as the console records a create;
+    the history, the organisation's scope and the rows, in the order given."""
     history = HistoryForTests(engine)
     scope = history.scope_for(fingerprint(SECRET, key))
-    request = ProviderRequest(first_name=first, last_name=last, email=email)
-    row_id, _ = history.record_pending(scope, request, created_by="Ann")
-    history.complete(row_id, scope.key_fingerprint, CreatedProvider.model_validate(
-        {"userId": f"u-{row_id}", "organizationId": "org-mail", "inviteUrl": INVITE_LINK,
-         "privateRoomLink": ROOM_LINK}))
+    for email, first, last in people:
+        request = ProviderRequest(first_name=first, last_name=last, email=email)
+        row_id, _ = history.record_pending(scope, request, created_by="Ann")
+        history.complete(row_id, scope.key_fingerprint, CreatedProvider.model_validate(
+            {"userId": f"u-{row_id}", "organizationId": "org-mail", "inviteUrl": INVITE_LINK,
+             "privateRoomLink": ROOM_LINK}))
     scope = history.scope_for(scope.key_fingerprint)
-    return history, scope, history.get(scope, row_id)
+    latest = history.latest_by_email(scope, [email for email, _, _ in people])
+    return history, scope, [latest[email.lower()] for email, _, _ in people]
 
 
 def mailer_for(engine, settings, sleeps=None, **kw) -> Mailer:

@@ -146,15 +146,14 @@ def test_refreshes_killed_then_resumed_twice_at_once_always_finish(database, san
 def test_email_jobs_killed_then_resumed_twice_at_once_always_finish(database, tmp_path):
     from tests.smtp_server import SmtpServer
     from tests.test_email_job import email_job
-    from tests.test_mail import provider
+    from tests.test_mail import provider_rows
 
     url, engine = database
     server = SmtpServer(tmp_path, "starttls").start()
     try:
         for trial in range(TRIALS):
-            made = [provider(engine, email=f"t{trial}p{n}@example.com", first=f"P{n}",
-                             last="Test") for n in range(ROWS)]
-            rows, scope = [row for _, _, row in made], made[-1][1]
+            _, scope, rows = provider_rows(engine, [(f"t{trial}p{n}@example.com", f"P{n}", "Test")
+                                                    for n in range(ROWS)])
             store, job_id = email_job(engine, scope, rows, token=f"emails-{trial}")
             args = ["tests.email_child", url, server.url(), str(server.ca_file), str(job_id),
                     "6000"]
