@@ -12,7 +12,10 @@ DEV_STAMP := $(VENV)/.dev-installed
 # a fifth still does (450 s, 876 CPU-seconds where four used 807-866) (2026-12-07). Since
 # then the suite uses about a tenth less CPU (forked servers and children, shared TLS contexts,
 # migrated template databases, reduced motion): 430-448 s of tests on four fresh clones,
-# 455-467 s with the setup.
+# 455-467 s with the setup. Later that day, a setup of 13 s instead of 20 and less work (side
+# by side, module by module, about 25 CPU-seconds): 388-439 s of tests in three runs with four
+# workers, as this machine's speed varied through the day; five workers took 399 s between two
+# of them (1.96 cores busy where four kept 1.88), within that spread, so four stay.
 PYTEST_WORKERS ?= 4
 # loadgroup hands out the tests one by one, in collection order, as workers free up (two
 # queued per worker). Its `xdist_group` marks are not honoured by pytest-xdist 3.8 under
