@@ -1,9 +1,9 @@
 """Loaded once in the forkserver that also starts the browser tests' `streamlit run` servers
 (tests/children.py): Streamlit's command line and web server, and the libraries and the
-console's own modules its pages load on their first runs. Each server started by the suite (54 in a run, a quarter of them
-restarts after a kill) spent about a second of CPU importing these again. Nothing here reads
-the environment or leaves a thread running: each server still parses its own settings and
-environment, as `python -m streamlit run` does."""
+console's own modules its pages load on their first runs. Each server started by the suite
+(54 in a run, a quarter of them restarts after a kill) spent about a second of CPU importing
+these again. Nothing here reads the environment or leaves a thread running: each server still
+parses its own settings and environment, as `python -m streamlit run` does."""
 
 from __future__ import annotations
 
@@ -33,10 +33,11 @@ import components
 from partner_console.choices import country_choices, locale_choices
 
 # What each server did again as it started, done once here for all the servers forked from
-# this process (tests/conftest.py does the first for AppTest's runs): the scan of every installed distribution's metadata for Streamlit components
-# (the installed packages do not change while the tests run), and the check behind Streamlit's
-# "use `streamlit run`" warning, which read the source of every frame on the stack (and, under
-# a forkserver started with `python -c`, took the server for a REPL and said so in its log).
+# this process: the scan of every installed distribution's metadata for Streamlit components
+# (the installed packages do not change while the tests run; tests/conftest.py does the same
+# for AppTest's runs), and the check behind Streamlit's "use `streamlit run`" warning, which
+# read the source of every frame on the stack (and, under a forkserver started with
+# `python -c`, took the server for a REPL and said so in its log).
 manifest_scanner.scan_component_manifests = functools.cache(
     manifest_scanner.scan_component_manifests)
 manifest_scanner.scan_component_manifests()
