@@ -13,7 +13,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 # then the suite uses about a tenth less CPU (forked servers and children, shared TLS contexts,
 # migrated template databases, reduced motion): 430-448 s of tests on four fresh clones,
 # 455-467 s with the setup. Later that day, a setup of 13 s instead of 20 and less work (side
-# by side, module by module, about 25 CPU-seconds): 388-439 s of tests in three runs with four
+# by side, module by module, about 25 CPU-seconds): 382-439 s of tests in four runs with four
 # workers, as this machine's speed varied through the day; five workers took 399 s between two
 # of them (1.96 cores busy where four kept 1.88), within that spread, so four stay.
 PYTEST_WORKERS ?= 4
