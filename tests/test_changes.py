@@ -158,17 +158,22 @@ def test_a_double_click_two_tabs_or_two_servers_deactivate_once(engine, served, 
     app, server = served
     changer, history, scope = _changer(engine, server, tmp_path)
     row_id = _created(changer, scope)
-    app.faults.latency_ms = 300  # the first call is still on its way when the others come
     results = []
+    tab_answered = threading.Event()
 
     def click(token: str) -> None:
         results.append(changer.deactivate(DEMO_KEY, scope, row_id, ANN, token))
+        if token == "tab-2":
+            tab_answered.set()
 
     sending = threading.Event()
     deactivate = changer.client.deactivate
 
     def marked(*args):
+        # the first call stays on its way until the other tab has had its answer (however
+        # slowly the machine starts threads)
         sending.set()
+        tab_answered.wait(10)
         return deactivate(*args)
 
     changer.client.deactivate = marked
