@@ -116,10 +116,19 @@ def job_panel(job_id: int, key: str, words: PanelWords,
     if job.control and live:
         status = STOPPING
 
+    # The page's own run draws the whole panel from one reading of the job. Read again there,
+    # a job that ended in between restarted the run, and a click that run carried (Email the
+    # invites, a filter) was lost. The fragment's own runs read afresh and redraw the panel
+    # when the job has started, stopped or been asked to stop.
+    drawing_the_page = [True]
+
     @st.fragment(run_every=1.0 if live else None)
     def progress() -> None:
-        current = svc.jobs.get(scope, job_id)
-        now_live = current.live
+        if drawing_the_page[0]:
+            current, now_live = job, live
+        else:
+            current = svc.jobs.get(scope, job_id)
+            now_live = current.live
         p = svc.jobs.progress(job_id)
         shown = STOPPING if current.control and now_live else (
             JobStatus.RUNNING if now_live else current.shown_status)
@@ -163,7 +172,10 @@ def job_panel(job_id: int, key: str, words: PanelWords,
                 st.error(f"Paused: {safe(why)}", icon=":material/error:")
             elif job.stop_reason:
                 st.info(job.stop_reason, icon=":material/info:")
-        progress()
+        try:
+            progress()
+        finally:
+            drawing_the_page[0] = False
         _buttons(job, key, words, status)
         if results is not None and not live:
             results(job)

@@ -1010,6 +1010,42 @@ def test_history_offers_to_email_the_invites_and_shows_an_unfinished_job():
     assert other.button(key="jp_history_resume").label == "Resume"
 
 
+def test_a_job_that_ends_while_the_page_runs_does_not_lose_the_click_of_that_run(monkeypatch):
+    """A job's panel is drawn from one reading of the job. It read the job twice, and a
+    sign-up refresh that ended in between restarted the page's run: the click that run carried
+    ("Email the invites") was lost, and the person had to click again (seen under load)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from partner_console.jobs.store import JobKind, JobStatus, JobStore
+    from partner_console.storage.clock import utcnow
+
+    at = created(app())
+    at.switch_page("pages/history.py").run()  # (the automatic sign-up check: a refresh)
+    svc = services_of(at)
+    scope = svc.history.scope_for(_fingerprint(svc))
+    [refresh] = svc.jobs.jobs(scope, kind=JobKind.REFRESH)
+    svc.runners.get(refresh.id).join(30)
+    at.toggle(key="hi_email_toggle").set_value(True).run()
+    readings: list[int] = []
+    read = JobStore.get
+
+    def running_then_ended(self, scope, job_id):  # running at the first reading, then ended
+        job = read(self, scope, job_id)
+        if job_id != refresh.id:
+            return job
+        readings.append(job_id)
+        if len(readings) > 1:
+            return job
+        return replace(job, status=JobStatus.RUNNING,
+                       lease_expires_at=utcnow() + timedelta(minutes=1))
+
+    monkeypatch.setattr(JobStore, "get", running_then_ended)
+    at.button(key="ej_ask_history").click().run()
+    assert readings  # (the refresh's panel was drawn in that run)
+    assert at.button(key="ej_start_history").label == "Yes, send them"
+
+
 # -- sign-in (st.login) and the activity log -----------------------------------------------------
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 40,
         "client_id": "console", "client_secret": "secret",
