@@ -117,9 +117,9 @@ def job_panel(job_id: int, key: str, words: PanelWords,
         status = STOPPING
 
     # The page's own run draws the whole panel from one reading of the job. Read again there,
-    # a job that ended in between restarted the run, and a click that run carried (Email the
-    # invites, a filter) was lost. The fragment's own runs read afresh and redraw the panel
-    # when the job has started, stopped or been asked to stop.
+    # a job that ended in between restarted the run, and the click of a button drawn after
+    # the panel (Email the invites) was lost. The fragment's own runs read afresh and redraw
+    # the page when the job has started, stopped or been asked to stop.
     drawing_the_page = [True]
 
     @st.fragment(run_every=1.0 if live else None)
