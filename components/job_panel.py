@@ -120,11 +120,11 @@ def job_panel(job_id: int, key: str, words: PanelWords,
     # a job that ended in between restarted the run, and the click of a button drawn after
     # the panel (Email the invites) was lost. The fragment's own runs read afresh and redraw
     # the page when the job has started, stopped or been asked to stop.
-    drawing_the_page = [True]
+    drawing_the_page = True  # (set False below: the fragment's later runs see that)
 
     @st.fragment(run_every=1.0 if live else None)
     def progress() -> None:
-        if drawing_the_page[0]:
+        if drawing_the_page:
             current, now_live = job, live
         else:
             current = svc.jobs.get(scope, job_id)
@@ -175,7 +175,7 @@ def job_panel(job_id: int, key: str, words: PanelWords,
         try:
             progress()
         finally:
-            drawing_the_page[0] = False
+            drawing_the_page = False
         _buttons(job, key, words, status)
         if results is not None and not live:
             results(job)
