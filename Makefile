@@ -25,7 +25,7 @@ PYTEST_WORKERS ?= 4
 # shared server is started on each worker that runs some of its tests, and kept until the
 # worker ends.
 
-.PHONY: run test lint sandbox bench soak clean lock lock-uv backup restore
+.PHONY: run test browser-programs lint sandbox bench soak clean lock lock-uv backup restore
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -99,8 +99,14 @@ restore: $(RUNTIME_STAMP)
 sandbox: $(RUNTIME_STAMP)
 	$(BIN)/python -m partner_console.sandbox --port 8765
 
+# On a machine without them (as root), Chromium and nginx for the browser and proxy tests are
+# installed with apt in the background while the environment is set up (tests/e2e/debian.py,
+# with the machine's own Python; its output in build/apt.log). The tests wait for it.
+browser-programs:
+	@mkdir -p build && ($(PYTHON) tests/e2e/debian.py > build/apt.log 2>&1 &)
+
 # The 25 slowest tests are listed at the end of each run: where the time goes.
-test: $(DEV_STAMP)
+test: browser-programs $(DEV_STAMP)
 	$(COMPILE_OWN)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 

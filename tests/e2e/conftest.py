@@ -7,7 +7,6 @@ find things by label and role, no fixed sleeps. Chromium is installed with apt w
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import signal
@@ -24,6 +23,7 @@ from playwright.sync_api import Error as PlaywrightError
 from partner_console.sandbox import SandboxApp, SandboxServer
 from tests.children import Server
 from tests.conftest import IN_CI
+from tests.e2e.debian import installed
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,44 +31,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync", "--disable-dev-shm-usage"]
 
 
-def _find(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists()
-                                        else None)
-        if found:
-            return found
-    return None
-
-
-def apt_installed(names: tuple[str, ...], *packages: tuple[str, ...]) -> str | None:
-    """The program found under one of `names`, else Debian's package installed with apt (as
-    root; the first of `packages` that gives it); None when unavailable. pytest-xdist workers
-    all get here at once: one installs, the others wait for it."""
-    path = _find(*names)
-    if path is None and os.geteuid() == 0:
-        with open(f"/tmp/partner-console-{names[0]}.lock", "w") as lock:  # noqa: S108
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            path = _find(*names)
-            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            wait = ["-o", "DPkg::Lock::Timeout=600"]
-            if path is None:
-                subprocess.run(["apt-get", *wait, "update", "-qq"], env=env, capture_output=True)
-            for package in packages:
-                if path is None:
-                    subprocess.run(["apt-get", *wait, "install", "-y", "-qq", *package],
-                                   env=env, capture_output=True)
-                    path = _find(*names)
-    return path
-
-
 def ensure_chromium() -> str | None:
-    """Debian's Chromium, installed with apt when missing (as root); None when unavailable.
-    Its headless shell first (package chromium-headless-shell: the same Chromium built for
-    headless use only, without the desktop browser's interface, as Playwright's own headless
-    runs use): side by side, a page load cost it about a third less CPU. The full `chromium`
-    when the shell cannot be had."""
-    return apt_installed(("chromium-headless-shell",), ("chromium-headless-shell",)) or \
-        apt_installed(("chromium", "chromium-browser"), ("chromium",))
+    """Debian's Chromium, installed with apt when missing (as root; tests/e2e/debian.py): its
+    headless shell, else the full browser; None when unavailable."""
+    return installed("chromium")
 
 
 def chromium_args(path: str) -> list[str]:

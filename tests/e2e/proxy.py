@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI
-from tests.e2e.conftest import apt_installed, free_port, local_get
+from tests.e2e.conftest import free_port, local_get
+from tests.e2e.debian import installed
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "nginx.conf"
@@ -27,8 +28,7 @@ CONFIG = ROOT / "deploy" / "nginx.conf"
 def ensure_nginx() -> str:
     """Debian's nginx (nginx-light where it exists), installed with apt when missing; a skip
     (a failure in CI) when it cannot be had."""
-    path = apt_installed(("nginx",), ("--no-install-recommends", "nginx-light"),
-                         ("--no-install-recommends", "nginx"))
+    path = installed("nginx")
     if path is None:
         if IN_CI:
             pytest.fail("nginx is missing and could not be installed with apt-get")
