@@ -101,7 +101,7 @@ sandbox: $(RUNTIME_STAMP)
 
 # On a machine without them (as root), Chromium and nginx for the browser and proxy tests are
 # installed with apt in the background while the environment is set up (tests/e2e/debian.py,
-# with the machine's own Python; its output in build/apt.log). The tests wait for it.
+# with the machine's own Python; what apt refused in build/apt.log). The tests wait for it.
 browser-programs:
 	@mkdir -p build && ($(PYTHON) tests/e2e/debian.py > build/apt.log 2>&1 &)
 

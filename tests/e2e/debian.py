@@ -6,10 +6,9 @@ background, while it sets up the virtual environment, so that a fresh machine's 
 none of the tests' time. The tests' fixtures wait for it (a lock per program) and install
 what is still missing themselves (`installed`).
 
-Without the packages Debian only recommends: Chromium's recommendations (a printer dialog,
-Samba, Avahi, GTK's bindings, Perl's web libraries, 90 packages in all) took 38 s to install
-and nothing here uses them; Chromium and nginx with what they depend on are 23 packages and
-about 10 s."""
+Without the packages Debian only recommends: with Chromium's (a printer dialog, Samba, Avahi,
+GTK's bindings, Perl's web libraries) its install was 115 packages and took 38 s, and nothing
+here uses them; Chromium and nginx with what they depend on are 23 packages and about 10 s."""
 
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,8 +79,11 @@ def _install_missing(programs: list[str]) -> None:
 def _apt(command: str, *arguments: str) -> bool:
     options = ["-y", "-qq", "--no-install-recommends"] if command == "install" else []
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", command, *options,
-                           *arguments], env=env, capture_output=True).returncode == 0
+    done = subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", command, *options,
+                           *arguments], env=env, capture_output=True, text=True)
+    if done.returncode != 0:  # (shown with a failing test's output, or in build/apt.log)
+        sys.stderr.write(f"apt-get {command} {' '.join(arguments)}:\n{done.stderr}")
+    return done.returncode == 0
 
 
 @contextlib.contextmanager
