@@ -16,8 +16,9 @@ DEV_STAMP := $(VENV)/.dev-installed
 # by side, module by module, about 25 CPU-seconds): 382-439 s of tests in four runs with four
 # workers, as this machine's speed varied through the day; five workers took 399 s between two
 # of them (1.96 cores busy where four kept 1.88), within that spread, so four stay.
-# A day later, on a slower machine (the kernel's memory monitor, kdamond, took 70-90 of a
-# run's 1,050 CPU-seconds): 460 s of tests, 477 s in all, on a fresh clone.
+# A day later, on a slower machine: 460 s of tests, 477 s in all, on a fresh clone. The next
+# day 464-515 s of tests (1.91 cores busy, 970 CPU-seconds: Chromium 450, the pytest workers
+# 200, the `streamlit run` servers 165); five workers took 537 s where four then took 511.
 PYTEST_WORKERS ?= 4
 # loadgroup hands out the tests one by one, in collection order, as workers free up (two
 # queued per worker). Its `xdist_group` marks are not honoured by pytest-xdist 3.8 under
