@@ -131,3 +131,14 @@ def test_the_streamlit_settings_a_replica_set_needs():
                    "proxy_set_header Connection $connection_upgrade;", "ip_hash;",
                    "proxy_read_timeout 1d;", "location = /_stcore/health"):
         assert needed in nginx, needed
+
+
+def test_every_nginx_worker_sends_a_browser_to_the_same_replica():
+    """Which replica failed, and until when, is kept in shared memory for each upstream group:
+    with `worker_processes auto` each worker otherwise kept its own, and after a replica came
+    back one of them still sent its browsers to the other for up to fail_timeout."""
+    nginx = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    groups = re.findall(r"upstream (\w+) \{(.*?)\}", nginx, re.S)
+    assert {name for name, _ in groups} == {"console", "console_a", "console_b"}
+    for name, body in groups:
+        assert re.search(rf"^\s*zone {name} \d+k;", body, re.M), name
