@@ -66,11 +66,12 @@ def test_eight_claims_at_once_give_the_job_to_one_runner(engine):
 
 def test_a_lease_taken_over_after_expiry_is_reported_lost_to_its_old_runner(engine):
     _, _, _, job_id = new_job(engine, spreadsheet(3))
-    old = Leases(engine, lease_seconds=0.2)
+    now = utcnow()  # (fixed instants: a short lease slept past could run out too early)
+    old = Leases(engine, lease_seconds=10, now=lambda: now)
     assert old.claim(job_id, "a#1") and old.renew(job_id, "a#1").held
-    assert not Leases(engine).claim(job_id, "b#1")  # held: refused
-    time.sleep(0.3)  # a's renewals stopped (its server froze or died)
-    assert Leases(engine).claim(job_id, "b#1")
+    assert not Leases(engine, now=lambda: now).claim(job_id, "b#1")  # held: refused
+    # 11 s later a's renewals have stopped (its server froze or died)
+    assert Leases(engine, now=lambda: now + timedelta(seconds=11)).claim(job_id, "b#1")
     assert not old.renew(job_id, "a#1").held  # a stops at its next renewal
     assert not old.release(job_id, "a#1", JobStatus.PAUSED)  # and cannot touch b's job
 

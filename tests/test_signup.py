@@ -17,6 +17,7 @@ from partner_console.jobs.store import JobStatus, JobStore, RowState
 from partner_console.sandbox import Faults, SandboxApp
 from partner_console.signup import GONE, INVITED, SIGNED_UP, label, status_from_check
 from partner_console.storage import HistoryFilter, LinkJournal, fingerprint
+from partner_console.storage.clock import utcnow
 from partner_console.storage.coordination import Leases
 from tests.bulk_child import KEY, SECRET
 from tests.helpers import HistoryForTests, build_refresh_runner
@@ -297,10 +298,12 @@ def test_a_refresh_whose_runner_died_mid_check_finishes_on_another(served, engin
     history, scope = created_providers(engine, server, tmp_path, 12)
     store, job_id, _ = refresh(engine, server, history, scope, tmp_path,
                                history.search(scope).rows, start=False)
-    dead = Leases(engine, lease_seconds=0.05)
-    assert dead.claim(job_id, "gone#1")  # a runner took the job and one row, then died
+    # A runner took the job and one row, then died: its lease ran out long ago. (Its clock is
+    # five minutes behind. A 50 ms lease, slept past, could run out on a busy machine between
+    # the claim of the job and the claim of its row.)
+    dead = Leases(engine, lease_seconds=1, now=lambda: utcnow() - timedelta(minutes=5))
+    assert dead.claim(job_id, "gone#1")
     assert dead.claim_row(job_id, "gone#1") is not None
-    time.sleep(0.1)
     assert len(store.rows(job_id, ("sending",))) == 1
     _, _, runner = refresh(engine, server, history, scope, tmp_path, [], owner="next#1",
                            start=False)
