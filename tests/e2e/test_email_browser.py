@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from partner_console.jobs import kinds  # noqa: F401  (registers every kind)
+from partner_console.jobs.engine import KINDS
 from partner_console.jobs.store import JobKind, JobStatus, JobStore, RowState
 from tests.e2e.conftest import kill_and_restart, start_app, stop_app, wait_for_app_run
 from tests.e2e.proxy import behind_nginx
@@ -128,7 +130,10 @@ def test_the_real_server_killed_mid_bulk_send_resumes_on_the_other_replica_and_d
         received = smtp.count_by_recipient()
         assert max(received.values()) == 1  # none twice
         assert {r.state for r in rows} <= {RowState.EMAILED, RowState.UNCERTAIN}  # none lost
-        assert sum(r.state == RowState.EMAILED for r in rows) >= 59
+        # Only a send being handed over when the kill came "may have been sent": at most one
+        # per worker of the job (a run saw two, with two workers).
+        in_flight = KINDS[JobKind.EMAILS.value].workers
+        assert sum(r.state == RowState.EMAILED for r in rows) >= 60 - in_flight
         assert all(received.get(r.email) == 1 for r in rows if r.state == RowState.EMAILED)
         other.get_by_text("of 60 done").first.wait_for(timeout=30_000)
         other.context.close()
