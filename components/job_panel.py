@@ -144,10 +144,10 @@ def job_panel(job_id: int, key: str, words: PanelWords,
         if p.failed and not words.metrics:
             st.caption(f"{p.failed} could not be done now; see the results.")
         if now_live:
-            rate = svc.jobs.rows_a_minute(job_id)
-            left = p.waiting
-            st.caption(f"{rate:.0f} a minute · {in_minutes(left / rate) if rate else '…'} left "
-                       "· it keeps going if you close this tab")
+            rate = svc.jobs.rows_a_minute(job_id)  # 0 until two rows are done
+            pace = (f"{rate:.0f} a minute · {in_minutes(p.waiting / rate)} left" if rate
+                    else "Working out how long it will take")
+            st.caption(f"{pace} · it keeps going if you close this tab")
             if words.last_rows and p.count(RowState.SENDING) and not p.count(RowState.QUEUED):
                 st.caption(words.last_rows)
         if now_live != live or (current.control is None) != (job.control is None):

@@ -595,6 +595,32 @@ def test_an_interrupted_import_shows_paused_and_resumes_with_the_key():
     assert "Download results (CSV)" in labels and "Download results (Excel)" in labels
 
 
+def test_a_running_import_says_its_pace_once_it_has_one(monkeypatch):
+    """Until two rows are done there is no pace: the panel said "0 a minute · … left"."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from partner_console.jobs.store import JobStatus, JobStore
+    from partner_console.storage.clock import utcnow
+
+    at = app(page="pages/bulk_import.py")
+    job_id = stored_job(at, 5)
+    read = JobStore.get
+    monkeypatch.setattr(JobStore, "get", lambda self, scope, job: replace(
+        read(self, scope, job), status=JobStatus.RUNNING,
+        lease_expires_at=utcnow() + timedelta(minutes=1)))  # running on another server
+    monkeypatch.setattr(JobStore, "rows_a_minute", lambda self, job, seconds=60.0: 0)
+    at.run()
+    assert any(f"Import {job_id}: Importing" in h.value for h in at.header)
+    captions = [c.value for c in at.caption]
+    assert "Working out how long it will take · it keeps going if you close this tab" in captions
+    assert not any("0 a minute" in c for c in captions)
+    monkeypatch.setattr(JobStore, "rows_a_minute", lambda self, job, seconds=60.0: 120)
+    at.run()
+    assert any(c.startswith("120 a minute · ") and " left · it keeps going" in c
+               for c in at.caption.values)
+
+
 def test_an_interrupted_import_asks_for_the_key_before_resuming():
     at = app(page="pages/bulk_import.py")
     stored_job(at, 2)
