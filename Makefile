@@ -19,6 +19,8 @@ DEV_STAMP := $(VENV)/.dev-installed
 # A day later, on a slower machine: 460 s of tests, 477 s in all, on a fresh clone. The next
 # day 464-515 s of tests (1.91 cores busy, 970 CPU-seconds: Chromium 450, the pytest workers
 # 200, the `streamlit run` servers 165); five workers took 537 s where four then took 511.
+# A day later the test browser ran without V8's optimising compiler (tests/e2e/conftest.py):
+# 358 s of tests, 370 s in all, where the commit before took 388 s and 400 s just after.
 PYTEST_WORKERS ?= 4
 # loadgroup hands out the tests one by one, in collection order, as workers free up (two
 # queued per worker). Its `xdist_group` marks are not honoured by pytest-xdist 3.8 under
