@@ -75,6 +75,11 @@ def render() -> None:
     st.caption("Counts include every key of your organisation.")
 
     st.header(f"The last {WEEKS} weeks")
+    if not any(c or s for _, c, s in numbers.weeks):
+        # (an empty chart is a flat line over an axis reading "0.000000")
+        st.caption(f"No provider was created or signed up in the last {WEEKS} weeks. The chart "
+                   "fills in as providers are created.")
+        return
     frame = pd.DataFrame([{"Week": monday.strftime("%d %b %Y"), "Created": c, "Signed up": s}
                           for monday, c, s in numbers.weeks])
     long = frame.melt("Week", var_name="What", value_name="Providers")
@@ -82,7 +87,8 @@ def render() -> None:
         x=alt.X("Week:O", title="Week starting Monday", sort=None,
                 axis=alt.Axis(labelAngle=-45)),
         xOffset=alt.XOffset("What:N"),
-        y=alt.Y("Providers:Q", title="Providers"),
+        # Whole providers: no "0.5" between 0 and 1 when the counts are small.
+        y=alt.Y("Providers:Q", title="Providers", axis=alt.Axis(format="d", tickMinStep=1)),
         color=alt.Color("What:N", title=None,
                         scale=alt.Scale(range=["#2f6f73", "#c2410c"])),
         tooltip=["Week:O", "What:N", "Providers:Q"],

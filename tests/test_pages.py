@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -864,7 +865,19 @@ def test_overview_shows_the_numbers_and_a_chart():
     shown = {m.label: m.value for m in at.metric}
     assert shown["Providers created"] == "1" and shown["Signed up"] == "0"
     assert shown["Sign-up rate"] == "0%" and shown["Median days to sign up"] == "–"
-    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    charts = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    assert charts
+    spec = json.loads(charts[0].proto.spec)
+    assert spec["encoding"]["y"]["axis"] == {"format": "d", "tickMinStep": 1}  # whole people
+
+
+def test_overview_of_an_empty_history_says_so_instead_of_an_empty_chart():
+    at = app()
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception
+    assert not (at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"))
+    assert any("No provider was created or signed up in the last 26 weeks" in c.value
+               for c in at.caption)
 
 
 @pytest.mark.parametrize("page", ["pages/overview.py", "pages/follow_up.py",
