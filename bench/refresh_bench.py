@@ -4,39 +4,21 @@ limit; the refresh's pace is compared, side by side, with what the budget leaves
 
 from __future__ import annotations
 
-import tempfile
-import threading
 import time
-from pathlib import Path
 
+from bench.beside import a_person_checking, background_runner, seeded
 from bench.harness import Result
-from bench.seed import seed_history
-from partner_console.api.client import RetryPolicy, UphealClient
-from partner_console.jobs.engine import Parts
 from partner_console.jobs.kinds.refresh import create_refresh
 from partner_console.jobs.store import JobStore, RowState
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
-from partner_console.storage import (
-    History,
-    HistoryReads,
-    LinkJournal,
-    fingerprint,
-    make_engine,
-    migrate,
-)
-from partner_console.storage.coordination import HEADROOM, KeyPacing, Leases, RateBudget
+from partner_console.storage import History, HistoryReads
+from partner_console.storage.coordination import HEADROOM, RateBudget
 
-KEY = "sandbox-demo-key"
 SECRET = b"b11-secret"
-ORG = "5a4d0b7e-0000-4000-8000-00000000c11c"
 
 
 def b11(rate: int, seconds: float, person_every: float) -> list[Result]:
-    folder = Path(tempfile.mkdtemp())
-    engine = make_engine(f"sqlite:///{folder / 'b11.db'}")
-    migrate(engine)
-    fp = fingerprint(SECRET, KEY)
-    seed_history(engine, int(rate * seconds / 60 * 1.5) + 50, fp, ORG)
+    folder, engine, fp = seeded("b11", int(rate * seconds / 60 * 1.5) + 50, SECRET)
     sandbox = SandboxApp(rate_per_minute=rate, seed=11, faults=Faults(latency_ms=30))
     server = SandboxServer(sandbox, hang_seconds=1)
     server.start_in_thread()
@@ -48,29 +30,14 @@ def b11(rate: int, seconds: float, person_every: float) -> list[Result]:
     job_id, _ = create_refresh(store, scope, created_by="bench", providers=rows,
                                start_token=f"b11-{rate}")
     budget = RateBudget(engine, rate)
-    client = UphealClient(server.base_url, timeout=5, retry=RetryPolicy(max_attempts=5))
-    runner = Parts(store, Leases(engine), "b11#1", history=history,
-                   journal=LinkJournal(folder / "j.jsonl"), client=client,
-                   pacing=KeyPacing(budget, SECRET, background=True)).runner(
-        job_id, scope, api_key=KEY, by="bench")
-    stop = threading.Event()
-    person_calls: list[float] = []
-
-    def person() -> None:  # a member of staff checking someone by hand now and then
-        own = UphealClient(server.base_url, timeout=5, pacing=KeyPacing(budget, SECRET))
-        while not stop.wait(person_every):
-            own.check_user(KEY, "someone@example.com")
-            person_calls.append(time.monotonic())
-
-    helper = threading.Thread(target=person, daemon=True)
+    runner = background_runner(engine, store, history, "b11#1", server.base_url, budget,
+                               SECRET, job_id, scope, folder)
     started = time.monotonic()
     runner.start()
-    helper.start()
-    time.sleep(seconds)
-    runner.pause()
-    stop.set()
+    with a_person_checking(server.base_url, budget, SECRET, person_every) as person_calls:
+        time.sleep(seconds)
+        runner.pause()
     runner.join(30)
-    helper.join(10)
     elapsed = time.monotonic() - started
     checked = sum(1 for r in store.rows(job_id) if r.state == RowState.CHECKED)
     refused = sum(1 for c in sandbox.calls if c.status == 429)

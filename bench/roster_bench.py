@@ -7,39 +7,26 @@ from __future__ import annotations
 
 import io
 import statistics
-import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import update
 
+from bench.beside import KEY, a_person_checking, background_runner, seeded
 from bench.harness import Result
-from bench.seed import seed_history
-from partner_console.api.client import RetryPolicy, UphealClient
 from partner_console.bulk.columns import auto_map
 from partner_console.bulk.prepare import prepare_rows
 from partner_console.bulk.read import read_file
-from partner_console.jobs.engine import Parts
 from partner_console.jobs.kinds.sync import create_sync
 from partner_console.jobs.store import JobStore, RowState
 from partner_console.roster import CHANGED, plan_sync
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
-from partner_console.storage import (
-    History,
-    HistoryReads,
-    LinkJournal,
-    fingerprint,
-    make_engine,
-    migrate,
-)
-from partner_console.storage.coordination import HEADROOM, KeyPacing, Leases, RateBudget
+from partner_console.storage import History, HistoryReads
+from partner_console.storage.coordination import HEADROOM, RateBudget
 from partner_console.storage.tables import providers
 
-KEY = "sandbox-demo-key"
 SECRET = b"bench-roster"
-ORG = "5a4d0b7e-0000-4000-8000-00000000c11c"
 NPIS = ["1234567893", "1245319599", "1003000126"]
 
 
@@ -59,11 +46,7 @@ def _roster(history: HistoryReads, scope, rows: int, changed: int) -> bytes:
 
 def b14(history_size: int, roster_rows: int, changed: int, repeat: int, rate: int,
         seconds: float, person_every: float) -> list[Result]:
-    folder = Path(tempfile.mkdtemp())
-    engine = make_engine(f"sqlite:///{folder / 'b14.db'}")
-    migrate(engine)
-    fp = fingerprint(SECRET, KEY)
-    seed_history(engine, history_size, fp, ORG)
+    folder, engine, fp = seeded("b14", history_size, SECRET)
     reads = HistoryReads(engine)
     scope = History(engine).scope_for(fp)
     data = _roster(reads, scope, roster_rows, changed)
@@ -119,28 +102,15 @@ def _pace(engine, scope, plan, rate: int, seconds: float, person_every: float,
     store = JobStore(engine)
     job_id, _ = create_sync(store, scope, created_by="bench", file_name="roster.csv",
                             plan=plan, deactivate_missing=False, start_token=f"b14-{rate}")
-    client = UphealClient(server.base_url, timeout=5, retry=RetryPolicy(max_attempts=5))
-    runner = Parts(store, Leases(engine), "b14#1", history=history,
-                   journal=LinkJournal(folder / "j.jsonl"), client=client,
-                   pacing=KeyPacing(budget, SECRET, background=True)).runner(
-        job_id, scope, api_key=KEY, by="bench")
-    stop = threading.Event()
-    person_calls: list[float] = []
-
-    def person() -> None:
-        own = UphealClient(server.base_url, timeout=5, pacing=KeyPacing(budget, SECRET))
-        while not stop.wait(person_every):
-            own.check_user(KEY, "someone@example.com")
-            person_calls.append(time.time())  # (the sandbox's clock for its calls)
-
-    helper = threading.Thread(target=person, daemon=True)
+    runner = background_runner(engine, store, history, "b14#1", server.base_url, budget,
+                               SECRET, job_id, scope, folder)
     runner.start()
-    helper.start()
-    runner.join(seconds)  # (a sync of the plan's changes: done well inside this)
-    runner.pause()
-    stop.set()
+    # (the sandbox's clock for the person's calls, to compare them with its own)
+    with a_person_checking(server.base_url, budget, SECRET, person_every,
+                           clock=time.time) as person_calls:
+        runner.join(seconds)  # (a sync of the plan's changes: done well inside this)
+        runner.pause()
     runner.join(30)
-    helper.join(10)
     patches = sorted(c.at for c in sandbox.calls if c.method == "PATCH")
     refused = sum(1 for c in sandbox.calls if c.status == 429)
     done = sum(1 for r in store.rows(job_id) if r.state == RowState.UPDATED)
