@@ -37,3 +37,16 @@ def test_links_between_the_docs_lead_somewhere():
         text = (ROOT / doc).read_text(encoding="utf-8")
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
             assert (ROOT / doc).parent.joinpath(target).exists(), (doc, target)
+
+
+def test_the_layout_in_the_docs_names_every_module_of_the_tree():
+    text = (ROOT / "docs/HOW-IT-WORKS.md").read_text(encoding="utf-8")
+    layout = text.split("## Layout", 1)[1].split("```")[1]
+    named = set(re.findall(r"[\w<>]+", layout))
+    modules = {p.stem for folder in ("partner_console", "components", "bench")
+               for p in (ROOT / folder).rglob("*.py") if not p.stem.startswith("__")}
+    folders = {p.name for p in (ROOT / "partner_console").rglob("*") if p.is_dir()
+               and p.name != "__pycache__"}
+    assert modules and not {m for m in modules if m not in named
+                            and not m.endswith("_bench")}
+    assert folders and not folders - named
