@@ -25,7 +25,7 @@ from partner_console.bulk.read import ReadResult
 from partner_console.exports import csv_bytes, neutralise
 from partner_console.jobs.engine import start_job
 from partner_console.jobs.kinds.sync import LAST_ROWS_SETTING, create_sync
-from partner_console.jobs.store import Job, JobKind, RowState
+from partner_console.jobs.store import Job, JobKind, RowState, UnfinishedJobError
 from partner_console.roster import (
     CATEGORY_HELP,
     CATEGORY_LABELS,
@@ -56,6 +56,9 @@ WORDS = PanelWords(
     elsewhere="This sync is already running on another console server (or in another tab). "
               "Its progress is shown here as it goes.",
     last_rows="Waiting for Upheal to confirm the last rows (nothing is sent twice).")
+UNFINISHED = ("Your roster was not applied: this sync was started first and has not "
+              "finished, and one sync runs at a time. Let it finish (or cancel it), then "
+              "upload your roster again: its preview will show what is still to change.")
 
 
 def _plan(svc: Services, scope: Scope, read: ReadResult, mapping: dict[str, str | None],
@@ -85,9 +88,13 @@ def _apply(file_name: str) -> None:
     deactivate = bool(st.session_state.get("rs_deactivate"))
     token = st.session_state.setdefault("rs_start_token", uuid.uuid4().hex)
     with session_lock("rs_start_lock"):
-        job_id, is_new = create_sync(svc.jobs, scope, created_by=your_name(),
-                                     file_name=file_name, plan=plan,
-                                     deactivate_missing=deactivate, start_token=token)
+        try:
+            job_id, is_new = create_sync(svc.jobs, scope, created_by=your_name(),
+                                         file_name=file_name, plan=plan,
+                                         deactivate_missing=deactivate, start_token=token)
+        except UnfinishedJobError as exc:  # a colleague's, or one left paused: shown instead
+            job_id, is_new = exc.job_id, False
+            st.session_state["jp_sync_notice"] = UNFINISHED
         if is_new:
             svc.catalog.set_setting(scope, LAST_ROWS_SETTING, str(plan.file_rows))
             log_activity(scope, SYNCED, f"Started a roster sync from {file_name}: "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -18,7 +19,13 @@ from partner_console.bulk.prepare import prepare_rows
 from partner_console.bulk.read import read_file
 from partner_console.creation import ProviderCreator
 from partner_console.jobs.kinds.sync import create_sync
-from partner_console.jobs.store import JobStatus, JobStore, RowState
+from partner_console.jobs.store import (
+    JobKind,
+    JobStatus,
+    JobStore,
+    RowState,
+    UnfinishedJobError,
+)
 from partner_console.roster import plan_sync
 from partner_console.sandbox import Faults, SandboxApp, SandboxServer
 from partner_console.storage import LinkJournal, fingerprint
@@ -169,3 +176,31 @@ def test_two_servers_applying_one_sync_run_it_once(engine, served, tmp_path):
         runner.join(60)
     assert store.get(scope, first[0]).status == JobStatus.FINISHED
     assert len([c for c in app.calls if c.method == "PATCH"]) == 8
+
+
+def test_one_sync_at_a_time_however_many_apply_at_once(engine, served, tmp_path):
+    app, server = served
+    history, scope = _history(engine, server, tmp_path, 4)
+    plan = _plan(history, scope, "First name,Last name,Email,Employee ID,Licence\n" + "".join(
+        f"P{n},Sync,p{n}@example.com,E{n},PsyD\n" for n in range(4)))
+    store = JobStore(engine)
+
+    def apply(token: str):
+        try:
+            return create_sync(store, scope, created_by=f"Person {token}", file_name="r.csv",
+                               plan=plan, deactivate_missing=False, start_token=token)
+        except UnfinishedJobError as exc:
+            return exc.job_id, "refused"
+
+    with ThreadPoolExecutor(8) as pool:  # eight people (or replicas) pressing Apply at once
+        answers = list(pool.map(apply, [f"person-{n}" for n in range(8)]))
+    made = [job_id for job_id, outcome in answers if outcome is True]
+    assert len(made) == 1 and sorted(o for _, o in answers if o is not True) == ["refused"] * 7
+    assert {job_id for job_id, _ in answers} == set(made)  # each is shown the one sync
+    assert len(store.jobs(scope, kind=JobKind.SYNC)) == 1
+    token = next(f"person-{n}" for n, (_, o) in enumerate(answers) if o is True)
+    assert apply(token) == (made[0], False)  # the same click again: its own sync
+    _run(engine, server, store, history, scope, made[0], tmp_path)
+    assert len([c for c in app.calls if c.method == "PATCH"]) == 4
+    second = apply("after-it-finished")  # once it has finished, the next one may start
+    assert second[1] is True and second[0] != made[0]

@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from partner_console.jobs.states import JobKind, JobStatus, RowState
 from partner_console.storage.clock import stored_time, utcnow
-from partner_console.storage.errors import NotFoundError
+from partner_console.storage.coordination import unfinished_alone
+from partner_console.storage.errors import NotFoundError, StorageError
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import bulk_job_rows, bulk_jobs
 
@@ -35,6 +36,14 @@ ROW_STATE_LABELS = {
 }
 CREATED_STATES = (RowState.CREATED, RowState.LINKS_LOST)
 NOT_SENT = "not_sent"  # a count in Progress, not a state
+
+
+class UnfinishedJobError(StorageError):
+    """A job of a kind that runs alone was asked for while another one is unfinished."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"job {job_id} of this kind has not finished")
+        self.job_id = job_id
 
 
 @dataclass(frozen=True)
@@ -188,13 +197,21 @@ class JobStore:
     engine: Engine
 
     def create(self, scope: Scope, *, kind: str, created_by: str, rows: list[NewRow],
-               start_token: str, file_name: str = "", send_invites: bool = False
-               ) -> tuple[int, bool]:
+               start_token: str, file_name: str = "", send_invites: bool = False,
+               alone: bool = False) -> tuple[int, bool]:
         """Store a job (paused until a runner takes it) with all its rows; (job id, True), or
-        (the earlier job, False) when this start token was used already (one click, one job)."""
+        (the earlier job, False) when this start token was used already (one click, one job).
+
+        With `alone`, UnfinishedJobError names the organisation's job of this kind that is
+        still running or paused, if there is one, and nothing is stored: two people applying
+        at once, on two replicas, make one job (storage/coordination.py, `unfinished_alone`)."""
         now = utcnow()
         try:
             with self.engine.begin() as conn:
+                if alone and (earlier := unfinished_alone(conn, scope, kind)):
+                    if earlier[1] == start_token:  # (this click's job, made a moment ago)
+                        return earlier[0], False
+                    raise UnfinishedJobError(earlier[0])
                 job_id = conn.execute(insert(bulk_jobs).values(
                     created_at=now, updated_at=now, heartbeat_at=None, created_by=created_by,
                     key_fingerprint=scope.key_fingerprint,

@@ -24,6 +24,10 @@ process's memory:
   UPDATE that finds no row queued or sending. A runner that finds rows left goes round again:
   a job never pauses itself with rows waiting; it stops only when a person pauses or cancels
   it, its lease is lost, or a fault a person must see.
+- **A kind of job that runs alone** (`unfinished_alone`, a roster sync): one running or
+  paused job of the kind per organisation. The check for one and the new job's insert are one
+  transaction, which PostgreSQL serialises per kind and organisation with an advisory lock
+  taken first (held until it commits), so two people applying at once make one job.
 - **An email's reservation** (`reserve_email`): one create per email per organisation at a
   time. Taken in the transaction that writes the create's write-ahead row, released in the one
   that settles it, so a second tab or colleague sees who is creating it right now.
@@ -34,6 +38,7 @@ against the row a concurrent writer committed, and SKIP LOCKED keeps workers off
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import time
@@ -51,6 +56,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 
@@ -382,3 +388,21 @@ def release_email(conn: Connection, provider_id: int) -> None:
     """The create written as `provider_id` is settled (or was never sent): free its email."""
     conn.execute(delete(email_reservations).where(
         email_reservations.c.provider_id == provider_id))
+
+
+# -- a kind of job that runs alone ---------------------------------------------------------------
+def unfinished_alone(conn: Connection, scope: Scope, kind: str) -> tuple[int, str] | None:
+    """The id and start token of the organisation's running or paused job of `kind`, read in
+    the caller's transaction (which then inserts a new job only when there is none). SQLite's
+    writers are one at a time already; PostgreSQL's are made so here, per kind and
+    organisation, until the transaction ends."""
+    if conn.dialect.name == "postgresql":
+        owner = scope.organization_ids[0] if scope.organization_ids else scope.key_fingerprint
+        digest = hashlib.blake2b(f"job:{kind}:{owner}".encode(), digest_size=8).digest()
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"),
+                     {"id": int.from_bytes(digest, "big", signed=True)})
+    row = conn.execute(select(bulk_jobs.c.id, bulk_jobs.c.start_token).where(
+        scope.visible(bulk_jobs), bulk_jobs.c.kind == str(kind),
+        bulk_jobs.c.status.in_([JobStatus.RUNNING.value, JobStatus.PAUSED.value])).order_by(
+        bulk_jobs.c.id.desc()).limit(1)).first()
+    return (int(row.id), row.start_token) if row else None

@@ -614,3 +614,94 @@ def test_the_automatic_sign_up_check_runs_once_when_both_replicas_open_history(
     assert all(r.state == "checked" for r in JobStore(engine).rows(jobs[0].id))
     for page in pages:
         page.context.close()
+
+
+def known_providers(engine, sandbox, prefix: str, count: int) -> list[str]:
+    """`count` providers Upheal and History both have (added outside the key's rate window):
+    their emails."""
+    from partner_console.api.models import CreatedProvider, validate_provider
+    from tests.helpers import record_pending
+
+    history, scope = scope_of(engine)
+    emails = []
+    for n in range(count):
+        body = {"first_name": f"{prefix}{n}", "last_name": "Roster",
+                "email": f"{prefix.lower()}{n}@example.com"}
+        request, _ = validate_provider(body)
+        user = sandbox.app.add_user(DEMO, {"firstName": body["first_name"],
+                                           "lastName": "Roster", "email": body["email"]})
+        row_id, _ = record_pending(history, scope, request, created_by="Setup")
+        history.complete(row_id, scope.key_fingerprint, CreatedProvider.model_validate(user))
+        emails.append(body["email"])
+    return emails
+
+
+def test_a_roster_applied_on_two_replicas_at_once_runs_once_and_survives_a_kill(
+        browser, deployment, sandbox, tmp_path):
+    """Two people (one on each replica) apply the same roster at the same moment: one sync,
+    and the other is told so. The real server running it is SIGKILLed mid-sync, restarted,
+    and Resume finishes it with every change sent once."""
+    (a, b), engine = deployment
+    from partner_console.jobs.store import JobKind
+
+    total = 30
+    emails = known_providers(engine, sandbox, "RSK", total)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("First name,Last name,Email,Therapy licence\n" + "".join(
+        f"RSK{n},Roster,{email},PsyD\n" for n, email in enumerate(emails)), encoding="utf-8")
+    store = JobStore(engine)
+    _, scope = scope_of(engine)
+    before = newest_job_id(engine)
+    pages = []
+    for app in (a, b):
+        page = open_console(browser, app, "Roster sync", "1. Upload the roster")
+        page.locator("input[type=file]").set_input_files(str(roster))
+        page.get_by_role("button", name=re.compile(r"^Apply changes")).click()
+        page.get_by_role("button", name="Yes, apply the changes").wait_for(timeout=30_000)
+        wait_for_app_run(page)
+        pages.append(page)
+    for page in pages:  # both at once, as two people would
+        page.get_by_role("button", name="Yes, apply the changes").click()
+    wait_until(lambda: [j for j in store.jobs(scope, kind=JobKind.SYNC) if j.id > before],
+               30, "no sync was made")
+    for page in pages:
+        page.get_by_text(re.compile(r"^Roster sync \d+:")).first.wait_for(timeout=30_000)
+    syncs = [j for j in store.jobs(scope, kind=JobKind.SYNC) if j.id > before]
+    assert len(syncs) == 1, syncs  # one sync, however many pressed Apply
+    job_id = syncs[0].id
+    told = [p for p in pages if "Your roster was not applied" in p.inner_text("main")]
+    assert len(told) == 1 and all(f"Roster sync {job_id}:" in p.inner_text("main")
+                                  for p in pages)
+    told[0].screenshot(path=str(tmp_path / "roster-not-applied.png"))
+    wait_until(lambda: store.progress(job_id).done >= 5, 60, "the sync never started")
+    owner = _lease_of(engine, job_id)
+    runner = next(app for app in (a, b) if f":{app.port}#" in owner)
+    pages[(a, b).index(runner)].context.close()  # (its reconnects would set it aside in nginx)
+    kill_and_restart(runner)
+    assert store.progress(job_id).done < total  # killed mid-sync
+    page = open_console(browser, runner, "Roster sync", f"Roster sync {job_id}:")
+    assert "Paused" in page.inner_text("main")
+    page.get_by_role("button", name="Resume").click()
+    job = wait_for_status(engine, job_id, (JobStatus.FINISHED,), timeout=120)
+    page.get_by_text("Finished").first.wait_for(timeout=30_000)
+    users = {u["email"]: u for u in sandbox.app.users()}
+    ids = {users[e]["userId"] for e in emails}
+    patches = Counter(c.path for c in sandbox.app.calls if c.method == "PATCH"
+                      and c.status < 400 and any(i in c.path for i in ids))
+    rows = store.rows(job_id)
+    assert job.status == JobStatus.FINISHED
+    assert [r.state for r in rows] == ["updated"] * total, [(r.email, r.state) for r in rows]
+    assert len(patches) == total and max(patches.values()) == 1  # each change sent once
+    assert all(users[e].get("therapyLicence") == "PsyD" for e in emails)
+    record("two replicas apply one roster, the real server killed mid-sync", rows=total,
+           syncs=1, changes_sent_twice=0)
+
+
+def _lease_of(engine, job_id: int) -> str:
+    from sqlalchemy import select
+
+    from partner_console.storage.tables import bulk_jobs
+
+    with engine.connect() as conn:
+        return conn.execute(select(bulk_jobs.c.lease_owner).where(
+            bulk_jobs.c.id == job_id)).scalar_one() or ""

@@ -49,7 +49,8 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 def create_sync(store: JobStore, scope: Scope, *, created_by: str, file_name: str,
                 plan: SyncPlan, deactivate_missing: bool, start_token: str) -> tuple[int, bool]:
     """Store the sync of `plan`: one row per thing to send, in the file's order, then the
-    deactivations (when asked)."""
+    deactivations (when asked). One sync at a time per organisation: while one is running or
+    paused, UnfinishedJobError names it (two people applying at once make one sync)."""
     rows = []
     last = plan.file_rows
     for planned in plan.to_send(deactivate_missing):
@@ -69,7 +70,7 @@ def create_sync(store: JobStore, scope: Scope, *, created_by: str, file_name: st
                            request=request, provider_id=planned.provider_id,
                            practice_id=planned.practice_id))
     return store.create(scope, kind=JobKind.SYNC, created_by=created_by, file_name=file_name,
-                        start_token=start_token, rows=rows)
+                        start_token=start_token, rows=rows, alone=True)
 
 
 @kind(JobKind.SYNC, WORDS)
