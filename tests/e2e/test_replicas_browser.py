@@ -1,5 +1,6 @@
 """Never twice, never lost, with real `streamlit run` replicas on one PostgreSQL, real browsers,
-and the real server killed (SIGKILL of its process group) mid-create and mid-import."""
+and the real server killed (SIGKILL of its process group) mid-create, mid-import and
+mid-sync; one roster or one deactivation confirmed on both replicas at once."""
 
 from __future__ import annotations
 
@@ -705,3 +706,38 @@ def _lease_of(engine, job_id: int) -> str:
     with engine.connect() as conn:
         return conn.execute(select(bulk_jobs.c.lease_owner).where(
             bulk_jobs.c.id == job_id)).scalar_one() or ""
+
+
+def test_deactivate_confirmed_on_two_replicas_at_once_is_sent_once(browser, deployment, sandbox):
+    """Two people, one on each replica, confirm the same provider's deactivation together
+    while Upheal takes a second to answer: one deactivation reaches Upheal; the other is told
+    a colleague is at it, or that it was done already."""
+    (a, b), engine = deployment
+    [email] = known_providers(engine, sandbox, "DUO", 1)
+    user_id = next(u["userId"] for u in sandbox.app.users() if u["email"] == email)
+    pages = []
+    for app in (a, b):
+        page = open_console(browser, app, "History", "provider(s) · page")
+        search(page, "duo0")
+        select_first_row(page, page.get_by_role("heading", name="DUO0 Roster"))
+        wait_for_app_run(page)
+        page.get_by_role("button", name="Deactivate", exact=True).click()
+        page.get_by_role("button", name="Yes, deactivate DUO0 Roster").wait_for()
+        wait_for_app_run(page)
+        pages.append(page)
+    before = len(sandbox.app.calls)
+    sandbox.app.faults = Faults(latency_ms=1000)
+    for page in pages:  # together
+        page.get_by_role("button", name="Yes, deactivate DUO0 Roster").click()
+    done = "is deactivated in Upheal"
+    other = re.compile(r"is changing this provider right now|was already deactivated")
+    for page in pages:
+        page.get_by_text(done).or_(page.get_by_text(other)).first.wait_for(timeout=30_000)
+    texts = [p.inner_text("main") for p in pages]
+    assert sum(done in t for t in texts) == 1 and sum(bool(other.search(t)) for t in texts) == 1
+    deletes = [c for c in sandbox.app.calls[before:] if c.method == "DELETE"
+               and user_id in c.path]
+    assert len(deletes) == 1 and sandbox.app.is_deactivated(email)
+    for page in pages:
+        page.context.close()
+    record("two replicas confirm one deactivation at once", deactivations_sent=len(deletes))
