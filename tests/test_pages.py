@@ -470,6 +470,34 @@ def test_history_search_filters_and_paging():
     assert len(at.dataframe[0].value) == 10  # odd and multiple of three
 
 
+def test_history_of_a_platform_filters_by_practice_and_names_it():
+    from partner_console.api.models import validate_provider
+    from partner_console.sandbox import SANDBOX_KEYS
+    from partner_console.storage import fingerprint
+    from partner_console.storage.practices import Practice
+
+    platform = "sandbox-platform-key"
+    north, lake = (org for org, _ in SANDBOX_KEYS[platform].practices)
+    at = app(platform, page="pages/history.py")
+    svc = services_of(at)
+    scope = svc.history.scope_for(fingerprint(svc.secret, platform))
+    svc.practices.save_all(scope, [Practice("Northside Therapy", north),
+                                   Practice("Lakeside Counselling", lake)])
+    for i, practice in enumerate([None, north, lake, lake]):
+        request, _ = validate_provider({"first_name": f"Q{i}", "last_name": "Practice",
+                                        "email": f"q{i}@example.com"})
+        svc.creator.create(platform, scope, request, created_by="Ann", practice_id=practice)
+    at.run()
+    assert len(at.dataframe[0].value) == 4 and "Practice" in at.dataframe[0].value.columns
+    at.multiselect(key="hi_practice").set_value([lake]).run()
+    table = at.dataframe[0].value
+    assert sorted(table["Email"]) == ["q2@example.com", "q3@example.com"]
+    assert set(table["Practice"]) == {"Lakeside Counselling"}
+    at.multiselect(key="hi_practice").set_value([""]).run()  # the key's own organisation
+    assert at.dataframe[0].value["Email"].tolist() == ["q0@example.com"]
+    assert not at.exception
+
+
 def test_history_puts_what_a_person_needs_first_within_a_laptops_page():
     import json
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pandas as pd
 import pytest
 
 from partner_console.api.client import UphealClient
@@ -16,7 +17,7 @@ from partner_console.bulk.columns import auto_map
 from partner_console.bulk.prepare import READY, prepare_rows
 from partner_console.bulk.read import read_file
 from partner_console.creation import ProviderCreator
-from partner_console.exports import history_csv
+from partner_console.exports import history_csv, history_xlsx
 from partner_console.jobs.kinds.imports import create_import
 from partner_console.jobs.store import JobStore, RowState
 from partner_console.roster import MISSING, NEW, UNCHANGED, plan_sync
@@ -159,6 +160,11 @@ def test_an_import_goes_to_the_files_practice_or_each_rows(engine, served, tmp_p
     named = {r["Email"] + "|" + r["Practice"] for r in csv.DictReader(io.StringIO(text))}
     assert named == {"a@example.com|Northside Therapy", "a@example.com|Lakeside",
                      "b@example.com|Lakeside", "c@example.com|Lakeside"}
+    workbook = pd.read_excel(io.BytesIO(history_xlsx(
+        history.reads, scope, HistoryFilter(practices=(LAKE,)),
+        practices={p.org_id: p.name for p in catalog})), engine="calamine", dtype=str)
+    assert sorted(workbook["Email"] + "|" + workbook["Practice"]) == [
+        "a@example.com|Lakeside", "b@example.com|Lakeside", "c@example.com|Lakeside"]
     overview = history.reads.overview(scope, practice=LAKE)
     assert (overview.created, history.reads.overview(scope).created) == (3, 4)
     assert history.reads.overview(scope, practice=None).created == 0  # the key's own
