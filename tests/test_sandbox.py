@@ -159,3 +159,28 @@ def test_a_user_added_for_a_test_takes_no_budget_and_is_not_logged():
     with pytest.raises(ValueError, match="refused"):
         app.add_user(DEMO_KEY, {"firstName": "Jane", "lastName": "Smith",
                                 "email": "jane@example.com"})
+
+
+def test_the_in_process_sandbox_creates_in_the_practice_asked_for(served):
+    """The app's own sandbox (no process, an httpx transport) and the one served on loopback
+    put a platform's create where its path says: the practice, or the key's own organisation."""
+    from partner_console.api.client import UphealClient
+    from partner_console.api.models import validate_provider
+    from partner_console.connection import SANDBOX_BASE_URL
+    from partner_console.sandbox import SandboxTransport
+
+    platform = "sandbox-platform-key"
+    north = next(org for org, _ in SANDBOX_KEYS[platform].practices)
+    own = SANDBOX_KEYS[platform].organization_id
+    in_process = SandboxApp()
+    loopback, server = served
+    request, _ = validate_provider({"first_name": "Pia", "last_name": "Two",
+                                    "email": "pia@example.com"})
+    for app, client in ((in_process, UphealClient(SANDBOX_BASE_URL,
+                                                  transport=SandboxTransport(in_process))),
+                        (loopback, UphealClient(server.base_url))):
+        made = client.create_provider(platform, request, organization_id=north).provider
+        again = client.create_provider(platform, request).provider  # the key's own: another
+        assert made.organization_id == north and again.organization_id == own
+        assert [u["email"] for u in app.users(north)] == ["pia@example.com"]
+        assert [u["email"] for u in app.users(own)] == ["pia@example.com"]

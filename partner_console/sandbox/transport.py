@@ -12,11 +12,12 @@ class SandboxTransport(httpx.BaseTransport):
         self.app = app
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        # The base URL may carry a path prefix; the sandbox answers on the last two segments.
+        # The base URL may carry a path prefix: the sandbox answers from the first of its own
+        # resources on ("/organizations/{orgId}/users/...", else "/users/...").
         path = request.url.path
-        marker = path.find("/users/")
+        found = [at for at in (path.find("/organizations/"), path.find("/users/")) if at >= 0]
         response = self.app.handle(
-            request.method, path[marker:] if marker >= 0 else path,
+            request.method, path[min(found):] if found else path,
             dict(request.headers), request.read(),
         )
         if response.fault == "timeout":
