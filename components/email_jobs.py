@@ -8,6 +8,7 @@ job's progress and results are the job panel's.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import date
 
 import pandas as pd
@@ -101,12 +102,18 @@ def offer(scope: Scope, candidates: list[tuple[int, str, str]], where: str,
     if st.session_state.get(f"ej_confirm_{where}"):
         per_minute = svc.settings.emails_per_minute
         minutes = len(chosen) / per_minute
+        in_several = sum(1 for n in Counter(e.lower() for _, e, _ in chosen).values() if n > 1)
+        twice = ((" 1 person here is a provider" if in_several == 1 else
+                  f" {in_several} people here are providers")
+                 + " in more than one practice: they get one email per practice, each with "
+                   "that practice's invite link." if in_several else "")
         with st.container(border=True, key=f"ej_confirm_box_{where}"):
             note = practice_note()
             st.warning(f"Send {len(chosen)} email(s), one to each provider's own address? "
                        f"At {per_minute} a minute it takes "
                        f"{in_minutes(minutes)}"
-                       "; it goes on if you close this tab." + (f" {note}" if note else ""))
+                       "; it goes on if you close this tab." + twice
+                       + (f" {note}" if note else ""))
             st.button("Yes, send them", key=f"ej_start_{where}", type="primary",
                       on_click=_start, args=(where, kind, [
                           (p, e, n, {"confirmed": counts.get(p, 0) if again else 0})

@@ -7,6 +7,7 @@ import streamlit as st
 
 from components.identity import organisation_label
 from components.services import services
+from partner_console.bulk.prepare import also_in
 from partner_console.storage import Scope
 
 OWN = ""  # the key's own organisation
@@ -47,3 +48,13 @@ def practice_picker(scope: Scope, key: str, label: str = "Practice",
                           help=help)
     st.session_state[REMEMBERED] = choice
     return choice or None
+
+
+def also_in_words(scope: Scope, email: str, practice_id: str | None) -> str | None:
+    """For a platform: a sentence when this person is a provider in other practices too
+    (None otherwise). An email may be in each practice once, each its own Upheal account."""
+    names = practice_names(scope)
+    if not names:
+        return None
+    elsewhere = services().reads.practices_of_email(scope, email, practice_id)
+    return also_in(elsewhere, names) if elsewhere else None

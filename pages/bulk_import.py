@@ -91,7 +91,8 @@ def _prepare(svc: Services, scope: Scope, read: ReadResult,
     if decided and decided[0] == decided_key:
         return list(decided[1])
     classified = classify_with_history(svc.history, scope, rows, in_upheal, keep_example,
-                                       lambda at: when(at, "%Y-%m-%d"))
+                                       lambda at: when(at, "%Y-%m-%d"),
+                                       {p.org_id: p.name for p in practices})
     st.session_state["bi_classified"] = (decided_key, classified)
     return classified
 

@@ -14,7 +14,12 @@ from components.identity import log_activity, sender_name, your_name
 from components.keyboard import enter_submits
 from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
-from components.practice_picker import REMEMBERED, practice_label, practice_picker
+from components.practice_picker import (
+    REMEMBERED,
+    also_in_words,
+    practice_label,
+    practice_picker,
+)
 from components.router import page_body
 from components.services import services
 from components.session import api_key, current_scope, page_scope, session_lock
@@ -167,13 +172,16 @@ def _create(queued: CreateRequest) -> None:
     elif outcome.status == FAILED and outcome.row_id is None:
         _notice("error", outcome.message)  # Upheal could not be asked; nothing was sent
     else:
-        _show(outcome, request.email, request.first_name, request.last_name)
+        also = also_in_words(scope, request.email, practice) if outcome.status == CREATED \
+            else None
+        _show(outcome, request.email, request.first_name, request.last_name, also)
 
 
-def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str) -> None:
+def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str,
+          also: str | None = None) -> None:
     state = st.session_state
     shown = {**outcome.__dict__, "email": email, "first_name": first_name,
-             "last_name": last_name}
+             "last_name": last_name, "also": also}
     if outcome.status == FAILED:
         state["cp_errors"] = outcome.field_errors or {}
         _notice("error", outcome.message)
@@ -280,6 +288,8 @@ def _result_body(outcome: dict[str, Any], email_template: str, where: str) -> No
             st.warning("The history database did not answer, so these links are kept in the "
                        "journal file and will be added to History when the console restarts. "
                        "Copy them now to be safe.")
+        if outcome.get("also"):  # the same person in another of the platform's practices
+            st.info(safe(outcome["also"]), icon=":material/group:")
         left, right = st.columns(2)
         with left:
             copy_box("Invite link (send this to the provider)", outcome["invite_url"],

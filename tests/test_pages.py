@@ -204,6 +204,30 @@ def test_create_shows_both_links_and_the_email_and_records_history():
     assert at.dataframe[0].value["Email"].tolist() == ["jane@example.com"]
 
 
+def test_the_same_person_created_in_a_second_practice_is_told_so():
+    from partner_console.sandbox import SANDBOX_KEYS
+    from partner_console.storage import fingerprint
+    from partner_console.storage.practices import Practice
+
+    platform = "sandbox-platform-key"
+    north, lake = (org for org, _ in SANDBOX_KEYS[platform].practices)
+    at = app(platform)
+    svc = services_of(at)
+    svc.practices.save_all(svc.history.scope_for(fingerprint(svc.secret, platform)), [
+        Practice("Northside Therapy", north), Practice("Lakeside Counselling", lake)])
+    at.run()
+    said = []
+    for practice in (north, lake):
+        at.selectbox(key="cp_practice").set_value(practice).run()
+        fill(at, "Pia", "Two").button(key="cp_submit").click().run()
+        assert not at.exception
+        said.append([shown(i.value) for i in at.info if "Also a provider" in i.value])
+        at.button(key="cp_dismiss").click().run()
+    assert [len(svc.sandbox.users(org)) for org in (north, lake)] == [1, 1]
+    assert said == [[], ["Also a provider in Northside Therapy: this practice gets an Upheal "
+                         "account of its own for them."] * 2]  # (the dialog and the panel)
+
+
 def test_invalid_fields_get_messages_next_to_them_and_nothing_is_sent():
     at = fill(app(), email="not-an-email", cp_npi="1234567890")
     at.button(key="cp_submit").click().run()
@@ -495,6 +519,15 @@ def test_history_of_a_platform_filters_by_practice_and_names_it():
     assert set(table["Practice"]) == {"Lakeside Counselling"}
     at.multiselect(key="hi_practice").set_value([""]).run()  # the key's own organisation
     assert at.dataframe[0].value["Email"].tolist() == ["q0@example.com"]
+    # one person in two practices: the email job says they get one email per practice
+    request, _ = validate_provider({"first_name": "Q2", "last_name": "Practice",
+                                    "email": "q2@example.com"})
+    svc.creator.create(platform, scope, request, created_by="Ann", practice_id=north)
+    at.multiselect(key="hi_practice").set_value([]).run()
+    at.toggle(key="hi_email_toggle").set_value(True).run()
+    at.button(key="ej_ask_history").click().run()
+    assert any("1 person here is a provider in more than one practice: they get one email "
+               "per practice" in shown(w.value) for w in at.warning)
     assert not at.exception
 
 

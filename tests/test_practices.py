@@ -14,7 +14,7 @@ import pytest
 from partner_console.api.client import UphealClient
 from partner_console.api.models import validate_provider
 from partner_console.bulk.columns import auto_map
-from partner_console.bulk.prepare import READY, prepare_rows
+from partner_console.bulk.prepare import READY, classify_with_history, prepare_rows
 from partner_console.bulk.read import read_file
 from partner_console.creation import ProviderCreator
 from partner_console.exports import history_csv, history_xlsx
@@ -139,6 +139,8 @@ def test_an_import_goes_to_the_files_practice_or_each_rows(engine, served, tmp_p
     assert [(r.status, r.practice_id) for r in rows] == [
         (READY, NORTH), (READY, LAKE), (READY, LAKE), (READY, LAKE), ("invalid", None)]
     assert "not one of your practices" in rows[4].problem
+    assert rows[3].note == ("Also in row 2, for another practice: each practice gets its own "
+                            "Upheal account.")  # the same person in two practices: said so
     store = JobStore(engine)
     job_id, _ = create_import(store, scope, created_by="Ann", file_name="practice.csv",
                               rows=rows, start_token="p1")
@@ -165,6 +167,14 @@ def test_an_import_goes_to_the_files_practice_or_each_rows(engine, served, tmp_p
         practices={p.org_id: p.name for p in catalog})), engine="calamine", dtype=str)
     assert sorted(workbook["Email"] + "|" + workbook["Practice"]) == [
         "a@example.com|Lakeside", "b@example.com|Lakeside", "c@example.com|Lakeside"]
+    again = read_file(b"First name,Last name,Email\nA,One,a@example.com\nZ,New,z@example.com\n",
+                      "own.csv")
+    classified = classify_with_history(
+        history, scope, prepare_rows(again, auto_map(again.headers), [], None, catalog), set(),
+        False, str, {p.org_id: p.name for p in catalog})
+    assert [(r.status, r.note) for r in classified] == [
+        (READY, "Also a provider in Lakeside, Northside Therapy: this practice gets an Upheal "
+                "account of its own for them."), (READY, "")]
     overview = history.reads.overview(scope, practice=LAKE)
     assert (overview.created, history.reads.overview(scope).created) == (3, 4)
     assert history.reads.overview(scope, practice=None).created == 0  # the key's own

@@ -100,6 +100,7 @@ def prepare_rows(read: ReadResult, mapping: dict[str, str | None],
     prepared: list[PreparedRow] = []
     seen_emails: dict[tuple[str, str | None], int] = {}
     seen_refs: dict[tuple[str, str | None], int] = {}
+    first_row_of: dict[str, tuple[int, str | None]] = {}  # an email's first row and practice
     for row_number, cells in read.rows:
         values: dict[str, Any] = {}
         for header, field_name in mapping.items():
@@ -145,6 +146,10 @@ def prepare_rows(read: ReadResult, mapping: dict[str, str | None],
                 seen_emails[email] = row_number
                 if ref[0]:
                     seen_refs[ref] = row_number
+                first = first_row_of.setdefault(email[0], (row_number, practice_id))
+                if first[1] != practice_id:
+                    row.note = (f"Also in row {first[0]}, for another practice: each practice "
+                                "gets its own Upheal account.")
         prepared.append(row)
     return prepared
 
@@ -170,14 +175,28 @@ def example_email() -> str:
     return next(c.example for c in COLUMNS if c.field == "email").lower()
 
 
+def also_in(practices: list[str | None], names: dict[str, str]) -> str:
+    """A person who is a provider in other practices too, in words (None: the key's own
+    organisation)."""
+    listed = ", ".join(sorted(names.get(p, "another practice") if p else
+                              "your own organisation" for p in practices))
+    return (f"Also a provider in {listed}: this practice gets an Upheal account of its own "
+            "for them.")
+
+
 def classify(rows: list[PreparedRow], earlier: dict[str, Earlier], in_upheal: set[str],
-             keep_example: bool = False) -> list[PreparedRow]:
+             keep_example: bool = False, practice_names: dict[str, str] | None = None
+             ) -> list[PreparedRow]:
     """Which rows the import will send, decided once per file, mapping and check: a copy of
     each ready row marked as already in History (`earlier`, by lower-case email), as having
     an Upheal account (`in_upheal`), or as the template's example row. Only the statuses
     prepare_rows gave are read, never an earlier classification, so the same inputs give the
     same numbers on every rerun, in the preview, the button, the confirmation and the job."""
     example = example_email()
+    practices_of: dict[str, list[str | None]] = {}  # the practices each email is in already
+    for key in earlier:
+        email, _, practice = key.partition("|")
+        practices_of.setdefault(email, []).append(practice or None)
     classified = []
     for row in rows:
         if row.status != READY or row.request is None:
@@ -195,7 +214,9 @@ def classify(rows: list[PreparedRow], earlier: dict[str, Earlier], in_upheal: se
         elif email in in_upheal:
             status, note = IN_UPHEAL, "Already has an Upheal account."
         else:
-            classified.append(row)
+            elsewhere = [p for p in practices_of.get(email, []) if p != row.practice_id]
+            classified.append(replace(row, note=also_in(elsewhere, practice_names or {}))
+                              if elsewhere and not row.note else row)
             continue
         classified.append(replace(row, status=status, note=note))
     return classified
@@ -203,14 +224,15 @@ def classify(rows: list[PreparedRow], earlier: dict[str, Earlier], in_upheal: se
 
 def classify_with_history(history: History, scope: Scope, rows: list[PreparedRow],
                           in_upheal: set[str], keep_example: bool,
-                          day: Callable[[datetime], str]) -> list[PreparedRow]:
+                          day: Callable[[datetime], str],
+                          practice_names: dict[str, str] | None = None) -> list[PreparedRow]:
     """`classify`, with the rows already created in this organisation's History looked up
     (each shown with its day, as `day` writes it, and its invite link)."""
     known = history.latest_by_email(
         scope, [r.request.email for r in rows if r.request is not None and r.status == READY])
     earlier = {email: Earlier(day(row.created_at), row.invite_url)
                for email, row in known.items()}
-    return classify(rows, earlier, in_upheal, keep_example)
+    return classify(rows, earlier, in_upheal, keep_example, practice_names)
 
 
 def emails_in_upheal(client: UphealClient, api_key: str, emails: list[str],

@@ -22,8 +22,10 @@ from partner_console.storage.search import TRIGRAM, folded, fts_phrase, normalis
 from partner_console.storage.tables import (
     CREATED,
     DEACTIVATED,
+    FAILED,
     INVITED,
     LINKS_LOST,
+    PENDING,
     built,
     providers,
 )
@@ -223,6 +225,17 @@ class HistoryReads:
             else:  # a server-side cursor, read through SQLAlchemy
                 result = conn.execution_options(yield_per=batch_size).execute(query)
                 yield from result.partitions()
+
+    def practices_of_email(self, scope: Scope, email: str, other_than: str | None
+                           ) -> list[str | None]:
+        """The other practices (None: the key's own organisation) where this email is a
+        provider too: an email may be in each practice once, each its own Upheal account."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(providers.c.practice_id).distinct().where(
+                providers.c.email_normalized == email.strip().lower(),
+                providers.c.status.notin_([FAILED, PENDING]), scope.visible(providers))).scalars()
+            return sorted({p or None for p in found} - {other_than or None},
+                          key=lambda p: p or "")
 
     def creators(self, scope: Scope, limit: int = 200) -> list[str]:
         """Who created rows here: one index probe per distinct name (a loose index scan),
