@@ -25,7 +25,7 @@ from partner_console.bulk.read import ReadResult
 from partner_console.exports import csv_bytes, neutralise
 from partner_console.jobs.engine import start_job
 from partner_console.jobs.kinds.sync import LAST_ROWS_SETTING, create_sync
-from partner_console.jobs.store import Job, JobKind, RowState, UnfinishedJobError
+from partner_console.jobs.store import Job, JobKind, JobStatus, RowState, UnfinishedJobError
 from partner_console.roster import (
     CATEGORY_HELP,
     CATEGORY_LABELS,
@@ -205,9 +205,13 @@ def render() -> None:
     if job_id is None and (waiting := svc.jobs.unfinished(scope, JobKind.SYNC)) is not None:
         job_id = st.session_state["rs_job"] = waiting.id
     if job_id is not None:
-        if job_panel(job_id, "jp_sync", WORDS, _results) is None:
+        job = job_panel(job_id, "jp_sync", WORDS, _results)
+        if job is None:
             st.session_state.pop("rs_job", None)
-        if st.button("Start a new sync", key="rs_new"):
+        if job is not None and job.shown_status in (JobStatus.RUNNING, JobStatus.PAUSED):
+            st.caption("One sync runs at a time: a new roster can be uploaded once this one "
+                       "has finished or been cancelled.")
+        elif st.button("Start a new sync", key="rs_new"):
             st.session_state.pop("rs_job", None)
             st.rerun()
         return

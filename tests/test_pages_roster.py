@@ -98,3 +98,32 @@ def test_the_changes_file_lists_every_row_before_anything_is_sent():
     calls_before = len(svc.sandbox.calls)
     at.run()
     assert len(svc.sandbox.calls) == calls_before  # a preview sends nothing
+
+
+def test_a_sync_left_paused_is_shown_and_a_new_one_waits_for_it():
+    from partner_console.bulk.columns import auto_map
+    from partner_console.bulk.prepare import prepare_rows
+    from partner_console.bulk.read import read_file
+    from partner_console.jobs.kinds.sync import create_sync
+    from partner_console.roster import plan_sync
+    from partner_console.storage import fingerprint
+    from partner_console.jobs.engine import cancel_job
+
+    at = app(page="pages/roster_sync.py")
+    seed_history(at, 3)
+    svc = services_of(at)
+    scope = svc.history.scope_for(fingerprint(svc.secret, DEMO_KEY))
+    read = read_file(_roster(2, change_npi=True).encode(), "roster.csv")
+    plan = plan_sync(prepare_rows(read, auto_map(read.headers), []),
+                     list(svc.reads.iter_rows(scope)))
+    job_id, _ = create_sync(svc.jobs, scope, created_by="Ann", file_name="roster.csv",
+                            plan=plan, deactivate_missing=False, start_token="left-paused")
+    at.run()  # a colleague's sync, left paused: shown instead of the upload
+    assert any(f"Roster sync {job_id}: Paused" in h.value for h in at.header)
+    assert not [b for b in at.button if b.key == "rs_new"]
+    assert any("One sync runs at a time" in c.value for c in at.caption)
+    cancel_job(svc, scope, job_id)  # (as its panel's Cancel does)
+    at.run()
+    at.button(key="rs_new").click().run()  # cancelled: a new roster may be uploaded
+    assert at.file_uploader(key="rs_upload_0") is not None
+    assert not at.exception
