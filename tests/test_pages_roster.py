@@ -104,10 +104,10 @@ def test_a_sync_left_paused_is_shown_and_a_new_one_waits_for_it():
     from partner_console.bulk.columns import auto_map
     from partner_console.bulk.prepare import prepare_rows
     from partner_console.bulk.read import read_file
+    from partner_console.jobs.engine import cancel_job
     from partner_console.jobs.kinds.sync import create_sync
     from partner_console.roster import plan_sync
     from partner_console.storage import fingerprint
-    from partner_console.jobs.engine import cancel_job
 
     at = app(page="pages/roster_sync.py")
     seed_history(at, 3)
