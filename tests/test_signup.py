@@ -224,6 +224,43 @@ def test_the_pending_filter_edges_and_reminders(engine):
     assert history.mark_reminded(other, [ids["fresh"]], "Mallory") == 0  # not theirs
 
 
+def test_the_last_sign_up_check_is_the_latest_of_the_organisations_rows_by_index(engine):
+    from sqlalchemy import text
+
+    from partner_console.api.models import CreatedProvider, validate_provider
+    from partner_console.storage.scope import Scope
+    from partner_console.storage.tables import providers
+
+    history = HistoryForTests(engine)
+    fp = fingerprint(SECRET, KEY)
+    org, other_org = "org-one", "org-two"
+    owners = {"mine": Scope(fp), "colleague": Scope("colleague-key", (org,)),
+              "stranger": Scope("stranger-key", (other_org,))}
+    checked = {"mine": datetime(2026, 12, 1, 9), "colleague": datetime(2026, 12, 3, 9),
+               "stranger": datetime(2026, 12, 5, 9)}
+    for name, scope in owners.items():
+        request, _ = validate_provider({"first_name": name, "last_name": "X",
+                                        "email": f"{name}@example.com"})
+        row_id, _ = history.record_pending(scope, request, created_by="Ann")
+        history.complete(row_id, scope.key_fingerprint,
+                         CreatedProvider(user_id=name, invite_url=f"https://x/{name}"))
+        with engine.begin() as conn:  # (each row's organisation as the key learned it)
+            conn.execute(providers.update().where(providers.c.id == row_id).values(
+                organization_id=(scope.organization_ids or (org,))[0],
+                signup_checked_at=checked[name]))
+    assert history.last_signup_check(Scope(fp)) == checked["mine"]  # the key's own rows
+    # the key's organisation: its colleague's later check counts; another organisation's not
+    assert history.last_signup_check(Scope(fp, (org,))) == checked["colleague"]
+    assert history.last_signup_check(Scope("nobody", ("org-three",))) is None
+    if engine.dialect.name == "sqlite":  # one probe of an index each, never a pass over rows
+        with engine.connect() as conn:
+            for column, value in (("key_fingerprint", fp), ("organization_id", org)):
+                plan = " ".join(str(row[-1]) for row in conn.execute(text(
+                    f"EXPLAIN QUERY PLAN SELECT max(signup_checked_at) FROM providers WHERE "
+                    f"{column} = :v"), {"v": value}))
+                assert "USING COVERING INDEX ix_providers_" in plan, plan
+
+
 def test_overview_numbers_match_a_hand_computed_history(engine, monkeypatch):
     """Created per week, signed up per week, the rate and the median days, kept as rows change
     (the real paths: complete, links lost, failed, sign-ups), equal to a rebuild from the rows,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, select
 
 from partner_console.storage.history import ROW_COLUMNS, ProviderRow
 from partner_console.storage.history_reads import HistoryFilter, HistoryReads, newest_first
@@ -54,10 +54,16 @@ class FollowUp:
         return [(r.id, r.email, f"{r.first_name} {r.last_name}") for r in rows]
 
     def last_signup_check(self, scope: Scope) -> datetime | None:
-        """When Upheal was last asked about any of the scope's providers' sign-up."""
+        """When Upheal was last asked about any of the scope's providers' sign-up: the latest
+        of the key's rows and of each of its organisations' rows, each one probe of its index
+        (ix_providers_key_checked, ix_providers_org_checked), whatever the history's size."""
+        c = providers.c
+        owners = [c.key_fingerprint == scope.key_fingerprint,
+                  *(c.organization_id == org for org in scope.organization_ids)]
         with self.reads.engine.connect() as conn:
-            return conn.execute(self.reads.matching(
-                [func.max(providers.c.signup_checked_at)], scope, HistoryFilter())).scalar()
+            found = [conn.execute(select(func.max(c.signup_checked_at)).where(owner)).scalar()
+                     for owner in owners]
+        return max((at for at in found if at is not None), default=None)
 
     def oldest_first(self, scope: Scope, filters: HistoryFilter, limit: int = 200
                      ) -> list[ProviderRow]:

@@ -281,6 +281,11 @@ Index("ix_providers_status", providers.c.status)
 Index("ix_providers_signup", providers.c.status, providers.c.signup_status,
       providers.c.created_at)
 Index("ix_providers_signed_up", providers.c.signed_up_at)
+Index("ix_providers_key_checked", providers.c.key_fingerprint, providers.c.signup_checked_at)
+Index("ix_providers_org_checked", providers.c.organization_id, providers.c.signup_checked_at)
+Index("ix_providers_deactivated", providers.c.deactivated_at,
+      sqlite_where=providers.c.deactivated_at.is_not(None),
+      postgresql_where=providers.c.deactivated_at.is_not(None))
 Index("ix_note_templates_org", note_templates.c.organization_id)
 Index("ix_org_settings_org", organisation_settings.c.organization_id, organisation_settings.c.name)
 Index("ix_bulk_job_rows_job_state", bulk_job_rows.c.job_id, bulk_job_rows.c.state)
