@@ -24,7 +24,8 @@ from partner_console.storage import (
     make_engine,
     migrate,
 )
-from partner_console.storage.history_reads import COUNT_CAP
+from partner_console.storage.history_reads import COUNT_CAP, HistoryReads
+from partner_console.storage.scope import Scope
 from partner_console.storage.migrations import LATEST, current_version
 from partner_console.storage.tables import providers
 from tests.conftest import DEMO_KEY, SECOND_KEY
@@ -545,3 +546,30 @@ def test_history_read_from_eight_threads_for_two_organisations_never_errs_or_mix
     for thread in threads:
         thread.join(120)
     assert errors == [] and mixed == []
+
+
+def test_a_search_within_small_practices_reads_their_rows_and_finds_what_fts_finds(
+        engine, monkeypatch):
+    """A substring search within a platform's practices reads the practices' own rows when
+    they are few (SQLite; PostgreSQL always uses pg_trgm): the same rows, in the same order,
+    with the same count, as FTS5 reading its matches."""
+    import partner_console.storage.history_reads as reads_module
+    from bench.seed import LARGE_PRACTICE, SMALL_PRACTICE, seed_history
+
+    key = fingerprint(b"s", DEMO_KEY)
+    seed_history(engine, 1_200, key, "org-search", practices=True)
+    reads = HistoryReads(engine)
+    scope = Scope(key, ("org-search",))
+    found = {}
+    for small in (reads_module.SMALL_PRACTICES, 0):  # by the practices' rows; by FTS5
+        monkeypatch.setattr(reads_module, "SMALL_PRACTICES", small)
+        for practices in ((SMALL_PRACTICE,), (LARGE_PRACTICE, SMALL_PRACTICE)):
+            for words in ("ulle", "smith jane", "example.com", "emp-0000", "zz"):
+                wanted = HistoryFilter(text=words, practices=practices)
+                page = reads.search(scope, wanted, page_size=20)
+                found.setdefault((practices, words), []).append(
+                    (page.total, [r.id for r in page.rows],
+                     [r.id for r in reads.iter_rows(scope, wanted)]))
+    for (practices, words), (by_rows, by_fts) in found.items():
+        assert by_rows == by_fts, (practices, words)
+    assert found[((SMALL_PRACTICE,), "ulle")][0][0] > 0  # (a search that finds some)

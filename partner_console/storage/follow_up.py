@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 
 from partner_console.storage.history import ROW_COLUMNS, ProviderRow
-from partner_console.storage.history_reads import HistoryFilter, HistoryReads, newest_first
+from partner_console.storage.history_reads import HistoryFilter, HistoryReads
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import CREATED, GONE, INVITED, LINKS_LOST, SIGNED_UP, providers
 
@@ -28,16 +28,15 @@ class FollowUp:
         wanted = replace(filters, signups=filters.signups or (
             () if include_signed_up else (INVITED, GONE)))
         query = self.reads.matching([c.id, c.email, c.first_name, c.last_name], scope,
-                                    wanted).where(c.status.in_((CREATED, LINKS_LOST)),
-                                                  c.deactivated_at.is_(None))
+                                    wanted, newest_first_of=0).where(
+            c.status.in_((CREATED, LINKS_LOST)), c.deactivated_at.is_(None))
         if not include_signed_up:
             query = query.where(or_(c.signup_status.is_(None), c.signup_status != SIGNED_UP))
         if checked_before is not None:
             query = query.where(or_(c.signup_checked_at.is_(None),
                                     c.signup_checked_at < checked_before))
         with self.reads.engine.connect() as conn:
-            rows = conn.execute(query.order_by(newest_first(
-                wanted, 0, self.reads.engine.dialect.name)).limit(limit)).all()
+            rows = conn.execute(query.limit(limit)).all()
         return [(r.id, r.email, f"{r.first_name} {r.last_name}") for r in rows]
 
     def with_invite_links(self, scope: Scope, filters: HistoryFilter, limit: int = 5_000
@@ -46,11 +45,10 @@ class FollowUp:
         newest first."""
         c = providers.c
         query = self.reads.matching([c.id, c.email, c.first_name, c.last_name], scope,
-                                    filters).where(c.status == CREATED, c.invite_url.is_not(None),
-                                                   c.deactivated_at.is_(None))
+                                    filters, newest_first_of=0).where(
+            c.status == CREATED, c.invite_url.is_not(None), c.deactivated_at.is_(None))
         with self.reads.engine.connect() as conn:
-            rows = conn.execute(query.order_by(newest_first(
-                filters, 0, self.reads.engine.dialect.name)).limit(limit)).all()
+            rows = conn.execute(query.limit(limit)).all()
         return [(r.id, r.email, f"{r.first_name} {r.last_name}") for r in rows]
 
     def last_signup_check(self, scope: Scope) -> datetime | None:

@@ -49,13 +49,16 @@ class HistoryFilter:
         text = folded(self.text)
         return text if len(text) >= TRIGRAM else ""
 
-    def conditions(self, dialect: str) -> list[Any]:
+    def conditions(self, dialect: str, fts: bool | None = None) -> list[Any]:
+        """The filters as SQL conditions. A substring search is FTS5's MATCH on SQLite (its
+        matches joined to their rows: HistoryReads.matching) unless `fts` is False, and LIKE
+        '%…%' otherwise (pg_trgm's GIN index serves it on PostgreSQL)."""
         found: list[Any] = []
         c = providers.c
         if self.substring:
-            if dialect == "sqlite":  # FTS5 reads the matches, newest first (see _matching)
+            if dialect == "sqlite" if fts is None else fts:
                 found.append(_FTS.c.providers_search.op("MATCH")(fts_phrase(self.substring)))
-            else:  # pg_trgm's GIN index serves LIKE '%…%'
+            else:
                 found.append(c.search_text.like(f"%{self.substring}%"))
         elif words := normalise(self.text):  # one or two characters: the start of a field
             found.append(or_(*(starts_with(column, words, dialect) for column in (
@@ -135,14 +138,21 @@ def _fts_search(filters: HistoryFilter, dialect: str) -> bool:
     return dialect == "sqlite" and bool(filters.substring)
 
 
-def newest_first(filters: HistoryFilter, matches: int, dialect: str) -> Any:
+# A search within practices holding at most this many rows reads their rows, newest first by
+# their index, rather than FTS5's matches (SQLite): a practice of a hundredth of a 1M history,
+# searched for a tenth of everyone, took 150 ms of FTS matches to find its thousand.
+SMALL_PRACTICES = 20_000
+
+
+def newest_first(filters: HistoryFilter, matches: int, dialect: str,
+                 fts: bool | None = None) -> Any:
     """Newest first. On SQLite a substring search reads FTS5's matches in descending rowid
     order, which is the index's own order: a page costs the same at any size. Elsewhere, for
     a search with at most its count cap of matches, "id + 0" keeps the planner from walking the
     primary key hoping for early matches (a scan of every row when the matches are old): the
     indexes find them and they are sorted. With more matches they are dense, and walking
     newest-first finds a page at once."""
-    if _fts_search(filters, dialect):
+    if _fts_search(filters, dialect) if fts is None else fts:
         return _FTS.c.rowid.desc()
     if filters.text.strip() and matches <= count_cap(filters):
         return (providers.c.id + 0).desc()
@@ -153,13 +163,34 @@ def newest_first(filters: HistoryFilter, matches: int, dialect: str) -> Any:
 class HistoryReads:
     engine: Engine
 
-    def matching(self, columns: list[Any], scope: Scope, filters: HistoryFilter) -> Any:
-        """SELECT `columns` of the rows in `scope` matching `filters` (unordered)."""
+    def matching(self, columns: list[Any], scope: Scope, filters: HistoryFilter,
+                 newest_first_of: int | None = None) -> Any:
+        """SELECT `columns` of the rows in `scope` matching `filters`: unordered, or newest
+        first when `newest_first_of` says how many match (0: not counted; newest_first)."""
         dialect = self.engine.dialect.name
+        fts = self._fts_drives(filters)
         query = select(*columns)
-        if _fts_search(filters, dialect):  # FTS5 drives: its matches, joined to their rows
+        if fts:  # FTS5 drives: its matches, joined to their rows
             query = query.select_from(_FTS.join(providers, providers.c.id == _FTS.c.rowid))
-        return query.where(scope.visible(providers), *filters.conditions(dialect))
+        query = query.where(scope.visible(providers), *filters.conditions(dialect, fts))
+        if newest_first_of is not None:
+            query = query.order_by(newest_first(filters, newest_first_of, dialect, fts))
+        return query
+
+    def _fts_drives(self, filters: HistoryFilter) -> bool:
+        """Whether a substring search reads FTS5's matches (SQLite): yes, unless it is within
+        practices small enough (SMALL_PRACTICES, counted by their index no further) that
+        reading their own rows is quicker."""
+        if not _fts_search(filters, self.engine.dialect.name):
+            return False
+        chosen = [p for p in filters.practices if p]
+        if not chosen or len(chosen) < len(filters.practices):  # (none, or the key's own too)
+            return True
+        rows = select(providers.c.id).where(providers.c.practice_id.in_(chosen)).limit(
+            SMALL_PRACTICES + 1)
+        with self.engine.connect() as conn:
+            held = conn.execute(select(func.count()).select_from(rows.subquery())).scalar_one()
+        return bool(held > SMALL_PRACTICES)
 
     def overview(self, scope: Scope, weeks: int = 26, practice: str | None = onboarding.ALL
                  ) -> onboarding.Overview:
@@ -176,8 +207,7 @@ class HistoryReads:
             cap = count_cap(filters)
             pages = max(1, -(-min(total, cap) // page_size))
             page = min(max(1, page), pages)
-            rows = conn.execute(self.matching(ROW_COLUMNS, scope, filters).order_by(
-                newest_first(filters, total, self.engine.dialect.name)).limit(
+            rows = conn.execute(self.matching(ROW_COLUMNS, scope, filters, total).limit(
                 page_size).offset((page - 1) * page_size)).mappings().all()
         return HistoryPage([ProviderRow.from_mapping(r) for r in rows], total, page, page_size,
                            cap)
@@ -196,8 +226,7 @@ class HistoryReads:
     def iter_rows(self, scope: Scope, filters: HistoryFilter = HistoryFilter(),
                   batch_size: int = 2000) -> Iterator[ProviderRow]:
         """Every matching row, newest first, fetched in batches (exports stay flat in memory)."""
-        query = self.matching(ROW_COLUMNS, scope, filters).order_by(
-            newest_first(filters, 0, self.engine.dialect.name))
+        query = self.matching(ROW_COLUMNS, scope, filters, newest_first_of=0)
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=batch_size).execute(query).mappings()
             for row in result:
@@ -206,8 +235,7 @@ class HistoryReads:
     def export_query(self, scope: Scope, filters: HistoryFilter, cells: list[Any]) -> Any:
         """The query behind an export: `cells` (column expressions) of every matching row,
         newest first."""
-        return self.matching(cells, scope, filters).order_by(
-            newest_first(filters, 0, self.engine.dialect.name))
+        return self.matching(cells, scope, filters, newest_first_of=0)
 
     def export_batches(self, scope: Scope, filters: HistoryFilter, cells: list[Any],
                        batch_size: int = 5000) -> Iterator[Sequence[Sequence[Any]]]:
