@@ -25,8 +25,8 @@ from partner_console.storage import (
     migrate,
 )
 from partner_console.storage.history_reads import COUNT_CAP, HistoryReads
-from partner_console.storage.scope import Scope
 from partner_console.storage.migrations import LATEST, current_version
+from partner_console.storage.scope import Scope
 from partner_console.storage.tables import providers
 from tests.conftest import DEMO_KEY, SECOND_KEY
 from tests.helpers import HistoryForTests
@@ -550,9 +550,10 @@ def test_history_read_from_eight_threads_for_two_organisations_never_errs_or_mix
 
 def test_a_search_within_small_practices_reads_their_rows_and_finds_what_fts_finds(
         engine, monkeypatch):
-    """A substring search within a platform's practices reads the practices' own rows when
-    they are few (SQLite; PostgreSQL always uses pg_trgm): the same rows, in the same order,
-    with the same count, as FTS5 reading its matches."""
+    """A read within a platform's practices starts from the practices' own rows when they are
+    few (SQLite; PostgreSQL always uses pg_trgm and its planner): a search, a plain listing
+    and Overview's waiting list give the same rows, in the same order, with the same count,
+    as FTS5 reading its matches or the planner's own choice."""
     import partner_console.storage.history_reads as reads_module
     from bench.seed import LARGE_PRACTICE, SMALL_PRACTICE, seed_history
 
@@ -564,8 +565,10 @@ def test_a_search_within_small_practices_reads_their_rows_and_finds_what_fts_fin
     for small in (reads_module.SMALL_PRACTICES, 0):  # by the practices' rows; by FTS5
         monkeypatch.setattr(reads_module, "SMALL_PRACTICES", small)
         for practices in ((SMALL_PRACTICE,), (LARGE_PRACTICE, SMALL_PRACTICE)):
-            for words in ("ulle", "smith jane", "example.com", "emp-0000", "zz"):
-                wanted = HistoryFilter(text=words, practices=practices)
+            for words in ("ulle", "smith jane", "example.com", "emp-0000", "zz", "", "waiting"):
+                wanted = HistoryFilter(text=words, practices=practices) if words != "waiting" \
+                    else HistoryFilter(signups=("invited",), practices=practices,
+                                       invited_before=datetime(2026, 12, 1))
                 page = reads.search(scope, wanted, page_size=20)
                 found.setdefault((practices, words), []).append(
                     (page.total, [r.id for r in page.rows],

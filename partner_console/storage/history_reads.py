@@ -49,10 +49,13 @@ class HistoryFilter:
         text = folded(self.text)
         return text if len(text) >= TRIGRAM else ""
 
-    def conditions(self, dialect: str, fts: bool | None = None) -> list[Any]:
+    def conditions(self, dialect: str, fts: bool | None = None,
+                   practice_rows: bool = False) -> list[Any]:
         """The filters as SQL conditions. A substring search is FTS5's MATCH on SQLite (its
         matches joined to their rows: HistoryReads.matching) unless `fts` is False, and LIKE
-        '%…%' otherwise (pg_trgm's GIN index serves it on PostgreSQL)."""
+        '%…%' otherwise (pg_trgm's GIN index serves it on PostgreSQL). With `practice_rows`
+        the chosen practices' rows are named by their own index (id IN …), so that SQLite
+        starts from them rather than from a wider index (HistoryReads._few_practice_rows)."""
         found: list[Any] = []
         c = providers.c
         if self.substring:
@@ -93,8 +96,11 @@ class HistoryFilter:
             found.append(c.created_at < self.invited_before)
         if self.practices:
             chosen = [p for p in self.practices if p]
-            found.append(or_(*([c.practice_id.in_(chosen)] if chosen else []),
-                             *([c.practice_id.is_(None)] if "" in self.practices else [])))
+            if practice_rows:  # (only the chosen practices: no "" among them)
+                found.append(c.id.in_(select(c.id).where(c.practice_id.in_(chosen))))
+            else:
+                found.append(or_(*([c.practice_id.in_(chosen)] if chosen else []),
+                                 *([c.practice_id.is_(None)] if "" in self.practices else [])))
         return found
 
 
@@ -138,9 +144,9 @@ def _fts_search(filters: HistoryFilter, dialect: str) -> bool:
     return dialect == "sqlite" and bool(filters.substring)
 
 
-# A search within practices holding at most this many rows reads their rows, newest first by
-# their index, rather than FTS5's matches (SQLite): a practice of a hundredth of a 1M history,
-# searched for a tenth of everyone, took 150 ms of FTS matches to find its thousand.
+# Practices holding at most this many rows are read from their own rows (SQLite), not from a
+# wider index: a practice of a hundredth of a 1M history took 150 ms of FTS matches to find
+# its thousand for a search, and 600 ms of the sign-up index for Overview's waiting count.
 SMALL_PRACTICES = 20_000
 
 
@@ -168,29 +174,31 @@ class HistoryReads:
         """SELECT `columns` of the rows in `scope` matching `filters`: unordered, or newest
         first when `newest_first_of` says how many match (0: not counted; newest_first)."""
         dialect = self.engine.dialect.name
-        fts = self._fts_drives(filters)
+        few = self._few_practice_rows(filters)
+        fts = _fts_search(filters, dialect) and not few
         query = select(*columns)
         if fts:  # FTS5 drives: its matches, joined to their rows
             query = query.select_from(_FTS.join(providers, providers.c.id == _FTS.c.rowid))
-        query = query.where(scope.visible(providers), *filters.conditions(dialect, fts))
+        query = query.where(scope.visible(providers),
+                            *filters.conditions(dialect, fts, practice_rows=few))
         if newest_first_of is not None:
             query = query.order_by(newest_first(filters, newest_first_of, dialect, fts))
         return query
 
-    def _fts_drives(self, filters: HistoryFilter) -> bool:
-        """Whether a substring search reads FTS5's matches (SQLite): yes, unless it is within
-        practices small enough (SMALL_PRACTICES, counted by their index no further) that
-        reading their own rows is quicker."""
-        if not _fts_search(filters, self.engine.dialect.name):
-            return False
+    def _few_practice_rows(self, filters: HistoryFilter) -> bool:
+        """Whether the filters choose only practices that hold few rows (SMALL_PRACTICES,
+        counted by their index no further), so that their rows are where a read starts
+        (SQLite: its planner knows only the average practice, which a platform's practices
+        are far from)."""
         chosen = [p for p in filters.practices if p]
-        if not chosen or len(chosen) < len(filters.practices):  # (none, or the key's own too)
-            return True
+        if self.engine.dialect.name != "sqlite" or not chosen or \
+                len(chosen) < len(filters.practices):  # (none, or the key's own among them)
+            return False
         rows = select(providers.c.id).where(providers.c.practice_id.in_(chosen)).limit(
             SMALL_PRACTICES + 1)
         with self.engine.connect() as conn:
             held = conn.execute(select(func.count()).select_from(rows.subquery())).scalar_one()
-        return bool(held > SMALL_PRACTICES)
+        return bool(held <= SMALL_PRACTICES)
 
     def overview(self, scope: Scope, weeks: int = 26, practice: str | None = onboarding.ALL
                  ) -> onboarding.Overview:
