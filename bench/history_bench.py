@@ -18,7 +18,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from bench.harness import Result, median_ms
-from bench.seed import seed_history
+from bench.seed import SMALL_PRACTICE, seed_history
 from partner_console import exports
 from partner_console.exports import (
     EXPORT_CELLS,
@@ -45,11 +45,12 @@ ORG = "5a4d0b7e-0000-4000-8000-00000000c11c"
 BLANK_APP = "import streamlit as st\nst.write('')\n"
 
 
-def seeded_url(make_url: Callable[[str], str], rows: int, label: str) -> str:
+def seeded_url(make_url: Callable[[str], str], rows: int, label: str,
+               practices: bool = False) -> str:
     url = make_url(label)
     engine = make_engine(url)
     migrate(engine)
-    seed_history(engine, rows, fingerprint(SECRET.encode(), KEY), ORG)
+    seed_history(engine, rows, fingerprint(SECRET.encode(), KEY), ORG, practices=practices)
     engine.dispose()
     return url
 
@@ -66,15 +67,18 @@ def _history_app(url: str, data_dir: str) -> AppTest:
 
 
 def history_runs(url: str, rows: int, repeat: int) -> dict[str, float]:
-    """Median ms of: first render, four searches, a page change (each a full script run).
-    The searches: one provider by part of its reference (the same answer at every size), part
-    of a last name typed without its accent ("ulle" in Müller: a tenth of the rows), a full
-    name last name first ("smith jane": a hundredth) and an email domain (every row)."""
+    """Median ms of: first render, four searches, a page change, then a practice filter and a
+    search within it (each a full script run). The searches: one provider by part of its
+    reference (the same answer at every size), part of a last name typed without its accent
+    ("ulle" in Müller: a tenth of the rows), a full name last name first ("smith jane": a
+    hundredth) and an email domain (every row). The practice: the platform's small one (a
+    hundredth of the rows), searched for "ulle" (a thousandth)."""
     data_dir = tempfile.mkdtemp()
     timings: dict[str, list[float]] = {"first render": [], "search": [],
                                        "search part of a name": [], "search full name": [],
                                        "search email domain": [],
-                                       "page change": []}
+                                       "page change": [], "practice filter": [],
+                                       "practice filter and search": []}
     for i in range(repeat):
         at = _history_app(url, data_dir)
         start = time.perf_counter()
@@ -97,22 +101,36 @@ def history_runs(url: str, rows: int, repeat: int) -> dict[str, float]:
         start = time.perf_counter()
         at.run()
         timings["page change"].append((time.perf_counter() - start) * 1000)
+        at.multiselect(key="hi_practice").set_value([SMALL_PRACTICE])
+        start = time.perf_counter()
+        at.run()
+        timings["practice filter"].append((time.perf_counter() - start) * 1000)
+        assert not at.exception, at.exception
+        at.text_input(key="hi_search").input("ulle")
+        start = time.perf_counter()
+        at.run()
+        timings["practice filter and search"].append((time.perf_counter() - start) * 1000)
+        assert not at.exception, at.exception
     return {k: sorted(v)[len(v) // 2] for k, v in timings.items()}
 
 
-def overview_runs(url: str, repeat: int) -> float:
-    """Median ms of the Overview page's run (each a full script run, as a manager opens it)."""
+def overview_runs(url: str, repeat: int) -> dict[str, float]:
+    """Median ms of the Overview page's run (each a full script run, as a manager opens it),
+    for every practice, then read for the platform's small practice."""
     data_dir = tempfile.mkdtemp()
-    times = []
+    times: dict[str, list[float]] = {"every practice": [], "one practice": []}
     for _ in range(repeat):
         at = _history_app(url, data_dir)
         at.switch_page("pages/overview.py")
-        start = time.perf_counter()
-        at.run()
-        times.append((time.perf_counter() - start) * 1000)
-        assert not at.exception, at.exception
-        assert any("Providers created" in m.label for m in at.metric)
-    return sorted(times)[len(times) // 2]
+        for step in times:
+            if step == "one practice":
+                at.selectbox(key="ov_practice").set_value(SMALL_PRACTICE)
+            start = time.perf_counter()
+            at.run()
+            times[step].append((time.perf_counter() - start) * 1000)
+            assert not at.exception, at.exception
+            assert any("Providers created" in m.label for m in at.metric)
+    return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
 
 
 def blank_run_ms(repeat: int) -> float:
@@ -128,9 +146,9 @@ def b4(make_url: Callable[[str], str], sizes: list[int], database: str,
     """B4 (History) and B10 (Overview) on the same seeded histories."""
     blank = blank_run_ms(repeat * 3)
     by_size: dict[int, dict[str, float]] = {}
-    overview_ms: dict[int, float] = {}
+    overview_ms: dict[int, dict[str, float]] = {}
     for rows in sizes:
-        url = seeded_url(make_url, rows, f"b4_{rows}")
+        url = seeded_url(make_url, rows, f"b4_{rows}", practices=True)
         if history:
             by_size[rows] = history_runs(url, rows, repeat)
         if overview:
@@ -158,17 +176,20 @@ def b4(make_url: Callable[[str], str], sizes: list[int], database: str,
     return results
 
 
-def b10(by_size: dict[int, float], database: str, blank: float,
+def b10(runs: dict[int, dict[str, float]], database: str, blank: float,
         sizes: list[int]) -> list[Result]:
+    """Overview's slowest p50 (every practice, or one) at each size, and its growth."""
+    by_size = {rows: max(ms.values()) for rows, ms in runs.items()}
     results = [Result(
-        f"B10 {database} {rows:,}", f"Overview page run at {rows:,} rows ({database})", ms,
-        "ms", blank, "blank page run", "p50 <= 300 ms" if rows == sizes[-1] else "",
-        ms <= 300 or rows != sizes[-1]) for rows, ms in by_size.items()]
+        f"B10 {database} {rows:,}", f"Overview page run at {rows:,} rows ({database}): "
+        + ", ".join(f"{k} {v:.0f} ms" for k, v in runs[rows].items()), ms,
+        "ms (slowest p50)", blank, "blank page run", "p50 <= 300 ms" if rows == sizes[-1]
+        else "", ms <= 300 or rows != sizes[-1], runs[rows]) for rows, ms in by_size.items()]
     if len(sizes) >= 2:
-        growth = by_size[sizes[-1]] / by_size[sizes[0]]
+        growth = max(runs[sizes[-1]][k] / runs[sizes[0]][k] for k in runs[sizes[0]])
         results.append(Result(
             f"B10 {database} growth", f"Overview run at {sizes[-1]:,} vs {sizes[0]:,} rows "
-            f"({database})", growth, "x", None, "", "<= 2x", growth <= 2.0))
+            f"({database}), worst of the two", growth, "x", None, "", "<= 2x", growth <= 2.0))
     return results
 
 

@@ -13,14 +13,28 @@ from partner_console.storage import onboarding
 from partner_console.storage.clock import utcnow
 from partner_console.storage.search import search_columns
 from partner_console.storage.tables import key_organisations, providers
+from partner_console.storage.tables import practices as practices_table
 
 FIRST = ["Jane", "Ravi", "Zoë", "Omar", "Mei", "Lucas", "Amara", "Noah", "Ines", "Tom"]
 LAST = ["Smith", "Patel", "Müller", "Haddad", "Chen", "Silva", "Okafor", "Berg", "Rossi", "Kim"]
 STATUSES = ["created"] * 17 + ["failed", "links_lost", "pending"]
 
 
+# A platform's two practices (B4 and B10 read one of them): a large one with three rows in ten,
+# and a small one with one in a hundred; the rest are the key's own organisation's.
+LARGE_PRACTICE = "5a4d0b7e-0000-4000-8000-0000000b4a01"
+SMALL_PRACTICE = "5a4d0b7e-0000-4000-8000-0000000b4a02"
+
+
+def _practice_of(i: int) -> str | None:
+    share = i % 100
+    return LARGE_PRACTICE if share < 30 else SMALL_PRACTICE if share == 99 else None
+
+
 def seed_history(engine: Engine, count: int, key_fingerprint: str, organization_id: str,
-                 seed: int = 1, batch: int = 20_000) -> None:
+                 seed: int = 1, batch: int = 20_000, practices: bool = False) -> None:
+    """`count` providers of one key and organisation, over 400 days; with `practices`, a third
+    of them in a platform's two practices, which the key's catalog lists."""
     rng = random.Random(seed)
     notes = [n.value for n in NoteIdentifier]
     start = utcnow() - timedelta(days=400)
@@ -28,6 +42,12 @@ def seed_history(engine: Engine, count: int, key_fingerprint: str, organization_
         conn.execute(insert(key_organisations).values(
             key_fingerprint=key_fingerprint, organization_id=organization_id,
             first_seen=start))
+        if practices:
+            conn.execute(insert(practices_table), [
+                {"key_fingerprint": key_fingerprint, "organization_id": organization_id,
+                 "name": name, "practice_org_id": org, "created_at": start}
+                for name, org in (("Large Practice", LARGE_PRACTICE),
+                                  ("Small Practice", SMALL_PRACTICE))])
     for offset in range(0, count, batch):
         rows = []
         for i in range(offset, min(count, offset + batch)):
@@ -60,6 +80,7 @@ def seed_history(engine: Engine, count: int, key_fingerprint: str, organization_
                     "invited" if status == "created" and rng.random() < 0.5 else None),
                 "signup_checked_at": signed,
                 "signed_up_at": signed,
+                "practice_id": _practice_of(i) if practices else None,
             })
         with engine.begin() as conn:
             conn.execute(insert(providers), rows)
