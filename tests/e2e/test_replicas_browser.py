@@ -684,7 +684,7 @@ def test_a_roster_applied_on_two_replicas_at_once_runs_once_and_survives_a_kill(
     assert "Paused" in page.inner_text("main")
     page.get_by_role("button", name="Resume").click()
     job = wait_for_status(engine, job_id, (JobStatus.FINISHED,), timeout=120)
-    page.get_by_text("Finished").first.wait_for(timeout=30_000)
+    page.get_by_role("heading", name=f"Roster sync {job_id}: Finished").wait_for(timeout=30_000)
     users = {u["email"]: u for u in sandbox.app.users()}
     ids = {users[e]["userId"] for e in emails}
     patches = Counter(c.path for c in sandbox.app.calls if c.method == "PATCH"
