@@ -22,6 +22,7 @@ from partner_console.storage.history import BUSY as BUSY_ROW
 from partner_console.storage.history import DUPLICATE as DUPLICATE_ROW
 from partner_console.storage.history import REPEATED, History, ProviderRow
 from partner_console.storage.journal import LinkJournal
+from partner_console.storage.practices import Practices
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
 
@@ -109,7 +110,7 @@ class ProviderCreator:
             except ApiError as exc:  # nothing was sent: the row and its reservation go
                 self.history.abandon(row_id)
                 return CreationOutcome(None, FAILED, explain(exc))
-            if check.is_user_exists and not self._elsewhere(api_key, check.user_id,
+            if check.is_user_exists and not self._elsewhere(api_key, scope, check.user_id,
                                                              practice_id):
                 self.history.abandon(row_id)
                 return CreationOutcome(None, EXISTS, "Already has an Upheal account.",
@@ -142,16 +143,29 @@ class ProviderCreator:
             return CreationOutcome.from_row(self.history.get(scope, row_id))
         return self._keep(row_id, scope, request, result.provider, created_by, source)
 
-    def _elsewhere(self, api_key: str, user_id: str | None, practice_id: str | None) -> bool:
+    def _elsewhere(self, api_key: str, scope: Scope, user_id: str | None,
+                   practice_id: str | None) -> bool:
         """Whether the account /users/check found for the email is in another organisation
-        than the practice being created in (an email may be in each practice once)."""
-        if practice_id is None or not user_id:
+        than the one being created in: an email may be in each of a platform's practices once,
+        and once in the key's own organisation. Creating in the key's own organisation, only
+        an account in one of the key's practices counts as elsewhere (any other organisation
+        may be the key's own, not learned yet: nothing is created twice)."""
+        if not user_id:
             return False
+        practices: set[str] = set()
+        if practice_id is None:
+            practices = ({p.org_id for p in Practices(self.history.engine).all(scope)}
+                         - {org.lower() for org in scope.organization_ids})
+            if not practices:  # not a platform: no call for it
+                return False
         try:
             found = self.client.get_user(api_key, user_id)
         except ApiError:
             return False  # cannot tell: treated as the same (nothing is created twice)
-        return bool(found.organization_id) and found.organization_id != practice_id
+        where = (found.organization_id or "").lower()
+        if practice_id is None:
+            return where in practices
+        return bool(where) and where != practice_id.lower()
 
     def _keep(self, row_id: int, scope: Scope, request: ProviderRequest,
               provider: CreatedProvider, created_by: str, source: str) -> CreationOutcome:

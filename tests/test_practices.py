@@ -109,6 +109,37 @@ def test_a_create_goes_to_the_chosen_practice_once_per_practice(engine, served, 
     assert history.scope_for(scope.key_fingerprint).organization_ids == (OWN,)  # learned: own
 
 
+def test_a_platform_that_only_created_in_practices_can_create_that_person_in_its_own(
+        engine, served, tmp_path):
+    """The key's own organisation is not learned from creates in practices: an account found
+    in one of the key's practices is elsewhere, one in any other organisation is not."""
+    app, server = served
+    creator, history, scope = _creator(engine, server, tmp_path)
+    in_north = creator.create(PLATFORM, scope, _request("ida@example.com"), created_by="Ann",
+                              check_first=True, refuse_duplicate=True, practice_id=NORTH)
+    assert in_north.status == "created"
+    assert history.scope_for(scope.key_fingerprint).organization_ids == ()  # not learned
+    # without North in the catalog the console cannot tell North from its own organisation
+    unsure = creator.create(PLATFORM, scope, _request("ida@example.com"), created_by="Ann",
+                            check_first=True, refuse_duplicate=True)
+    assert unsure.status == "exists" and not _emails(app, OWN, "ida@example.com")
+    Practices(engine).add(scope, Practice("Northside", NORTH))
+    own = creator.create(PLATFORM, scope, _request("ida@example.com"), created_by="Ann",
+                         check_first=True, refuse_duplicate=True)
+    assert own.status == "created", own
+    assert len(_emails(app, OWN, "ida@example.com")) == 1
+    assert len(_emails(app, NORTH, "ida@example.com")) == 1  # still one there
+    assert history.scope_for(scope.key_fingerprint).organization_ids == (OWN,)
+    # and now that the own organisation is known, once there stays once
+    again = creator.create(PLATFORM, scope, _request("ida@example.com"), created_by="Ann",
+                           check_first=True)
+    assert again.status == "exists" and len(_emails(app, OWN, "ida@example.com")) == 1
+
+
+def _emails(app, org: str, email: str) -> list[str]:
+    return [u["email"] for u in app.users(org) if u["email"] == email]
+
+
 def test_upheal_refusals_name_the_practice(engine, served, tmp_path):
     app, server = served
     creator, history, scope = _creator(engine, server, tmp_path)
