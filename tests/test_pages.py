@@ -224,7 +224,7 @@ def test_the_same_person_created_in_a_second_practice_is_told_so():
         said.append([shown(i.value) for i in at.info if "Also a provider" in i.value])
         at.button(key="cp_dismiss").click().run()
     assert [len(svc.sandbox.users(org)) for org in (north, lake)] == [1, 1]
-    assert said == [[], ["Also a provider in Northside Therapy: this practice gets an Upheal "
+    assert said == [[], ["Also a provider in Northside Therapy: each practice has an Upheal "
                          "account of its own for them."] * 2]  # (the dialog and the panel)
 
 

@@ -204,7 +204,7 @@ def test_an_import_goes_to_the_files_practice_or_each_rows(engine, served, tmp_p
         history, scope, prepare_rows(again, auto_map(again.headers), [], None, catalog), set(),
         False, str, {p.org_id: p.name for p in catalog})
     assert [(r.status, r.note) for r in classified] == [
-        (READY, "Also a provider in Lakeside, Northside Therapy: this practice gets an Upheal "
+        (READY, "Also a provider in Lakeside, Northside Therapy: each practice has an Upheal "
                 "account of its own for them."), (READY, "")]
     overview = history.reads.overview(scope, practice=LAKE)
     assert (overview.created, history.reads.overview(scope).created) == (3, 4)

@@ -180,7 +180,7 @@ def also_in(practices: list[str | None], names: dict[str, str]) -> str:
     organisation)."""
     listed = ", ".join(sorted(names.get(p, "another practice") if p else
                               "your own organisation" for p in practices))
-    return (f"Also a provider in {listed}: this practice gets an Upheal account of its own "
+    return (f"Also a provider in {listed}: each practice has an Upheal account of its own "
             "for them.")
 
 

@@ -1,6 +1,7 @@
 """A platform partner in a real browser at 1366x768: add a practice (a half-filled one refused
-under its field), pick it on the Create provider form, create; History names the practice.
-axe-core finds nothing on the Practices page."""
+under its field), pick it on the Create provider form, create; History names the practice; the
+same person created in the key's own organisation is said to be in both. axe-core finds nothing
+on the Practices page."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.e2e.steps import (
 
 pytestmark = [pytest.mark.browser]
 NORTH = SANDBOX_KEYS["sandbox-platform-key"].practices[0][0]
+OWN = SANDBOX_KEYS["sandbox-platform-key"].organization_id
 
 
 @pytest.fixture
@@ -72,4 +74,18 @@ def test_add_a_practice_pick_it_and_create_there(browser, served, tmp_path):
     picker = page.locator(".st-key-cp_practice")
     assert "Northside Therapy" in (picker.text_content() or "") + " ".join(
         picker.locator("input").evaluate_all("(boxes) => boxes.map((b) => b.value)"))
+
+    # The same person in the key's own organisation (never learned: the key has only created
+    # in a practice): created there too, and the result says they are in both.
+    page.get_by_role("combobox", name="Practice").click()
+    page.get_by_role("option", name="(this key's own)").click()
+    wait_for_app_run(page)
+    create_provider(page, "Nora", "North", "nora.north@example.com")
+    result_seen(page)
+    also = page.get_by_text("Also a provider in Northside Therapy")
+    also.wait_for()
+    also.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "also-in.png"))
+    assert [u["email"] for u in sandbox.users(OWN)] == ["nora.north@example.com"]
+    assert len(sandbox.users(NORTH)) == 1
     page.close()
