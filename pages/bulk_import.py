@@ -12,7 +12,7 @@ from components.email_jobs import offer as email_offer
 from components.email_send import practice_note
 from components.identity import log_activity, your_name
 from components.job_panel import WAITING, Metric, PanelWords, job_panel
-from components.practice_picker import practice_label, practice_picker
+from components.practice_picker import practice_label, practice_names, practice_picker
 from components.router import page_body
 from components.services import Services, services
 from components.session import api_key, current_scope, scope_or_prompt, session_lock
@@ -108,7 +108,8 @@ def _check_with_upheal(rows: list[PreparedRow]) -> None:
     try:
         found = emails_in_upheal(
             svc.client, api_key(), emails, svc.background_pacing(),
-            lambda done, total: bar.progress(done / total, text=f"Checked {done} of {total}"))
+            lambda done, total: bar.progress(done / total, text=f"Checked {done} of {total}"),
+            practices=set(practice_names(scope)))
         st.session_state["bi_in_upheal"] = set(st.session_state.get("bi_in_upheal", set())) | found
         st.session_state["bi_check_done"] = (
             f"Checked {len(emails)} row(s) with Upheal: "

@@ -14,7 +14,13 @@ import pytest
 from partner_console.api.client import UphealClient
 from partner_console.api.models import validate_provider
 from partner_console.bulk.columns import auto_map
-from partner_console.bulk.prepare import READY, classify_with_history, prepare_rows
+from partner_console.bulk.prepare import (
+    IN_UPHEAL,
+    READY,
+    classify_with_history,
+    emails_in_upheal,
+    prepare_rows,
+)
 from partner_console.bulk.read import read_file
 from partner_console.creation import ProviderCreator
 from partner_console.exports import history_csv, history_xlsx
@@ -209,6 +215,33 @@ def test_an_import_goes_to_the_files_practice_or_each_rows(engine, served, tmp_p
     overview = history.reads.overview(scope, practice=LAKE)
     assert (overview.created, history.reads.overview(scope).created) == (3, 4)
     assert history.reads.overview(scope, practice=None).created == 0  # the key's own
+
+
+def test_the_previews_check_with_upheal_skips_only_who_is_in_the_rows_practice(
+        engine, served, tmp_path):
+    """An email may be in each practice once: the preview's optional check asks Upheal where
+    a found account is, and skips only the rows for that practice."""
+    app, server = served
+    _, history, scope = _creator(engine, server, tmp_path)
+    client = UphealClient(server.base_url)
+    # created in North by other means: Upheal knows it, History does not
+    client.create_provider(PLATFORM, _request("kai@example.com"), organization_id=NORTH)
+    catalog = [Practice("Northside Therapy", NORTH), Practice("Lakeside", LAKE)]
+    emails = ["kai@example.com", "new.kai@example.com"]
+    found = emails_in_upheal(client, PLATFORM, emails, None,
+                             practices={p.org_id for p in catalog})
+    assert found == {f"kai@example.com|{NORTH}"}
+    # a key without practices: any account is the key's own (no question of where)
+    assert emails_in_upheal(client, PLATFORM, emails, None) == {"kai@example.com"}
+    data = ("First name,Last name,Email,Practice\n"
+            "Kai,North,kai@example.com,Northside Therapy\n"
+            "Kai,Lake,kai@example.com,Lakeside\n"
+            "Kai,Own,kai@example.com,\n")
+    read = read_file(data.encode(), "kai.csv")
+    rows = prepare_rows(read, auto_map(read.headers), [], None, catalog)
+    classified = classify_with_history(history, scope, rows, found, False, str,
+                                       {p.org_id: p.name for p in catalog})
+    assert [r.status for r in classified] == [IN_UPHEAL, READY, READY]
 
 
 def test_a_roster_is_matched_and_found_missing_within_its_practice(engine, served, tmp_path):

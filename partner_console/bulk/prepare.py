@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -188,10 +188,11 @@ def classify(rows: list[PreparedRow], earlier: dict[str, Earlier], in_upheal: se
              keep_example: bool = False, practice_names: dict[str, str] | None = None
              ) -> list[PreparedRow]:
     """Which rows the import will send, decided once per file, mapping and check: a copy of
-    each ready row marked as already in History (`earlier`, by lower-case email), as having
-    an Upheal account (`in_upheal`), or as the template's example row. Only the statuses
-    prepare_rows gave are read, never an earlier classification, so the same inputs give the
-    same numbers on every rerun, in the preview, the button, the confirmation and the job."""
+    each ready row marked as already in History (`earlier`, by lower-case email, and practice
+    after a "|" for a platform's practice), as having an Upheal account there (`in_upheal`,
+    the same keys), or as the template's example row. Only the statuses prepare_rows gave
+    are read, never an earlier classification, so the same inputs give the same numbers on
+    every rerun, in the preview, the button, the confirmation and the job."""
     example = example_email()
     practices_of: dict[str, list[str | None]] = {}  # the practices each email is in already
     for key in earlier:
@@ -211,7 +212,7 @@ def classify(rows: list[PreparedRow], earlier: dict[str, Earlier], in_upheal: se
             found = earlier[key]
             status, note = IN_HISTORY, (f"Created on {found.created_on}. Invite link: "
                                         f"{found.invite_url or 'not available'}")
-        elif email in in_upheal:
+        elif key in in_upheal:
             status, note = IN_UPHEAL, "Already has an Upheal account."
         else:
             elsewhere = [p for p in practices_of.get(email, []) if p != row.practice_id]
@@ -237,16 +238,24 @@ def classify_with_history(history: History, scope: Scope, rows: list[PreparedRow
 
 def emails_in_upheal(client: UphealClient, api_key: str, emails: list[str],
                      pacing: Pacing | None,
-                     on_progress: Callable[[int, int], object] | None = None) -> set[str]:
+                     on_progress: Callable[[int, int], object] | None = None,
+                     practices: Collection[str] = ()) -> set[str]:
     """Which of `emails` already have an Upheal account, asked one by one at the key's pace
-    (the preview's optional check). Raises ApiError when Upheal cannot answer;
-    `on_progress(done, total)` after each."""
+    (the preview's optional check), as the keys `classify` matches rows by: the email, or
+    "email|practice" for an account in one of a platform's `practices` (an email may be in
+    each practice once: Upheal is asked where each found account is). Raises ApiError when
+    Upheal cannot answer; `on_progress(done, total)` after each."""
     paced = client.paced(pacing)
     found: set[str] = set()
     try:
         for number, email in enumerate(emails, start=1):
-            if paced.check_user(api_key, email).is_user_exists:
-                found.add(email.lower())
+            check = paced.check_user(api_key, email)
+            if check.is_user_exists:
+                where = ""
+                if practices and check.user_id:
+                    where = (paced.get_user(api_key, check.user_id).organization_id
+                             or "").lower()
+                found.add(f"{email.lower()}|{where}" if where in practices else email.lower())
             if on_progress is not None:
                 on_progress(number, len(emails))
     finally:
