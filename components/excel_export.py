@@ -40,9 +40,10 @@ class _Build:
 
 
 def excel_download(svc: Any, scope: Scope, filters: HistoryFilter, zone: tzinfo,
-                   practices: dict[str, str], who: Any, described: str, file_name: str) -> None:
-    """The Excel button of History's export row, drawn where it is called."""
-    total = svc.reads.count(scope, filters, cap=LARGE + 1)
+                   practices: dict[str, str], who: Any, described: str, file_name: str,
+                   total: int) -> None:
+    """The Excel button of History's export row, drawn where it is called. `total`: how many
+    providers match, counted at least to LARGE (HistoryReads.count: up to its cap + 1)."""
     make = logged(svc.activity, scope, who, EXPORTED,
                   f"Downloaded the History as Excel ({described}).",
                   lambda: history_xlsx(svc.reads, scope, filters, zone, practices))
