@@ -1,7 +1,8 @@
-"""History's Excel download. Up to 10,000 providers the file is made when the button is
-clicked (a second or two). A larger one takes longer, so it is built on the server first, in a
-thread of its own (no st.* calls there), its progress drawn by a fragment, then downloaded:
-the person sees it move instead of a button that seems to do nothing."""
+"""History's Excel download. Up to 10,000 providers (1,000 for a search: History counts no
+further) the file is made when the button is clicked (a second or two). A larger one takes
+longer, so it is built on the server first, in a thread of its own (no st.* calls there), its
+progress drawn by a fragment, then downloaded: the person sees it move instead of a button
+that seems to do nothing."""
 
 from __future__ import annotations
 
@@ -41,13 +42,16 @@ class _Build:
 
 def excel_download(svc: Any, scope: Scope, filters: HistoryFilter, zone: tzinfo,
                    practices: dict[str, str], who: Any, described: str, file_name: str,
-                   total: int) -> None:
+                   total: int, counted_to: int) -> None:
     """The Excel button of History's export row, drawn where it is called. `total`: how many
-    providers match, counted at least to LARGE (HistoryReads.count: up to its cap + 1)."""
+    providers match, as History counted them (no further than `counted_to` + 1: a search's
+    count stops past 1,000, so a search with more is built with its progress too, rather than
+    counted again for this button)."""
+    beyond = min(LARGE, counted_to)  # more than this: built with its progress
     make = logged(svc.activity, scope, who, EXPORTED,
                   f"Downloaded the History as Excel ({described}).",
                   lambda: history_xlsx(svc.reads, scope, filters, zone, practices))
-    if total <= LARGE:
+    if total <= beyond:
         st.download_button("Download Excel", make, file_name=file_name, mime=XLSX,
                            key="hi_xlsx", icon=":material/table_view:", on_click="ignore")
         return
@@ -55,8 +59,8 @@ def excel_download(svc: Any, scope: Scope, filters: HistoryFilter, zone: tzinfo,
     build = st.session_state.get(_BUILD)
     if build is None or build.of != of:
         if st.button("Build the Excel file", key="hi_xlsx_start", icon=":material/table_view:",
-                     help="More than 10,000 providers: the file is built on the server first "
-                          "(about a second per 5,000), then downloaded."):
+                     help=f"More than {beyond:,} providers: the file is built on the server "
+                          "first (about a second per 5,000), then downloaded."):
             st.session_state[_BUILD] = _start(svc, scope, filters, zone, practices, of)
             _progress()
         return

@@ -9,7 +9,7 @@ import streamlit as st
 from components.actions import check_with_upheal
 from components.email_jobs import offer as email_offer
 from components.email_send import send_panel
-from components.excel_export import LARGE, excel_download
+from components.excel_export import excel_download
 from components.history_table import TABLE_COLUMNS, history_table
 from components.identity import person, sender_name
 from components.links import copy_box, invite_email_box
@@ -37,7 +37,6 @@ from partner_console.signup import SIGNUP_FILTERS
 from partner_console.signup import label as signup_label
 from partner_console.storage import HistoryFilter, NotFoundError, Scope
 from partner_console.storage.activity import EXPORTED, logged
-from partner_console.storage.history_reads import count_cap
 from partner_console.storage.tables import CREATED, LINKS_LOST, PENDING
 
 PAGE_SIZE = 50
@@ -109,10 +108,7 @@ def render() -> None:
                    "Upheal did not answer). Open one below and press “Check with Upheal”.")
 
     page_number = int(st.session_state.get("hi_page", 1))
-    # One count for the page and the Excel button (to 10,000: a search's own stops at 1,000)
-    counted = svc.reads.count(scope, filters, cap=max(LARGE, count_cap(filters)))
-    page = svc.reads.search(scope, filters, page=page_number, page_size=PAGE_SIZE,
-                            counted=counted)
+    page = svc.reads.search(scope, filters, page=page_number, page_size=PAGE_SIZE)
     if page.total == 0:
         st.info("No providers match. Providers you create appear here." if filters ==
                 HistoryFilter() else "No providers match these filters.")
@@ -145,7 +141,7 @@ def render() -> None:
         mime="text/csv", key="hi_csv", icon=":material/description:", on_click="ignore")
     with xlsx_col:
         excel_download(svc, scope, filters, person_zone(), practices, who, described,
-                       f"providers-{stamp}.xlsx", counted)
+                       f"providers-{stamp}.xlsx", page.total, page.cap)
     if links_col.toggle("Copy all links", key="hi_copy_all",
                         help="Email and invite link of every matching provider, one per line."):
         st.code(links_text(svc.reads.iter_rows(scope, filters)) or "(no invite links)",

@@ -563,6 +563,25 @@ def test_history_downloads_are_offered_as_csv_and_excel():
     assert any("CSV" in label for label in labels) and any("Excel" in label for label in labels)
 
 
+def test_a_search_matching_more_than_history_counts_is_built_too(monkeypatch):
+    """A search's count stops past 1,000 (2 here): the Excel button is not told more, so the
+    file is built with its progress rather than the matches counted again for it."""
+    import partner_console.storage.history_reads as history_reads
+
+    monkeypatch.setattr(history_reads, "SEARCH_COUNT_CAP", 2)
+    at = app(page="pages/history.py")
+    seed_history(at, 5)
+    at.run()
+    assert "hi_xlsx" in [b.key for b in at.get("download_button")]  # 5, counted exactly
+    at.text_input(key="hi_search").input("example").run()
+    assert "2+ provider(s)" in " ".join(c.value for c in at.caption)
+    [build] = [b for b in at.button if b.key == "hi_xlsx_start"]
+    assert build.proto.help.startswith("More than 2 providers")
+    assert "hi_xlsx" not in [b.key for b in at.get("download_button")]
+    at.text_input(key="hi_search").input("p001").run()  # one match: straight to the download
+    assert "hi_xlsx" in [b.key for b in at.get("download_button")] and not at.exception
+
+
 def test_a_large_excel_export_is_built_with_its_progress_then_downloaded(monkeypatch):
     """More than 10,000 providers (3 here): Build, its progress while the server writes it,
     then a Download button holding the file; other filters ask for a new build."""
