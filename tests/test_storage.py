@@ -576,3 +576,39 @@ def test_a_search_within_small_practices_reads_their_rows_and_finds_what_fts_fin
     for (practices, words), (by_rows, by_fts) in found.items():
         assert by_rows == by_fts, (practices, words)
     assert found[((SMALL_PRACTICE,), "ulle")][0][0] > 0  # (a search that finds some)
+
+
+def test_the_deactivated_of_a_practice_are_read_from_their_own_index(engine):
+    """Overview's and History's deactivated within practices: the same rows as a plain read,
+    and on SQLite read from the deactivated's partial index (few rows), not from every row of
+    the practice, whatever its statistics say."""
+    from bench.seed import LARGE_PRACTICE, SMALL_PRACTICE, seed_history
+    from partner_console.storage.tables import DEACTIVATED
+
+    key = fingerprint(b"s", DEMO_KEY)
+    seed_history(engine, 700, key, "org-gone", practices=True)
+    with engine.begin() as conn:
+        conn.execute(providers.update().where(providers.c.id % 7 == 0).values(
+            deactivated_at=datetime(2026, 11, 1), status="created"))
+    reads = HistoryReads(engine)
+    scope = Scope(key, ("org-gone",))
+    for practices in ((SMALL_PRACTICE,), (LARGE_PRACTICE,), ("",), (SMALL_PRACTICE, "")):
+        wanted = HistoryFilter(statuses=(DEACTIVATED,), practices=practices)
+        chosen = [p for p in practices if p]
+        with engine.connect() as conn:
+            expected = sorted(conn.execute(select(providers.c.id).where(
+                providers.c.deactivated_at.is_not(None),
+                providers.c.practice_id.in_(chosen) | (providers.c.practice_id.is_(None)
+                                                      if "" in practices else False))
+            ).scalars())
+        assert expected, practices
+        assert reads.count(scope, wanted) == len(expected), practices
+        assert sorted(r.id for r in reads.iter_rows(scope, wanted)) == expected, practices
+    if engine.dialect.name == "sqlite":  # analysed, as a large History is (engine.py)
+        query = reads.matching([func.count()], scope, HistoryFilter(
+            statuses=(DEACTIVATED,), practices=(SMALL_PRACTICE,)))
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+            plan = " ".join(row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + str(
+                query.compile(engine, compile_kwargs={"literal_binds": True})))))
+        assert "ix_providers_deactivated" in plan, plan
