@@ -78,9 +78,10 @@ def _history_app(url: str, data_dir: str) -> AppTest:
     return at
 
 
-def history_runs(url: str, rows: int, repeat: int) -> dict[str, float]:
-    """Median ms of: first render, four searches, a page change, then a practice filter and a
-    search within it (each a full script run). The searches: one provider by part of its
+def history_runs(url: str, rows: int, repeat: int, first: int = 0) -> dict[str, list[float]]:
+    """The ms of each of `repeat` rounds (numbered from `first`) of: first render, four
+    searches, a page change, then a practice filter and a search within it (each a full
+    script run). The searches: one provider by part of its
     reference (the same answer at every size), part of a last name typed without its accent
     ("ulle" in Müller: a tenth of the rows), a full name last name first ("smith jane": a
     hundredth) and an email domain (every row). The practice: the platform's small one (a
@@ -91,7 +92,7 @@ def history_runs(url: str, rows: int, repeat: int) -> dict[str, float]:
                                        "search email domain": [],
                                        "page change": [], "practice filter": [],
                                        "practice filter and search": []}
-    for i in range(repeat):
+    for i in range(first, first + repeat):
         at = _history_app(url, data_dir)
         start = time.perf_counter()
         at.run()
@@ -123,12 +124,12 @@ def history_runs(url: str, rows: int, repeat: int) -> dict[str, float]:
         at.run()
         timings["practice filter and search"].append((time.perf_counter() - start) * 1000)
         assert not at.exception, at.exception
-    return {k: sorted(v)[len(v) // 2] for k, v in timings.items()}
+    return timings
 
 
-def overview_runs(url: str, repeat: int) -> dict[str, float]:
-    """Median ms of the Overview page's run (each a full script run, as a manager opens it),
-    for every practice, then read for the platform's small practice."""
+def overview_runs(url: str, repeat: int) -> dict[str, list[float]]:
+    """The ms of the Overview page's runs (each a full script run, as a manager opens it), for
+    every practice, then read for the platform's small practice."""
     data_dir = tempfile.mkdtemp()
     times: dict[str, list[float]] = {"every practice": [], "one practice": []}
     for _ in range(repeat):
@@ -142,7 +143,11 @@ def overview_runs(url: str, repeat: int) -> dict[str, float]:
             times[step].append((time.perf_counter() - start) * 1000)
             assert not at.exception, at.exception
             assert any("Providers created" in m.label for m in at.metric)
-    return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    return times
+
+
+def _p50s(timings: dict[str, list[float]]) -> dict[str, float]:
+    return {k: sorted(v)[len(v) // 2] for k, v in timings.items()}
 
 
 def blank_run_ms(repeat: int) -> float:
@@ -157,14 +162,21 @@ def b4(make_url: Callable[[str], str], sizes: list[int], database: str,
        repeat: int, history: bool = True, overview: bool = False) -> list[Result]:
     """B4 (History) and B10 (Overview) on the same seeded histories."""
     blank = blank_run_ms(repeat * 3)
-    by_size: dict[int, dict[str, float]] = {}
-    overview_ms: dict[int, dict[str, float]] = {}
-    for rows in sizes:
-        url = seeded_url(make_url, rows, f"b4_{rows}", practices=True)
-        if history:
-            by_size[rows] = history_runs(url, rows, repeat)
-        if overview:
-            overview_ms[rows] = overview_runs(url, repeat * 2)
+    urls = {rows: seeded_url(make_url, rows, f"b4_{rows}", practices=True) for rows in sizes}
+    pages: dict[int, dict[str, list[float]]] = {rows: {} for rows in sizes}
+    overviews: dict[int, dict[str, list[float]]] = {rows: {} for rows in sizes}
+    # The sizes in turn, a round of each at a time: one size after the other, the growth ratios
+    # compared runs made minutes apart, and this machine's speed drifts within minutes.
+    for i in range(repeat):
+        for rows in sizes:
+            if history:
+                for step, ms in history_runs(urls[rows], rows, 1, first=i).items():
+                    pages[rows].setdefault(step, []).extend(ms)
+            if overview:
+                for step, ms in overview_runs(urls[rows], 2).items():
+                    overviews[rows].setdefault(step, []).extend(ms)
+    by_size = {rows: _p50s(pages[rows]) for rows in sizes} if history else {}
+    overview_ms = {rows: _p50s(overviews[rows]) for rows in sizes} if overview else {}
     results = b10(overview_ms, database, blank, sizes) if overview else []
     if not history:
         return results
