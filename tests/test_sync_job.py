@@ -60,6 +60,12 @@ def _plan(history, scope, text: str):
                      list(history.iter_rows(scope)))
 
 
+def _new_licences(count: int) -> str:
+    """A roster giving providers p0.. (employee ids E0..) a licence: `count` changes."""
+    return "First name,Last name,Email,Employee ID,Licence\n" + "".join(
+        f"P{n},Sync,p{n}@example.com,E{n},PsyD\n" for n in range(count))
+
+
 ROSTER = ("First name,Last name,Email,Employee ID,NPI,Licence\n"
           + "".join(f"P{n},Sync,p{n}@example.com,E{n},{'1234567893' if n < 6 else ''},"
                     f"{'LCSW' if n < 6 else ''}\n" for n in range(12))
@@ -117,9 +123,8 @@ def test_a_sync_killed_mid_way_resumes_with_nothing_done_twice(postgres_server, 
     server.start_in_thread()
     try:
         history, scope = _history(engine, server, tmp_path, 40)
-        roster = ("First name,Last name,Email,Employee ID,Licence\n"
-                  + "".join(f"P{n},Sync,p{n}@example.com,E{n},PsyD\n" for n in range(30))
-                  + "".join(f"N{n},New,n{n}@example.com,N{n},\n" for n in range(10)))
+        roster = _new_licences(30) + "".join(f"N{n},New,n{n}@example.com,N{n},\n"
+                                             for n in range(10))
         plan = _plan(history, scope, roster)
         store = JobStore(engine)
         job_id, _ = create_sync(store, scope, created_by="Ann", file_name="roster.csv",
@@ -157,8 +162,7 @@ def test_a_sync_killed_mid_way_resumes_with_nothing_done_twice(postgres_server, 
 def test_two_servers_applying_one_sync_run_it_once(engine, served, tmp_path):
     app, server = served
     history, scope = _history(engine, server, tmp_path, 8)
-    plan = _plan(history, scope, "First name,Last name,Email,Employee ID,Licence\n" + "".join(
-        f"P{n},Sync,p{n}@example.com,E{n},PsyD\n" for n in range(8)))
+    plan = _plan(history, scope, _new_licences(8))
     store = JobStore(engine)
     first = create_sync(store, scope, created_by="Ann", file_name="r.csv", plan=plan,
                         deactivate_missing=False, start_token="one-click")
@@ -181,8 +185,7 @@ def test_two_servers_applying_one_sync_run_it_once(engine, served, tmp_path):
 def test_one_sync_at_a_time_however_many_apply_at_once(engine, served, tmp_path):
     app, server = served
     history, scope = _history(engine, server, tmp_path, 4)
-    plan = _plan(history, scope, "First name,Last name,Email,Employee ID,Licence\n" + "".join(
-        f"P{n},Sync,p{n}@example.com,E{n},PsyD\n" for n in range(4)))
+    plan = _plan(history, scope, _new_licences(4))
     store = JobStore(engine)
 
     def apply(token: str):
