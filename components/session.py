@@ -7,8 +7,9 @@ never an argument of a cached function and never set on the shared client.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import streamlit as st
@@ -143,3 +144,17 @@ def page_scope(title: str, purpose: str, caption: str | None = None) -> Scope | 
     if caption:
         st.caption(caption)
     return scope_or_prompt(purpose)
+
+
+def organisation_page(title: str, purpose: str, caption: str | None = None
+                      ) -> Callable[[Callable[[Scope], None]], Callable[[], None]]:
+    """A page that shows only the organisation's data: its title (and the line under it), then
+    the page drawn for this session's scope, or only what to do about the key."""
+    def page(draw: Callable[[Scope], None]) -> Callable[[], None]:
+        @functools.wraps(draw)
+        def render() -> None:
+            scope = page_scope(title, purpose, caption)
+            if scope is not None:
+                draw(scope)
+        return render
+    return page

@@ -10,17 +10,21 @@ import streamlit as st
 from components.identity import person
 from components.router import page_body
 from components.services import services
-from components.session import page_scope
+from components.session import organisation_page
 from components.tables import picked
 from components.text import safe
 from components.time_zone import person_zone, when, zone_name
 from partner_console.exports import activity_csv, activity_xlsx, describe_activity
+from partner_console.storage import Scope
 from partner_console.storage.activity import (
     ACTION_LABELS,
     EXPORTED,
     ActivityFilter,
     logged,
 )
+
+INTRO = ("Who did what in the console, and when: providers created, imports, exports, checks "
+         "with Upheal, emails, reminders and template changes.")
 
 PAGE_SIZE = 50
 
@@ -52,13 +56,9 @@ def _newer() -> None:
         cursors.pop()
 
 
-def render() -> None:
+@organisation_page("Activity", "to see its activity", INTRO)
+def render(scope: Scope) -> None:
     svc = services()
-    scope = page_scope("Activity", "to see its activity", (
-        "Who did what in the console, and when: providers created, imports, exports, checks "
-        "with Upheal, emails, reminders and template changes."))
-    if scope is None:
-        return
     filters = _filters()
     if filters.too_short:
         st.info("Type three or more letters to search.")

@@ -7,7 +7,7 @@ import streamlit as st
 from components.identity import log_activity, your_name
 from components.router import page_body
 from components.services import services
-from components.session import current_scope, page_scope
+from components.session import current_scope, organisation_page
 from components.text import safe
 from partner_console.invite_email import (
     DEFAULT_EMAIL_TEMPLATE,
@@ -19,6 +19,7 @@ from partner_console.invite_email import (
     check_template,
     render_email,
 )
+from partner_console.storage import Scope
 from partner_console.storage.activity import EMAIL_TEXTS
 
 # (title, what it is for, the setting, its default, the widget key)
@@ -38,10 +39,8 @@ EXAMPLE = {"first_name": "Jane", "last_name": "Smith",
            "room_link": "https://app.upheal.io/room/example"}
 
 
-def render() -> None:
-    scope = page_scope("Email texts", "to see its email texts")
-    if scope is None:
-        return
+@organisation_page("Email texts", "to see its email texts")
+def render(scope: Scope) -> None:
     st.caption("The texts the console offers when it emails a provider. Each email can still "
                "be changed before it is sent.")
     with st.expander("Placeholders: the words in braces that are filled in for each provider"):

@@ -13,7 +13,7 @@ from components.links import copy_box, invite_email_box
 from components.practice_picker import practice_label, practice_names
 from components.router import page_body
 from components.services import services
-from components.session import current_scope, page_scope
+from components.session import current_scope, organisation_page
 from components.signups import auto_refresh, last_checked_line
 from components.tables import picked
 from components.text import safe
@@ -43,11 +43,9 @@ def _reminded(row_ids: list[int]) -> None:
     st.session_state.pop("fu_all_ask", None)
 
 
-def render() -> None:
+@organisation_page("Follow up", "to see who has not signed up yet")
+def render(scope: Scope) -> None:
     svc = services()
-    scope = page_scope("Follow up", "to see who has not signed up yet")
-    if scope is None:
-        return
     auto_refresh(svc, scope)
     st.caption("Providers who were invited a while ago and have not signed up yet, oldest "
                "first. Send each a reminder, then record it here.")

@@ -17,7 +17,7 @@ from components.practice_picker import practice_label, practice_names
 from components.provider_actions import after_invite
 from components.router import page_body
 from components.services import services
-from components.session import current_scope, page_scope
+from components.session import current_scope, organisation_page
 from components.signups import auto_refresh, refresh_panel
 from components.tables import picked
 from components.text import safe
@@ -88,11 +88,9 @@ def _filters(creators: list[str], practices: dict[str, str]) -> HistoryFilter:
                          practices=tuple(chosen))
 
 
-def render() -> None:
+@organisation_page("History", "to see its providers")
+def render(scope: Scope) -> None:
     svc = services()
-    scope = page_scope("History", "to see its providers")
-    if scope is None:
-        return
     notice = st.session_state.pop("hi_notice", None)
     if notice:
         show = {"ok": st.success, "warning": st.warning}.get(notice[0], st.error)

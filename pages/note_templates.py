@@ -12,7 +12,7 @@ from components.identity import log_activity
 from components.pickers import TEMPLATE_ID_SOURCE
 from components.router import page_body
 from components.services import services
-from components.session import current_scope, page_scope
+from components.session import current_scope, organisation_page
 from components.text import safe
 from partner_console.catalog_file import CSV_HEADERS, catalog_rows, read_catalog_file
 from partner_console.exports import csv_bytes
@@ -177,11 +177,9 @@ def _edit_row(template: NoteTemplate) -> None:
                   on_click=lambda: st.session_state.pop("nt_editing", None))
 
 
-def render() -> None:
+@organisation_page("Note templates", "to see its templates")
+def render(scope: Scope) -> None:
     svc = services()
-    scope = page_scope("Note templates", "to see its templates")
-    if scope is None:
-        return
     st.caption("Give each Upheal note template a name your team recognises. Preselected "
                "templates are chosen automatically for every new provider.")
     st.caption(TEMPLATE_ID_SOURCE)

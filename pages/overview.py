@@ -13,7 +13,7 @@ import streamlit as st
 from components.practice_picker import practice_label, practice_names
 from components.router import page_body
 from components.services import services
-from components.session import page_scope
+from components.session import organisation_page
 from components.signups import auto_refresh, last_checked_line
 from components.time_zone import person_zone
 from partner_console.signup import INVITED
@@ -39,11 +39,9 @@ def _practice(scope: Scope) -> str | None:
     return None if choice == "" else choice
 
 
-def render() -> None:
+@organisation_page("Overview", "to see how onboarding is going")
+def render(scope: Scope) -> None:
     svc = services()
-    scope = page_scope("Overview", "to see how onboarding is going")
-    if scope is None:
-        return
     auto_refresh(svc, scope)
     practice = _practice(scope)
     only = () if practice == ALL else (practice or "",)

@@ -8,9 +8,10 @@ import streamlit as st
 from components.identity import log_activity, organisation_label
 from components.router import page_body
 from components.services import services
-from components.session import current_scope, page_scope
+from components.session import current_scope, organisation_page
 from components.text import safe
 from partner_console.exports import csv_bytes, neutralise
+from partner_console.storage import Scope
 from partner_console.storage.activity import PRACTICES
 from partner_console.storage.practices import (
     CSV_HEADERS,
@@ -20,6 +21,10 @@ from partner_console.storage.practices import (
     check_practice,
     read_practices_csv,
 )
+
+INTRO = ("For platforms that run several practices, each an organisation in Upheal: add each "
+         "practice once, then choose it when creating, importing or syncing providers. A "
+         "partner with one organisation needs nothing here.")
 
 WHERE_IDS_COME_FROM = ("An organisation id comes from Upheal: it is in the answer to each "
                        "provider created in that practice (History › What was sent to Upheal "
@@ -123,14 +128,9 @@ def _list(practices: list[Practice], own: str) -> None:
                           on_click=lambda: state.pop("pr_removing", None))
 
 
-def render() -> None:
+@organisation_page("Practices", "to see its practices", INTRO)
+def render(scope: Scope) -> None:
     svc = services()
-    scope = page_scope("Practices", "to see its practices", (
-        "For platforms that run several practices, each an organisation in Upheal: add each "
-        "practice once, then choose it when creating, importing or syncing providers. A "
-        "partner with one organisation needs nothing here."))
-    if scope is None:
-        return
     st.caption(WHERE_IDS_COME_FROM)
     notice = st.session_state.pop("pr_notice", None)
     if notice:

@@ -13,7 +13,7 @@ from components.job_panel import WAITING, Metric, PanelWords, job_panel
 from components.practice_picker import practice_picker
 from components.router import page_body
 from components.services import Services, services
-from components.session import api_key, current_scope, page_scope, session_lock
+from components.session import api_key, current_scope, organisation_page, session_lock
 from components.upload import (
     column_mapping,
     phone_country,
@@ -42,6 +42,10 @@ from partner_console.roster import (
 from partner_console.storage import Scope
 from partner_console.storage.activity import SYNCED
 from partner_console.when import in_minutes
+
+INTRO = ("Upload the practice's current list of providers: the console shows who is new, who "
+         "changed and who is missing, and sends nothing until you apply it. A blank cell keeps "
+         "what History has.")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WORDS = PanelWords(
@@ -193,14 +197,9 @@ def _results(job: Job) -> None:
                           key="rs_results_xlsx", on_click="ignore")
 
 
-def render() -> None:
+@organisation_page("Roster sync", "to sync its roster", INTRO)
+def render(scope: Scope) -> None:
     svc = services()
-    scope = page_scope("Roster sync", "to sync its roster", (
-        "Upload the practice's current list of providers: the console shows who is new, who "
-        "changed and who is missing, and sends nothing until you apply it. A blank cell keeps "
-        "what History has."))
-    if scope is None:
-        return
     job_id = st.session_state.get("rs_job")
     if job_id is None and (waiting := svc.jobs.unfinished(scope, JobKind.SYNC)) is not None:
         job_id = st.session_state["rs_job"] = waiting.id
