@@ -22,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from partner_console.jobs.states import JobKind, JobStatus, RowState
 from partner_console.storage.clock import stored_time, utcnow
 from partner_console.storage.coordination import unfinished_alone
-from partner_console.storage.errors import NotFoundError, StorageError
+from partner_console.storage.engine import one_or_missing
+from partner_console.storage.errors import StorageError
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import bulk_job_rows, bulk_jobs
 
@@ -251,12 +252,9 @@ class JobStore:
                 updated_at=utcnow())).rowcount)
 
     def get(self, scope: Scope, job_id: int) -> Job:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(bulk_jobs).where(
-                bulk_jobs.c.id == job_id, scope.visible(bulk_jobs))).first()
-        if row is None:
-            raise NotFoundError(f"No job {job_id} in this organisation.")
-        return _job(row)
+        return _job(one_or_missing(self.engine, select(bulk_jobs).where(
+            bulk_jobs.c.id == job_id, scope.visible(bulk_jobs)),
+            f"No job {job_id} in this organisation."))
 
     def jobs(self, scope: Scope, limit: int = 20, kind: str = JobKind.IMPORT) -> list[Job]:
         """The organisation's latest jobs of one kind, newest first."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Row, Select, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+
+from partner_console.storage.errors import NotFoundError
 
 
 def make_engine(url: str) -> Engine:
@@ -67,3 +69,12 @@ def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
                  else sqlite_insert(table)).values(**values).on_conflict_do_nothing()
     key = next(iter(table.primary_key.columns))
     return conn.execute(statement.returning(key)).first() is not None
+
+
+def one_or_missing(engine: Engine, query: Select[Any], missing: str) -> Row[Any]:
+    """The first row `query` selects; NotFoundError(`missing`) when there is none."""
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        raise NotFoundError(missing)
+    return row

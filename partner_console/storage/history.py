@@ -29,7 +29,8 @@ from partner_console.storage.coordination import (
     release_email,
     reserve_email,
 )
-from partner_console.storage.errors import EmailReservedError, NotFoundError
+from partner_console.storage.engine import one_or_missing
+from partner_console.storage.errors import EmailReservedError
 from partner_console.storage.scope import Scope
 from partner_console.storage.search import (
     search_columns,
@@ -343,12 +344,10 @@ class History:
 
     # -- reading ---------------------------------------------------------------------------------
     def get(self, scope: Scope, row_id: int) -> ProviderRow:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(*ROW_COLUMNS).where(
-                providers.c.id == row_id, scope.visible(providers))).mappings().first()
-        if row is None:
-            raise NotFoundError(f"No provider {row_id} in this organisation's history.")
-        return ProviderRow.from_mapping(row)
+        row = one_or_missing(self.engine, select(*ROW_COLUMNS).where(
+            providers.c.id == row_id, scope.visible(providers)),
+            f"No provider {row_id} in this organisation's history.")
+        return ProviderRow.from_mapping(row._mapping)
 
     def attempts(self, scope: Scope, token_prefix: str) -> list[ProviderRow]:
         """Rows whose request token starts with `token_prefix` (one bulk row's attempts)."""

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, and_, false, func, insert, or_, selec
 from sqlalchemy.exc import IntegrityError
 
 from partner_console.storage.clock import utcnow
-from partner_console.storage.errors import NotFoundError
+from partner_console.storage.engine import one_or_missing
 from partner_console.storage.scope import Scope
 from partner_console.storage.tables import email_sends, providers
 
@@ -217,20 +217,13 @@ class Sends:
 
     # -- reading -----------------------------------------------------------------------------
     def get(self, send_id: int) -> Send:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(*_COLUMNS).where(
-                email_sends.c.id == send_id)).mappings().first()
-        if row is None:
-            raise NotFoundError(f"No email {send_id}.")
-        return _send(row)
+        return _send(one_or_missing(self.engine, select(*_COLUMNS).where(
+            email_sends.c.id == send_id), f"No email {send_id}.")._mapping)
 
     def visible(self, scope: Scope, send_id: int) -> Send:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(*_COLUMNS).where(
-                email_sends.c.id == send_id, scope.visible(email_sends))).mappings().first()
-        if row is None:
-            raise NotFoundError(f"No email {send_id} in this organisation.")
-        return _send(row)
+        return _send(one_or_missing(self.engine, select(*_COLUMNS).where(
+            email_sends.c.id == send_id, scope.visible(email_sends)),
+            f"No email {send_id} in this organisation.")._mapping)
 
     def for_provider(self, scope: Scope, provider_id: int, kind: str | None = None
                      ) -> list[Send]:
