@@ -17,39 +17,42 @@ from partner_console.api.errors import (
     ServerError,
 )
 
+# What each failure means, in plain words: the first kind that matches (a time-out before the
+# lost connection it is a kind of). Where Upheal's own words are worth adding, the third item
+# is what to say when it gave none; None: never add them.
+_WORDS: tuple[tuple[type[ApiError], str, str | None], ...] = (
+    (OutcomeUnknownError, "Upheal did not answer in time, so we cannot tell yet whether the "
+                          "provider was created. Nothing will be sent twice: use “Check with "
+                          "Upheal” in a minute.", None),
+    (AuthenticationError, "The API key was not accepted. Check that you pasted the whole key, "
+                          "or ask your administrator for a new one.", None),
+    (PermissionDeniedError, "This API key is not allowed to do this with these details. Check "
+                            "the note templates chosen (they must belong to your organisation), "
+                            "or ask your administrator what the key may do.", ""),
+    (BadRequestError, "Upheal did not accept some of the details.",
+     " Check the fields and try again."),
+    (RateLimitError, "Upheal is receiving too many requests from your organisation right now. "
+                     "Wait a minute and try again.", None),
+    (NotFoundError, "Upheal has no such provider.", ""),
+    (ServerError, "Upheal had a problem on its side. Try again in a few minutes.", None),
+    (ApiTimeoutError, "Upheal did not answer in time. Check your connection and try again.",
+     None),
+    (ApiConnectionError, "Upheal could not be reached. Check your internet connection and try "
+                         "again.", None),
+    (InvalidResponseError, "Upheal answered in a way we did not understand, so nothing was "
+                           "saved from it. Try again, and tell your administrator if it keeps "
+                           "happening.", None),
+)
+
 
 def explain(error: ApiError) -> str:
     """One or two sentences: what happened and what to do."""
-    said = ""
-    if isinstance(error, ApiStatusError) and error.upheal_message:
-        said = f" Upheal said: “{error.upheal_message}”"
-    if isinstance(error, OutcomeUnknownError):
-        return ("Upheal did not answer in time, so we cannot tell yet whether the provider was "
-                "created. Nothing will be sent twice: use “Check with Upheal” in a minute.")
-    if isinstance(error, AuthenticationError):
-        return ("The API key was not accepted. Check that you pasted the whole key, or ask your "
-                "administrator for a new one." )
-    if isinstance(error, PermissionDeniedError):
-        return ("This API key is not allowed to do this with these details. Check the note "
-                "templates chosen (they must belong to your organisation), or ask your "
-                "administrator what the key may do." + said)
-    if isinstance(error, BadRequestError):
-        return "Upheal did not accept some of the details." + (said or
-               " Check the fields and try again.")
-    if isinstance(error, RateLimitError):
-        return ("Upheal is receiving too many requests from your organisation right now. Wait a "
-                "minute and try again.")
-    if isinstance(error, NotFoundError):
-        return "Upheal has no such provider." + said
-    if isinstance(error, ServerError):
-        return "Upheal had a problem on its side. Try again in a few minutes."
-    if isinstance(error, ApiTimeoutError):
-        return "Upheal did not answer in time. Check your connection and try again."
-    if isinstance(error, ApiConnectionError):
-        return "Upheal could not be reached. Check your internet connection and try again."
-    if isinstance(error, InvalidResponseError):
-        return ("Upheal answered in a way we did not understand, so nothing was saved from it. "
-                "Try again, and tell your administrator if it keeps happening.")
+    for kind, words, unsaid in _WORDS:
+        if isinstance(error, kind):
+            if unsaid is None:
+                return words
+            said = error.upheal_message if isinstance(error, ApiStatusError) else ""
+            return words + (f" Upheal said: “{said}”" if said else unsaid)
     return "Something went wrong talking to Upheal. Try again in a few minutes."
 
 

@@ -33,9 +33,11 @@ SMTP, OUTBOX = "smtp", "outbox"
 
 
 class MailError(Exception):
-    def __init__(self, words: str) -> None:
-        super().__init__(words)
-        self.words = words
+    """Raised with one argument: the sentence for staff."""
+
+    @property
+    def words(self) -> str:
+        return str(self)
 
 
 class MailSetupError(MailError):

@@ -286,9 +286,7 @@ class SandboxApp:
         try:
             request = ProviderRequest.model_validate(payload)
         except ValidationError as exc:
-            errors = [{"field": _camel(name), "message": message}
-                      for name, message in plain_errors(exc).items()]
-            return _json(400, {"message": "Invalid request parameters.", "errors": errors})
+            return _refused_fields(exc)
         email = request.email.lower()
         with self._lock:
             users = self._users.setdefault(target, {})
@@ -324,9 +322,7 @@ class SandboxApp:
     def _check(self, org: SandboxOrganisation, payload: dict[str, Any]) -> SandboxResponse:
         email = payload.get("email")
         if not isinstance(email, str) or "@" not in email:
-            return _json(400, {"message": "Invalid request parameters.",
-                               "errors": [{"field": "email", "message": "A valid email is "
-                                                                        "required."}]})
+            return _invalid({"email": "A valid email is required."})
         with self._lock:
             found = [(o, self._users.get(o, {}).get(email.strip().lower()))
                      for o in org.reachable]
@@ -363,20 +359,15 @@ class SandboxApp:
         """Update user by id: names (pronoun and date of birth are taken and ignored)."""
         unknown = set(payload) - {"firstName", "lastName", "pronoun", "dateOfBirth"}
         if unknown:
-            return _json(400, {"message": "Invalid request parameters.", "errors": [
-                {"field": name, "message": "This field cannot be updated."}
-                for name in sorted(unknown)]})
+            return _not_updatable(unknown)
         names = {k: v for k, v in payload.items() if k in ("firstName", "lastName")}
         for name, value in names.items():
             if not isinstance(value, str) or not value.strip():
-                return _json(400, {"message": "Invalid request parameters.", "errors": [
-                    {"field": name, "message": "This field is required."}]})
+                return _invalid({name: "This field is required."})
         with self._lock:
-            user = self._find(org, user_id)
-            if user is None:
-                return _json(404, {"message": "User not found."})
-            if user.get("deactivated"):
-                return _json(400, {"message": "Deactivated users cannot be updated."})
+            user = self._updatable(org, user_id, "User not found.")
+            if isinstance(user, SandboxResponse):
+                return user
             user.update({k: v.strip() for k, v in names.items()})
             answer = {k: user.get(k) for k in ("userId", "firstName", "lastName", "email",
                                                "inviteUrl", "privateRoomLink", "partnerUserId",
@@ -390,31 +381,34 @@ class SandboxApp:
                    "noteIdentifier"}
         unknown = set(payload) - allowed
         if unknown:
-            return _json(400, {"message": "Invalid request parameters.", "errors": [
-                {"field": name, "message": "This field cannot be updated."}
-                for name in sorted(unknown)]})
+            return _not_updatable(unknown)
         with self._lock:
-            user = self._find(org, user_id)
-            if user is None:
-                return _json(404, {"message": "Provider not found."})
-            if user.get("deactivated"):
-                return _json(400, {"message": "Deactivated users cannot be updated."})
+            user = self._updatable(org, user_id, "Provider not found.")
+            if isinstance(user, SandboxResponse):
+                return user
             merged = {k: v for k, v in user.items() if k in (
                 "firstName", "lastName", "email")}
             try:
                 checked = ProviderRequest.model_validate({**merged, **payload}).to_json()
             except ValidationError as exc:
-                errors = [{"field": _camel(name), "message": message}
-                          for name, message in plain_errors(exc).items()]
-                return _json(400, {"message": "Invalid request parameters.", "errors": errors})
+                return _refused_fields(exc)
             for name in payload:
                 if name in checked:
                     user[name] = checked[name]
                 else:
                     user.pop(name, None)
-            details = {k: v for k, v in user.items()
-                       if k not in ("inviteUrl", "privateRoomLink", "locale", "deactivated")}
+            details = _provider_details(user)
         return _json(200, details)
+
+    def _updatable(self, org: SandboxOrganisation, user_id: str, not_found: str
+                   ) -> dict[str, Any] | SandboxResponse:
+        """The user an update may change (under the lock), or the answer that refuses it."""
+        user = self._find(org, user_id)
+        if user is None:
+            return _json(404, {"message": not_found})
+        if user.get("deactivated"):
+            return _json(400, {"message": "Deactivated users cannot be updated."})
+        return user
 
     def _set_active(self, org: SandboxOrganisation, user_id: str,
                     active: bool) -> SandboxResponse:
@@ -437,12 +431,9 @@ class SandboxApp:
 
     def _get(self, org: SandboxOrganisation, provider_id: str) -> SandboxResponse:
         with self._lock:
-            for user in (u for o in org.reachable for u in self._users.get(o, {}).values()):
-                if provider_id in (user["userId"], user.get("partnerUserId")):
-                    details = {k: v for k, v in user.items()
-                               if k not in ("inviteUrl", "privateRoomLink", "locale",
-                                            "deactivated")}
-                    return _json(200, details)
+            user = self._find(org, provider_id)
+            if user is not None:
+                return _json(200, _provider_details(user))
         return _json(404, {"message": "Provider not found."})
 
 
@@ -488,6 +479,27 @@ def _header(headers: dict[str, str], name: str) -> str:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def _invalid(errors: dict[str, str]) -> SandboxResponse:
+    """Upheal's 400 with a message for each field."""
+    return _json(400, {"message": "Invalid request parameters.", "errors": [
+        {"field": name, "message": message} for name, message in errors.items()]})
+
+
+def _refused_fields(exc: ValidationError) -> SandboxResponse:
+    return _invalid({_camel(name): message for name, message in plain_errors(exc).items()})
+
+
+def _not_updatable(names: set[str]) -> SandboxResponse:
+    return _invalid(dict.fromkeys(sorted(names), "This field cannot be updated."))
+
+
+def _provider_details(user: dict[str, Any]) -> dict[str, Any]:
+    """Get provider v2's answer: the user without what only create answers or the sandbox
+    keeps for itself."""
+    return {k: v for k, v in user.items()
+            if k not in ("inviteUrl", "privateRoomLink", "locale", "deactivated")}
 
 
 def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> SandboxResponse:
