@@ -1334,3 +1334,29 @@ def test_the_preview_numbers_are_the_numbers_of_the_button_the_confirmation_and_
     assert _metrics(at) == {"Created": "25", "Failed": "0", "Not sent": "5", "Waiting": "0"}
     emails = [u["email"] for u in services_of(at).sandbox.users()]
     assert "jane.smith@example.com" not in emails and len(emails) == 2 + 25
+
+
+ORGANISATION_PAGES = [("activity", "Activity", "to see its activity"),
+                      ("email_texts", "Email texts", "to see its email texts"),
+                      ("follow_up", "Follow up", "to see who has not signed up yet"),
+                      ("history", "History", "to see its providers"),
+                      ("note_templates", "Note templates", "to see its templates"),
+                      ("overview", "Overview", "to see how onboarding is going"),
+                      ("practices", "Practices", "to see its practices"),
+                      ("roster_sync", "Roster sync", "to sync its roster")]
+
+
+@pytest.mark.parametrize(("page", "title", "purpose"), ORGANISATION_PAGES)
+def test_a_page_of_the_organisation_shows_only_its_title_and_the_key_prompt_without_a_key(
+        page, title, purpose):
+    at = app(key=None, page=f"pages/{page}.py")
+    assert [t.value for t in at.main.title] == [title]
+    prompts = [i.value for i in at.main.info]
+    assert len(prompts) == 1 and f"in the sidebar {purpose}." in prompts[0]
+    assert not at.main.button and not at.main.text_input and not at.main.selectbox
+    assert not at.main.get("dataframe") and not at.main.get("download_button")
+    assert not at.main.header and not at.main.expander
+    with_key = app(page=f"pages/{page}.py")  # with the key, the page itself
+    assert [t.value for t in with_key.main.title] == [title]
+    assert not any("Paste your organisation's API key" in i.value for i in with_key.main.info)
+    assert len(with_key.main.children) > len(at.main.children)  # what the prompt held back
