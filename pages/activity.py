@@ -99,6 +99,8 @@ def render(scope: Scope) -> None:
                 st.button("Older entries", key="ac_older", on_click=_older,
                           args=(page.older,), icon=":material/arrow_forward:")
 
+    if not page.entries:
+        return  # (nothing to download)
     st.divider()
     st.header("Export")
     st.caption("Downloads hold every entry matching the search and filters above.")

@@ -1278,10 +1278,13 @@ def test_without_sign_in_the_log_carries_the_typed_name_and_template_changes():
     assert "Intake" in log["Details"][0]
     at.text_input(key="ac_search").input("jane").run()
     assert at.dataframe[0].value["What"].tolist() == ["Created a provider"]
+    assert [b.proto.label for b in at.get("download_button")] == ["Download CSV",
+                                                                   "Download Excel"]
     at.text_input(key="ac_search").input("ja").run()
     assert "three or more letters" in shown(at.info[0].value)
     at.text_input(key="ac_search").input("nobody at all").run()
     assert "No entries match" in shown(at.info[0].value)
+    assert not at.get("download_button") and "Export" not in [h.value for h in at.header]
 
 
 def test_sign_out_forgets_the_key_and_signs_out(monkeypatch):
