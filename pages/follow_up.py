@@ -61,7 +61,10 @@ def render(scope: Scope) -> None:
     waiting = svc.follow_up.oldest_first(scope, filters, limit=SHOWN_AT_MOST)
     if not waiting:
         invited = svc.reads.count(scope, HistoryFilter(invited_before=cutoff), cap=1)
-        if not invited:
+        if not invited and not svc.reads.count(scope, HistoryFilter(), cap=1):
+            st.info("Nobody has been invited yet. The providers you create appear here until "
+                    "they sign up.")
+        elif not invited:
             st.info(f"Nobody was invited {int(days)} or more day(s) ago yet, so nobody has "
                     "waited that long. Lower the number of days to see more recent invites.")
         else:

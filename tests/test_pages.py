@@ -1012,7 +1012,11 @@ def test_one_automatic_refresh_token_per_organisation_and_period(monkeypatch):
 
 
 def test_follow_up_says_nobody_was_invited_that_long_ago_rather_than_all_signed_up():
-    at = fill(app())
+    at = app(page="pages/follow_up.py")
+    assert [shown(i.value) for i in at.info] == [
+        "Nobody has been invited yet. The providers you create appear here until they sign up."]
+    at.switch_page("pages/create_provider.py").run()
+    fill(at)
     at.button(key="cp_submit").click().run()
     at.switch_page("pages/follow_up.py").run()
     assert any("Nobody was invited 3 or more day(s) ago yet" in i.value for i in at.info)
