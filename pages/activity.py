@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from components.excel_export import XLSX
 from components.identity import person
 from components.router import page_body
 from components.services import services
@@ -117,7 +118,7 @@ def render(scope: Scope) -> None:
         f"Downloaded the activity log as Excel ({described}).",
         lambda: activity_xlsx(svc.activity, scope, filters, zone)),
         file_name=f"activity-{stamp}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        mime=XLSX,
         key="ac_xlsx", icon=":material/table_view:", on_click="ignore")
 
 

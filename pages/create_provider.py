@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import streamlit as st
 
-from components.actions import check_with_upheal
 from components.create_queue import CreateQueue, CreateRequest
-from components.email_send import send_panel
-from components.identity import log_activity, sender_name, your_name
+from components.create_result import (
+    DIALOG_TITLES,
+    busy_box,
+    duplicate_box,
+    notice,
+    result_dialog,
+    result_panel,
+)
+from components.identity import log_activity, your_name
 from components.keyboard import enter_submits
-from components.links import copy_box, invite_email_box
 from components.pickers import NOT_SET, note_identifier_picker, template_picker
 from components.practice_picker import (
     REMEMBERED,
@@ -24,7 +28,6 @@ from components.router import page_body
 from components.services import services
 from components.session import api_key, current_scope, page_scope, session_lock
 from components.text import safe
-from components.time_zone import when
 from partner_console.api.models import (
     FIELD_LABELS,
     email_suggestion,
@@ -39,7 +42,7 @@ from partner_console.choices import (
 )
 from partner_console.creation import BUSY, DUPLICATE, EXISTS, CreationOutcome
 from partner_console.invite_email import DEFAULT_EMAIL_TEMPLATE, EMAIL_SETTING
-from partner_console.storage import NotFoundError, Scope, activity
+from partner_console.storage import Scope, activity
 from partner_console.storage.tables import CREATED, FAILED, LINKS_LOST, PENDING
 
 FIELDS = {  # widget key -> request field
@@ -88,10 +91,6 @@ def _queue() -> CreateQueue:
     return CreateQueue(st.session_state, session_lock("cp_queue_lock"))
 
 
-def _notice(kind: str, text: str) -> None:
-    st.session_state["cp_notice"] = (kind, text)
-
-
 def _submit(anyway: bool = False, as_typed: str | None = None) -> None:
     """On the click, before the page draws: check the fields and queue the create. An email
     whose domain looks mistyped is asked about once (`as_typed`: the person said it is right)."""
@@ -104,11 +103,11 @@ def _submit(anyway: bool = False, as_typed: str | None = None) -> None:
     request, errors = validate_provider(values)
     state["cp_errors"] = errors
     if request is None:
-        _notice("error", "Some details need fixing before the provider can be created: see the "
-                         "messages under the fields.")
+        notice("error", "Some details need fixing before the provider can be created: see the "
+                        "messages under the fields.")
         return
     if current_scope() is None:
-        _notice("error", "Enter your organisation's API key in the sidebar first.")
+        notice("error", "Enter your organisation's API key in the sidebar first.")
         return
     suggestion = email_suggestion(request.email)
     if suggestion and as_typed != request.email:
@@ -166,11 +165,11 @@ def _create(queued: CreateRequest) -> None:
     elif outcome.status == BUSY:
         state["cp_busy"] = outcome.row_id
     elif outcome.status == EXISTS:
-        _notice("warning", f"{request.email} already has an Upheal account, so no new "
-                           "provider was created. Ask Upheal support to resend their invite "
-                           "if they cannot find it.")
+        notice("warning", f"{request.email} already has an Upheal account, so no new "
+                          "provider was created. Ask Upheal support to resend their invite "
+                          "if they cannot find it.")
     elif outcome.status == FAILED and outcome.row_id is None:
-        _notice("error", outcome.message)  # Upheal could not be asked; nothing was sent
+        notice("error", outcome.message)  # Upheal could not be asked; nothing was sent
     else:
         also = also_in_words(scope, request.email, practice) if outcome.status == CREATED \
             else None
@@ -184,7 +183,7 @@ def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str,
              "last_name": last_name, "also": also}
     if outcome.status == FAILED:
         state["cp_errors"] = outcome.field_errors or {}
-        _notice("error", outcome.message)
+        notice("error", outcome.message)
         _queue().answered(None, clear_form=False)
     elif outcome.status == PENDING:
         _queue().answered(shown, clear_form=False)  # the panel says what happened and what next
@@ -195,133 +194,10 @@ def _show(outcome: CreationOutcome, email: str, first_name: str, last_name: str,
         state["cp_open_dialog"] = True
 
 
-def _settle(row_id: int) -> None:
-    outcome, problem = check_with_upheal(row_id)
-    if outcome is None:
-        _notice("error", problem or "")
-        return
-    current = st.session_state.get("cp_outcome") or {}
-    st.session_state["cp_outcome"] = {**current, **outcome.__dict__}  # its message: what next
-    st.session_state.pop("cp_notice", None)
-
-
-def _busy_box(scope: Scope, row_id: int) -> None:
-    """Someone else is creating this email: follow their create until it settles."""
-    svc = services()
-
-    @st.fragment(run_every=1.0)
-    def follow() -> None:
-        try:
-            row = svc.history.get(scope, row_id)
-        except NotFoundError:  # their create never went out (the email was known to Upheal)
-            st.session_state.pop("cp_busy", None)
-            st.rerun(scope="app")
-            return
-        if row.status == PENDING:
-            who = safe(row.created_by) or "A colleague"
-            st.warning(f"{who} is creating **{safe(row.full_name)}** ({safe(row.email)}) right "
-                       "now, so it was not created a second time. Their result appears here "
-                       "when it is ready.", icon=":material/group:")
-            if svc.creator.seconds_until_settle(row) == 0:
-                st.caption("Upheal has not confirmed it yet. You can ask it now.")
-                st.button("Check with Upheal", key="cp_busy_settle", on_click=_settle_busy,
-                          args=(row_id,))
-            return
-        st.session_state.pop("cp_busy", None)
-        if row.status in (CREATED, LINKS_LOST):
-            st.session_state["cp_duplicate"] = row_id
-        else:
-            _notice("warning", f"{row.created_by or 'A colleague'}'s create of {row.email} did "
-                               "not go through. You can create the provider now.")
-        st.rerun(scope="app")
-
-    with st.container(border=True, key="cp_busy_box"):
-        follow()
-
-
-def _settle_busy(row_id: int) -> None:
-    outcome, problem = check_with_upheal(row_id)
-    if outcome is None:
-        _notice("error", problem or "")
-    elif outcome.status == PENDING and outcome.message:
-        _notice("warning", outcome.message)
-
-
 def _field_error(field: str) -> None:
     message = (st.session_state.get("cp_errors") or {}).get(field)
     if message:
         st.markdown(f":red[{safe(message)}]")
-
-
-DIALOG_TITLES = {CREATED: "Provider created", LINKS_LOST: "Created, but the links are missing",
-                 PENDING: "Not confirmed yet"}
-
-
-def _result_dialog(outcome: dict[str, Any], email_template: str) -> None:
-    """The outcome of a create, where it cannot be missed: a dialog over the page (focus moves
-    into it), whatever part of the form the person had scrolled to. The same result stays on
-    the page under the button once the dialog is closed."""
-
-    def body() -> None:
-        _result_body(outcome, email_template, "dialog")
-        if st.button("Back to the form", key="cp_dialog_close",
-                     icon=":material/arrow_back:"):
-            st.rerun()
-
-    st.dialog(DIALOG_TITLES.get(outcome["status"], "Result"), width="large")(body)()
-
-
-def _result_panel(outcome: dict[str, Any], email_template: str) -> None:
-    with st.container(border=True, key="cp_result"):
-        _result_body(outcome, email_template, "panel")
-        st.button("Done – create another provider", key="cp_dismiss",
-                  on_click=lambda: st.session_state.pop("cp_outcome", None))
-
-
-def _result_body(outcome: dict[str, Any], email_template: str, where: str) -> None:
-    name = safe(f"{outcome['first_name']} {outcome['last_name']}")
-    status = outcome["status"]
-    if status == CREATED:
-        st.success(f"**{name}** was created in Upheal. Send them the invite link below.",
-                   icon=":material/check_circle:")
-        if not outcome.get("saved", True):
-            st.warning("The history database did not answer, so these links are kept in the "
-                       "journal file and will be added to History when the console restarts. "
-                       "Copy them now to be safe.")
-        if outcome.get("also"):  # the same person in another of the platform's practices
-            st.info(safe(outcome["also"]), icon=":material/group:")
-        left, right = st.columns(2)
-        with left:
-            copy_box("Invite link (send this to the provider)", outcome["invite_url"],
-                     "invite", where)
-        with right:
-            copy_box("Private room link", outcome["private_room_link"], "room", where)
-        scope = current_scope()
-        if scope is not None and outcome.get("row_id") is not None and outcome.get("saved", True):
-            with contextlib.suppress(NotFoundError):
-                send_panel(scope, services().history.get(scope, outcome["row_id"]), where)
-        invite_email_box(email_template, email=outcome["email"],
-                         first_name=outcome["first_name"], last_name=outcome["last_name"],
-                         invite_link=outcome["invite_url"],
-                         room_link=outcome["private_room_link"], sender_name=sender_name(),
-                         where=where)
-    elif status == LINKS_LOST:
-        st.warning(f"**{name}** was created in Upheal, but its invite link could not be "
-                   "fetched from Upheal yet. Try again in a moment; if it keeps failing, ask "
-                   "Upheal to resend the invite.", icon=":material/warning:")
-        if outcome.get("message") and "Try again in a few minutes" in outcome["message"]:
-            st.caption(safe(outcome["message"]))
-        st.button("Fetch the links again", key=f"cp_fetch_links_{where}", on_click=_settle,
-                  args=(outcome["row_id"],), type="primary")
-    elif status == PENDING:
-        st.warning(f"We could not confirm whether **{name}** was created. Nothing will be "
-                   "sent twice.", icon=":material/hourglass_top:")
-        if outcome.get("message"):
-            st.caption(safe(outcome["message"]))  # why, and when to ask
-        st.button("Check with Upheal", key=f"cp_settle_{where}", on_click=_settle,
-                  args=(outcome["row_id"],), type="primary")
-    elif status == FAILED:
-        st.info(f"**{name}**: {safe(outcome['message'])}", icon=":material/info:")
 
 
 def _fields(svc, scope: Scope | None) -> None:
@@ -424,34 +300,11 @@ def render() -> None:
 
     busy_id = st.session_state.get("cp_busy")
     if busy_id is not None and scope is not None:
-        _busy_box(scope, busy_id)
+        busy_box(scope, busy_id)
 
     duplicate_id = st.session_state.get("cp_duplicate")
     if duplicate_id is not None and scope is not None:
-        earlier = svc.history.get(scope, duplicate_id)
-        with st.container(border=True, key="cp_duplicate_box"):
-            by = f" by {safe(earlier.created_by)}" if earlier.created_by.strip() else ""
-            st.warning(f"**{safe(earlier.full_name)}** ({safe(earlier.email)}) was already "
-                       f"created on {when(earlier.created_at, '%d %b %Y')}{by}. "
-                       "You probably want to send their existing invite again:",
-                       icon=":material/content_copy:")
-            left, right = st.columns(2)
-            with left:
-                copy_box("Their invite link", earlier.invite_url, "invite", "duplicate")
-            with right:
-                copy_box("Their room link", earlier.private_room_link, "room", "duplicate")
-            if earlier.invite_url:
-                invite_email_box(
-                    svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE),
-                    email=earlier.email, first_name=earlier.first_name,
-                    last_name=earlier.last_name, invite_link=earlier.invite_url,
-                    room_link=earlier.private_room_link, sender_name=sender_name(),
-                    where="duplicate")
-            st.divider()
-            st.caption("Only if this really is a new provider who shares the address: Upheal "
-                       "will be asked to create them again.")
-            st.button("Create anyway", key="cp_create_anyway", on_click=_submit,
-                      kwargs={"anyway": True}, type="tertiary", icon=":material/warning:")
+        duplicate_box(scope, duplicate_id, create_anyway=lambda: _submit(anyway=True))
 
     st.button("Create provider", type="primary", key="cp_submit", on_click=_submit,
               disabled=scope is None, icon=":material/person_add:")
@@ -468,9 +321,9 @@ def render() -> None:
     outcome = st.session_state.get("cp_outcome")
     if outcome and scope is not None:  # right under the button, where the person is looking
         template = svc.catalog.setting(scope, EMAIL_SETTING, DEFAULT_EMAIL_TEMPLATE)
-        _result_panel(outcome, template)
+        result_panel(outcome, template)
         if st.session_state.pop("cp_open_dialog", False):
-            _result_dialog(outcome, template)
+            result_dialog(outcome, template)
 
 
 page_body(render)

@@ -8,6 +8,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from components.excel_export import XLSX
 from components.identity import log_activity, your_name
 from components.job_panel import WAITING, Metric, PanelWords, job_panel
 from components.practice_picker import practice_picker
@@ -47,7 +48,6 @@ INTRO = ("Upload the practice's current list of providers: the console shows who
          "changed and who is missing, and sends nothing until you apply it. A blank cell keeps "
          "what History has.")
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WORDS = PanelWords(
     "rows done", (Metric("Created", lambda p: p.created + p.count(RowState.LINKED),
                          "Linked: Upheal already had the email, so it was not created again."),
