@@ -21,6 +21,9 @@ DEV_STAMP := $(VENV)/.dev-installed
 # 200, the `streamlit run` servers 165); five workers took 537 s where four then took 511.
 # A day later the test browser ran without V8's optimising compiler (tests/e2e/conftest.py):
 # 358 s of tests, 370 s in all, where the commit before took 388 s and 400 s just after.
+# 2026-12-08: 416-467 s in all on fresh clones in the small hours; later, on a faster machine,
+# the test workers' larger GC threshold (tests/conftest.py) side by side: 344 s in all before
+# it, 333 and 336 s after (321-324 s of tests, 795 passed).
 PYTEST_WORKERS ?= 4
 # loadgroup hands out the tests one by one, in collection order, as workers free up (two
 # queued per worker). Its `xdist_group` marks are not honoured by pytest-xdist 3.8 under
