@@ -1,5 +1,6 @@
 """An import's results under its progress panel: each row's outcome and links, the results
-as CSV and Excel, the failed rows to fix, and the offer to email the invites it created."""
+as CSV and Excel, the rows to fix (refused by Upheal or by the preview), and the offer to
+email the invites it created."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def _results_table(svc: Services, job: Job) -> None:
     if failed:
         headers = list(failed[0].cells)
         right.download_button(
-            f"Download the {len(failed)} failed row(s) to fix",
+            f"Download the {len(failed)} row(s) to fix",
             lambda: fix_up_csv(headers, [(r.cells, r.message or "") for r in failed]),
             file_name=f"import-{job.id}-to-fix.csv", mime="text/csv", key="bi_failed",
             on_click="ignore", help="The rows as you uploaded them, with a Problem column. "
