@@ -86,7 +86,8 @@ def _services(settings: Settings) -> Services:
     history = History(engine)
     journal = LinkJournal(settings.journal_path)
     sandbox = SandboxApp(rate_per_minute=settings.rate_limit_per_minute,
-                         signup_after=settings.sandbox_signup_after_seconds or None) \
+                         signup_after=settings.sandbox_signup_after_seconds or None,
+                         store=settings.sandbox_store) \
         if settings.uses_sandbox else None
     secret = load_or_create_secret(settings.secret, settings.data_dir)
     budget = RateBudget(engine, settings.rate_limit_per_minute)

@@ -104,6 +104,11 @@ class Settings:
         return self.data_dir / "link-journal.jsonl"
 
     @property
+    def sandbox_store(self) -> Path:
+        """Where the built-in sandbox keeps its providers between restarts."""
+        return self.data_dir / "sandbox-upheal.jsonl"
+
+    @property
     def secret_path(self) -> Path:
         """Where the generated secret lives when PARTNER_CONSOLE_SECRET is not set."""
         return self.data_dir / SECRET_FILE

@@ -405,6 +405,26 @@ def test_templates_catalog_feeds_the_picker_with_preselection():
         "2fb81b0a-611b-11ed-9b6a-0242ac120002"]
 
 
+def test_the_practice_providers_are_still_in_the_sandbox_after_the_console_restarts():
+    """`make run` started again (new services, a new built-in sandbox): the providers made in
+    practice are still known to the sandbox, with their links, so History's sign-up check
+    does not call them "No longer in Upheal" and they can still be changed."""
+    from components.services import _services
+    from partner_console.signup import GONE, status_from_check
+
+    at = app()
+    fill(at).button(key="cp_submit").click().run()
+    before = services_of(at)
+    created = before.sandbox.users()
+    assert [u["email"] for u in created] == ["jane@example.com"]
+    _services.clear()  # as a restarted server builds everything again
+    after = services_of(at)
+    assert after.sandbox is not before.sandbox
+    assert after.sandbox.users() == created
+    check = after.client.check_user(DEMO_KEY, "jane@example.com")
+    assert check.is_user_exists and status_from_check(check) != GONE
+
+
 def test_email_text_is_editable_and_checked():
     at = app(page="pages/email_texts.py")
     at.text_area(key="et_email").input("Hi {first_name} {oops}").run()

@@ -184,3 +184,51 @@ def test_the_in_process_sandbox_creates_in_the_practice_asked_for(served):
         assert made.organization_id == north and again.organization_id == own
         assert [u["email"] for u in app.users(north)] == ["pia@example.com"]
         assert [u["email"] for u in app.users(own)] == ["pia@example.com"]
+
+
+
+def test_the_sandbox_of_make_run_remembers_its_users_across_a_restart(tmp_path):
+    """Upheal does not forget a provider when the console restarts: a sandbox started again on
+    the same store has every user as they last were (names, provider fields, deactivation),
+    so History's sign-up check does not call them "No longer in Upheal"."""
+    store = tmp_path / "data" / "sandbox-upheal.jsonl"
+    clock = [1000.0]
+    first = SandboxApp(store=store, signup_after=60, clock=lambda: clock[0])
+    made = {}
+    for first_name, email in (("Jane", "jane"), ("Bob", "bob"), ("Ann", "ann"), ("Cy", "cy")):
+        body = {"firstName": first_name, "lastName": "Ray", "email": f"{email}@example.com"}
+        status, made[email], _ = call(first, body=json.dumps(body).encode())
+        assert status == 200
+    jane = made["jane"]
+    assert call(first, f"/users/{jane['userId']}", method="PATCH",
+                body=b'{"firstName": "Janet"}')[0] == 200
+    assert call(first, f"/users/providers/{jane['userId']}", method="PATCH",
+                body=b'{"therapyLicence": "LCSW"}')[0] == 200
+    assert call(first, f"/users/{made['bob']['userId']}", method="DELETE", body=b"")[0] == 200
+    first.remove_user("cy@example.com")
+    with store.open("a", encoding="utf-8") as out:  # a write cut short by a crash
+        out.write('{"org":"5a4d0b7e-0000-4000-8000-00000000c11c","user":{"email":"cut')
+
+    clock[0] = 50.0  # a new process: a monotonic clock of its own
+    second = SandboxApp(store=store, signup_after=60, clock=lambda: clock[0])
+    assert sorted(second.users(), key=lambda u: u["email"]) == sorted(
+        first.users(), key=lambda u: u["email"])
+    assert {u["email"] for u in second.users()} == {
+        "jane@example.com", "bob@example.com", "ann@example.com"}
+    janet = next(u for u in second.users() if u["email"] == "jane@example.com")
+    assert (janet["firstName"], janet["therapyLicence"]) == ("Janet", "LCSW")
+    assert janet["inviteUrl"] == jane["inviteUrl"]
+    _, check, _ = call(second, "/users/check", body=b'{"email": "jane@example.com"}')
+    assert check == {"isUserExists": True, "userId": jane["userId"],
+                     "email": "jane@example.com", "isActive": False}
+    assert second.is_deactivated("bob@example.com")
+    assert call(second)[0] == 400  # Jane exists still: a second create is refused
+    status, again, _ = call(second, f"/users/{jane['userId']}", method="GET", body=b"")
+    assert status == 200 and again["privateRoomLink"] == jane["privateRoomLink"]
+    ann = b'{"email": "ann@example.com"}'
+    assert not call(second, "/users/check", body=ann)[1]["isActive"]
+    clock[0] += 61  # a minute after she was created: she signs up, as before the restart
+    assert call(second, "/users/check", body=ann)[1]["isActive"]
+
+    second.reset()
+    assert SandboxApp(store=store).users() == []

@@ -16,6 +16,7 @@ import uuid
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -107,6 +108,7 @@ class SandboxApp:
         clock: Any = time.monotonic,
         keys: dict[str, SandboxOrganisation] | None = None,
         signup_after: float | None = None,
+        store: Path | None = None,
     ) -> None:
         self.keys = dict(SANDBOX_KEYS if keys is None else keys)
         self.rate_per_minute = rate_per_minute
@@ -123,6 +125,47 @@ class SandboxApp:
         self.signup_after = signup_after
         self._signed_up: dict[tuple[str, str], bool] = {}
         self._born: dict[tuple[str, str], float] = {}
+        # Upheal does not forget its providers when the console restarts, so neither does
+        # the sandbox of `make run`: each user as it changes, one JSON line each (the last
+        # line of a user wins), read back when the sandbox starts.
+        self._store = store
+        if store is not None:
+            self._load(store)
+
+    def _load(self, store: Path) -> None:
+        try:
+            lines = store.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        for line in lines:
+            try:
+                kept = json.loads(line)
+                org = kept["org"]
+                if "removed" in kept:
+                    self._users.get(org, {}).pop(kept["removed"], None)
+                    continue
+                user, born = kept["user"], float(kept["at"])
+                email = user["email"].lower()
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a line cut short by a crash: that change is lost, the rest kept
+            self._users.setdefault(org, {})[email] = user
+            self._born[(org, email)] = self._clock() - (time.time() - born)
+
+    def _keep(self, org: str, user: dict[str, Any] | None, email: str = "") -> None:
+        """Write a user as it is now, or (None) that it was removed, when the sandbox keeps
+        its users (under the lock)."""
+        if self._store is None:
+            return
+        if user is None:
+            kept: dict[str, Any] = {"org": org, "removed": email}
+        else:
+            email = user["email"].lower()
+            born = time.time() - (self._clock() - self._born.get((org, email), self._clock()))
+            kept = {"org": org, "user": user, "at": born}
+        line = json.dumps(kept, separators=(",", ":"))
+        self._store.parent.mkdir(parents=True, exist_ok=True)
+        with self._store.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
 
     # -- inspection for tests and benchmarks -----------------------------------------------------
     def users(self, organization_id: str | None = None) -> list[dict[str, Any]]:
@@ -154,6 +197,7 @@ class SandboxApp:
         with self._lock:
             for org in self._orgs_of(email, organization_id):
                 self._users.get(org, {}).pop(email.lower(), None)
+                self._keep(org, None, email.lower())
 
     def _orgs_of(self, email: str, organization_id: str | None) -> list[str]:
         return [organization_id] if organization_id else [
@@ -181,6 +225,8 @@ class SandboxApp:
             self._born.clear()
             self._windows.clear()
             self.calls.clear()
+            if self._store is not None:
+                self._store.unlink(missing_ok=True)
 
     # -- the one entry point ---------------------------------------------------------------------
     def handle(
@@ -310,6 +356,7 @@ class SandboxApp:
             }
             users[email] = user
             self._born[(target, email)] = self._clock()
+            self._keep(target, user)
         answer = {k: user[k] for k in ("userId", "inviteUrl", "privateRoomLink", "organizationId")}
         for optional in ("partnerUserId", "defaultNoteTemplateIds", "noteIdentifier"):
             if optional in user:
@@ -369,6 +416,7 @@ class SandboxApp:
             if isinstance(user, SandboxResponse):
                 return user
             user.update({k: v.strip() for k, v in names.items()})
+            self._keep(user["organizationId"], user)
             answer = {k: user.get(k) for k in ("userId", "firstName", "lastName", "email",
                                                "inviteUrl", "privateRoomLink", "partnerUserId",
                                                "organizationId")}
@@ -397,6 +445,7 @@ class SandboxApp:
                     user[name] = checked[name]
                 else:
                     user.pop(name, None)
+            self._keep(user["organizationId"], user)
             details = _provider_details(user)
         return _json(200, details)
 
@@ -419,8 +468,10 @@ class SandboxApp:
                 return _json(404, {"message": "User not found."})
             if active:
                 user.pop("deactivated", None)
+                self._keep(user["organizationId"], user)
                 return _json(202, {"message": "User activated."})
             user["deactivated"] = True
+            self._keep(user["organizationId"], user)
         return _json(200, {"message": "User deactivated."})
 
     def is_deactivated(self, email: str) -> bool:
