@@ -232,3 +232,15 @@ def test_the_sandbox_of_make_run_remembers_its_users_across_a_restart(tmp_path):
 
     second.reset()
     assert SandboxApp(store=store).users() == []
+
+
+def test_a_store_that_cannot_be_read_or_written_leaves_practice_working(tmp_path, caplog):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    app = SandboxApp(store=blocked / "sandbox-upheal.jsonl")  # its folder cannot be made
+    assert call(app)[0] == 200 and len(app.users()) == 1
+    assert "could not keep a change: FileExistsError" in caplog.text
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    assert SandboxApp(store=folder).users() == []  # a folder where the file should be
+    assert "could not be read: IsADirectoryError" in caplog.text

@@ -8,6 +8,7 @@ and status codes as api-contract.md; links are plainly fake (https://sandbox.inv
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import threading
@@ -24,6 +25,8 @@ from pydantic import ValidationError
 from partner_console.api.models import ProviderRequest, plain_errors
 
 SANDBOX_LINK_HOST = "sandbox.invalid"
+
+log = logging.getLogger(__name__)
 
 Fault = Literal["timeout", "drop"] | None
 
@@ -137,6 +140,9 @@ class SandboxApp:
             lines = store.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return
+        except (OSError, UnicodeDecodeError) as exc:  # practice goes on, from nothing
+            log.warning("the sandbox's providers could not be read: %s", type(exc).__name__)
+            return
         for line in lines:
             try:
                 kept = json.loads(line)
@@ -163,9 +169,12 @@ class SandboxApp:
             born = time.time() - (self._clock() - self._born.get((org, email), self._clock()))
             kept = {"org": org, "user": user, "at": born}
         line = json.dumps(kept, separators=(",", ":"))
-        self._store.parent.mkdir(parents=True, exist_ok=True)
-        with self._store.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+        try:
+            self._store.parent.mkdir(parents=True, exist_ok=True)
+            with self._store.open("a", encoding="utf-8") as out:
+                out.write(line + "\n")
+        except OSError as exc:  # (a full disk): the change stands until the sandbox restarts
+            log.warning("the sandbox could not keep a change: %s", type(exc).__name__)
 
     # -- inspection for tests and benchmarks -----------------------------------------------------
     def users(self, organization_id: str | None = None) -> list[dict[str, Any]]:
