@@ -184,15 +184,15 @@ def _results(job: Job) -> None:
     done = [r for r in rows if r.state not in (RowState.QUEUED, RowState.SENDING)]
     if not done:
         return
-    st.dataframe(pd.DataFrame([{"Row": r.row_number, "Name": r.full_name, "Email": r.email,
+    st.dataframe(pd.DataFrame([{"Row": r.line or "", "Name": r.full_name, "Email": r.email,
                                 "Outcome": r.outcome, "Details": r.details} for r in rows]),
                  hide_index=True, width="stretch", height=260, key="rs_results")
     stamp = date.today().isoformat()
     left, right = st.columns(2)
-    left.download_button("Download results (CSV)", lambda: results_csv(rows),
+    left.download_button("Download results (CSV)", lambda: results_csv(rows, named=True),
                          file_name=f"roster-sync-{job.id}-results-{stamp}.csv",
                          mime="text/csv", key="rs_results_csv", on_click="ignore")
-    right.download_button("Download results (Excel)", lambda: results_xlsx(rows),
+    right.download_button("Download results (Excel)", lambda: results_xlsx(rows, named=True),
                           file_name=f"roster-sync-{job.id}-results-{stamp}.xlsx", mime=XLSX,
                           key="rs_results_xlsx", on_click="ignore")
 

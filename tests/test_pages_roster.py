@@ -67,6 +67,19 @@ def test_preview_apply_and_the_same_roster_again():
     assert "nina.new@example.com" in users
     results = [b for b in at.get("download_button") if b.key == "rs_results_csv"]
     assert results
+    # Who each result is about, with the file's line for rows of the file and none for the
+    # providers not in it (they were numbered after the file's last line, never beside one)
+    shown = next(d.value for d in at.dataframe if "Outcome" in d.value.columns)
+    assert set(shown[shown["Outcome"] == "Deactivated"]["Row"]) == {""}
+    from partner_console.bulk.files import results_csv
+    rows = svc.jobs.rows(job_id)
+    table = list(csv.DictReader(io.StringIO(results_csv(rows, named=True).decode("utf-8-sig"))))
+    gone = [t for t in table if t["Outcome"] == "Deactivated"]
+    assert len(gone) == 4 and {t["Row"] for t in gone} == {""}
+    assert "p009@example.com" in {t["Email"] for t in gone} and all(t["Name"] for t in gone)
+    lines = [t["Row"] for t in table if t["Row"]]
+    assert lines and len(lines) == len(set(lines)) == 2  # the new and the changed row
+    assert min(r.row_number for r in rows if not r.cells) > max(int(n) for n in lines)
     # the same roster again: nothing to change, and it says so
     at.button(key="rs_new").click().run()
     _upload(at, _roster(6, change_npi=True), generation=1)

@@ -8,6 +8,7 @@ from partner_console.jobs.store import JobRow
 
 PROBLEM = "Problem"
 RESULT_HEADERS = ["Row", "Outcome", "Invite link", "Room link", "Details"]
+NAMED_HEADERS = ["Name", "Email"]
 
 
 def template_notes() -> list[tuple[str, str]]:
@@ -26,28 +27,34 @@ def template_xlsx() -> bytes:
     return xlsx_bytes(HEADERS, [_example()], notes=template_notes())
 
 
-def result_headers(rows: list[JobRow]) -> list[str]:
-    """Row and Outcome, the file's own columns as uploaded, then the links and details."""
-    uploaded = [h for h in (rows[0].cells if rows else {}) if h not in RESULT_HEADERS]
-    return RESULT_HEADERS[:2] + uploaded + RESULT_HEADERS[2:]
+def result_headers(rows: list[JobRow], named: bool = False) -> list[str]:
+    """Row and Outcome (with `named`, the provider's Name and Email: a roster sync's rows
+    include providers who are not in the file), the file's own columns as uploaded, then the
+    links and details."""
+    first = RESULT_HEADERS[:2] + (NAMED_HEADERS if named else [])
+    uploaded = [h for h in next((r.cells for r in rows if r.cells), {})
+                if h not in RESULT_HEADERS and h not in first]
+    return first + uploaded + RESULT_HEADERS[2:]
 
 
 def _result_rows(rows: list[JobRow], headers: list[str]) -> list[list[str]]:
     """Every row with the values it was uploaded with, whatever became of it."""
-    uploaded = headers[2:-3]
-    return [[str(row.row_number), row.outcome] + [str(row.cells.get(h, "")) for h in uploaded]
+    named = headers[2:4] == NAMED_HEADERS
+    uploaded = headers[4 if named else 2:-3]
+    return [[str(row.line or ""), row.outcome] + ([row.full_name, row.email] if named else [])
+            + [str(row.cells.get(h, "")) for h in uploaded]
             + [row.invite_url or "", row.private_room_link or "", row.details] for row in rows]
 
 
-def results_csv(rows: list[JobRow]) -> bytes:
-    headers = result_headers(rows)
+def results_csv(rows: list[JobRow], named: bool = False) -> bytes:
+    headers = result_headers(rows, named)
     return csv_bytes(headers, ([neutralise(v) for v in row]
                                for row in _result_rows(rows, headers)))
 
 
-def results_xlsx(rows: list[JobRow]) -> bytes:
+def results_xlsx(rows: list[JobRow], named: bool = False) -> bytes:
     """The same as an Excel workbook: strings as uploaded (a string cell is never a formula)."""
-    headers = result_headers(rows)
+    headers = result_headers(rows, named)
     return xlsx_bytes(headers, _result_rows(rows, headers), sheet="Results",
                       links=("Invite link", "Room link"), numbers=("Row",))
 

@@ -119,6 +119,12 @@ class JobRow:
     practice_id: str | None = None  # a platform's practice its create goes to
 
     @property
+    def line(self) -> int | None:
+        """The row's line in the uploaded file (None for a provider who is not in the file: a
+        roster sync's deactivation)."""
+        return self.row_number if self.cells else None
+
+    @property
     def full_name(self) -> str:
         if self.name:
             return self.name

@@ -52,7 +52,9 @@ def create_sync(store: JobStore, scope: Scope, *, created_by: str, file_name: st
     deactivations (when asked). One sync at a time per organisation: while one is running or
     paused, UnfinishedJobError names it (two people applying at once make one sync)."""
     rows = []
-    last = plan.file_rows
+    # (providers not in the file are numbered after its last line, to keep their order; the
+    # results show no line number for them)
+    last = max((p.row_number for p in plan.rows if p.row_number is not None), default=1)
     for planned in plan.to_send(deactivate_missing):
         number = planned.row_number
         if number is None:
