@@ -37,9 +37,8 @@ def result_headers(rows: list[JobRow], named: bool = False) -> list[str]:
     return first + uploaded + RESULT_HEADERS[2:]
 
 
-def _result_rows(rows: list[JobRow], headers: list[str]) -> list[list[str]]:
+def _result_rows(rows: list[JobRow], headers: list[str], named: bool) -> list[list[str]]:
     """Every row with the values it was uploaded with, whatever became of it."""
-    named = headers[2:4] == NAMED_HEADERS
     uploaded = headers[4 if named else 2:-3]
     return [[str(row.line or ""), row.outcome] + ([row.full_name, row.email] if named else [])
             + [str(row.cells.get(h, "")) for h in uploaded]
@@ -49,13 +48,13 @@ def _result_rows(rows: list[JobRow], headers: list[str]) -> list[list[str]]:
 def results_csv(rows: list[JobRow], named: bool = False) -> bytes:
     headers = result_headers(rows, named)
     return csv_bytes(headers, ([neutralise(v) for v in row]
-                               for row in _result_rows(rows, headers)))
+                               for row in _result_rows(rows, headers, named)))
 
 
 def results_xlsx(rows: list[JobRow], named: bool = False) -> bytes:
     """The same as an Excel workbook: strings as uploaded (a string cell is never a formula)."""
     headers = result_headers(rows, named)
-    return xlsx_bytes(headers, _result_rows(rows, headers), sheet="Results",
+    return xlsx_bytes(headers, _result_rows(rows, headers, named), sheet="Results",
                       links=("Invite link", "Room link"), numbers=("Row",))
 
 
